@@ -1,0 +1,47 @@
+# pushconsole: `make run` (the product on SQLite, with demo data) and `make test` (the suite).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+ADDR ?= 127.0.0.1:8000
+# `make run` always uses its own SQLite file unless RUN_DATABASE_URL says otherwise.
+RUN_DATABASE_URL ?= sqlite:///$(CURDIR)/db.sqlite3
+# `make test` runs on PostgreSQL unless DATABASE_URL says otherwise (sqlite:///... works too).
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pushconsole
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "pushconsole needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run: $(VENV)/.runtime
+	DATABASE_URL=$(RUN_DATABASE_URL) $(PY) manage.py migrate --no-input -v 0
+	DATABASE_URL=$(RUN_DATABASE_URL) $(PY) manage.py seed_demo
+	@echo "Open http://$(ADDR)/ and log in with the demo login above."
+	DATABASE_URL=$(RUN_DATABASE_URL) exec $(PY) manage.py runconsole $(ADDR)
+
+test: $(VENV)/.dev
+	DATABASE_URL=$(DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,112 @@
+"""Management API for accounts: /api/v1/me, /api/v1/accounts/..."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from pushconsole.api import error
+
+from .models import Membership, Role, TencentCloudAuthorization
+from .serializers import (
+    AccountSerializer,
+    AuthorizationSerializer,
+    AuthorizeSerializer,
+    MemberSerializer,
+)
+
+
+def membership(request, account_id, minimum=Role.VIEWER) -> Membership:
+    """The caller's membership of the account: 404 if none, 403 if the role is too low."""
+    found = Membership.objects.of(request.user, account_id)
+    if found is None:
+        raise Http404
+    if not found.has_role(minimum):
+        raise PermissionDenied(f"This needs the {Role(minimum).label} role or higher.")
+    return found
+
+
+def _roles(user):
+    return dict(Membership.objects.filter(user=user).values_list("account_id", "role"))
+
+
+@extend_schema(summary="The key's owner and the accounts it may use")
+@api_view(["GET"])
+def me(request):
+    roles = _roles(request.user)
+    accounts = [m.account for m in request.user.memberships.select_related("account")]
+    return Response(
+        {
+            "username": request.user.username,
+            "secret_id": request.auth.secret_id,
+            "accounts": AccountSerializer(accounts, many=True, context={"roles": roles}).data,
+        }
+    )
+
+
+@extend_schema(responses=AccountSerializer(many=True))
+@api_view(["GET"])
+def account_list(request):
+    roles = _roles(request.user)
+    accounts = [m.account for m in request.user.memberships.select_related("account")]
+    return Response(AccountSerializer(accounts, many=True, context={"roles": roles}).data)
+
+
+@extend_schema(request=AccountSerializer, responses=AccountSerializer)
+@api_view(["GET", "PATCH"])
+def account_detail(request, account_id):
+    found = membership(request, account_id, Role.VIEWER if request.method == "GET" else Role.ADMIN)
+    context = {"roles": {found.account_id: found.role}}
+    if request.method == "PATCH":
+        serializer = AccountSerializer(
+            found.account, data=request.data, partial=True, context=context
+        )
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+    return Response(AccountSerializer(found.account, context=context).data)
+
+
+@extend_schema(responses=MemberSerializer(many=True))
+@api_view(["GET"])
+def member_list(request, account_id):
+    found = membership(request, account_id)
+    members = found.account.memberships.select_related("user")
+    return Response(MemberSerializer(members, many=True).data)
+
+
+def _authorization(account):
+    return TencentCloudAuthorization.objects.filter(account=account).first()
+
+
+@extend_schema(request=AuthorizeSerializer, responses=AuthorizationSerializer)
+@api_view(["GET", "PUT", "DELETE"])
+def authorization(request, account_id):
+    """The Tencent Cloud key pair used for this account's SMS (its SecretKey is never shown)."""
+    minimum = Role.VIEWER if request.method == "GET" else Role.ADMIN
+    account = membership(request, account_id, minimum).account
+    if request.method == "PUT":
+        serializer = AuthorizeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        auth = account.authorize_tencent_cloud(**serializer.validated_data, by=request.user)
+        return Response(AuthorizationSerializer(auth).data)
+    auth = _authorization(account)
+    if auth is None:
+        return error("not_found", "This account has no Tencent Cloud authorization.", 404)
+    if request.method == "DELETE":
+        auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(AuthorizationSerializer(auth).data)
+
+
+@extend_schema(request=None, responses=AuthorizationSerializer)
+@api_view(["POST"])
+def confirm_authorization(request, account_id):
+    """Verify the stored key pair by calling Tencent Cloud SMS; Tencent's error is returned."""
+    auth = _authorization(membership(request, account_id, Role.ADMIN).account)
+    if auth is None:
+        return error("not_found", "This account has no Tencent Cloud authorization.", 404)
+    auth.confirm()
+    return Response(AuthorizationSerializer(auth).data)

@@ -1,0 +1,33 @@
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .models import Membership, Role
+
+
+def account_view(minimum: str = Role.VIEWER):
+    """A console view of one account (``account_id`` in the URL).
+
+    Someone who is not a member gets a 404, as if the account did not exist; a member whose
+    role is too low gets a 403. Sets ``request.account`` and ``request.membership`` and
+    remembers the account as the user's current one.
+    """
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, account_id, *args, **kwargs):
+            membership = Membership.objects.of(request.user, account_id)
+            if membership is None:
+                raise Http404("No such account.")
+            if not membership.has_role(minimum):
+                raise PermissionDenied(f"This needs the {Role(minimum).label} role or higher.")
+            request.membership, request.account = membership, membership.account
+            request.session["account_id"] = membership.account_id
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

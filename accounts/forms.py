@@ -1,0 +1,16 @@
+from django import forms
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, help_text="A note to tell your keys apart, e.g. “CI”."
+    )
+
+
+class AuthorizationForm(forms.Form):
+    secret_id = forms.CharField(label="SecretId", max_length=100)
+    secret_key = forms.CharField(
+        label="SecretKey",
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )

@@ -1,0 +1,333 @@
+"""Tenants, their members, API key pairs and the Tencent Cloud authorization.
+
+This app knows no product: SMS and push features build on it.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import string
+import zoneinfo
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from . import crypto
+
+ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def random_string(length: int, alphabet: str = ALPHANUMERIC) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Asia/Shanghai)") from None
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    OPERATOR = "operator", "Operator"
+    VIEWER = "viewer", "Viewer"
+
+
+# Higher ranks may do everything lower ranks may.
+ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+class AccountQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(memberships__user=user)
+
+
+class Account(models.Model):
+    """A tenant: an individual or an organization, with its members."""
+
+    class Identity(models.TextChoices):
+        INDIVIDUAL = "individual", "Individual"
+        ORGANIZATION = "organization", "Organization"
+
+    name = models.CharField(max_length=100)
+    identity = models.CharField(
+        max_length=20, choices=Identity.choices, default=Identity.INDIVIDUAL
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="Asia/Shanghai",
+        validators=[validate_time_zone],
+        help_text="Calendar-day SMS limits and daily figures use this time zone.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_organization(self) -> bool:
+        return self.identity == self.Identity.ORGANIZATION
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def role_of(self, user) -> str | None:
+        if not user.is_authenticated:
+            return None
+        return self.memberships.filter(user=user).values_list("role", flat=True).first()
+
+    @transaction.atomic
+    def authorize_tencent_cloud(self, *, secret_id: str, secret_key: str, by, now=None):
+        """Store (or replace) the account's Tencent Cloud key pair; it must be confirmed again."""
+        secret_id, secret_key = secret_id.strip(), secret_key.strip()
+        if not secret_id or not secret_key:
+            raise ValidationError("Both SecretId and SecretKey are required.")
+        auth, _ = TencentCloudAuthorization.objects.update_or_create(
+            account=self,
+            defaults={
+                "secret_id": secret_id,
+                "secret_key_sealed": crypto.seal(secret_key),
+                "secret_key_hint": secret_key[-4:],
+                "authorized_by": by,
+                "authorized_at": now or timezone.now(),
+                "status": TencentCloudAuthorization.Status.UNCONFIRMED,
+                "checked_at": None,
+                "error_code": "",
+                "error_message": "",
+            },
+        )
+        return auth
+
+
+class MembershipQuerySet(models.QuerySet):
+    def of(self, user, account_id) -> "Membership | None":
+        """The user's membership of the account, or None (treat as "no such account")."""
+        if not user or not user.is_authenticated:
+            return None
+        return self.select_related("account").filter(user=user, account_id=account_id).first()
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "account"], name="accounts_one_membership")
+        ]
+        ordering = ["account__name", "user__username"]
+
+    def __str__(self):
+        return f"{self.user} in {self.account} ({self.role})"
+
+    def has_role(self, minimum: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
+
+
+class KeyLimitReached(Exception):
+    """The user already has the most API key pairs allowed."""
+
+
+def _secret_hash(secret_key: str) -> str:
+    """Keyed hash of an API SecretKey (what Basic authentication compares)."""
+    pepper = hashlib.sha256(f"pushconsole-api-key:{settings.SECRET_KEY}".encode()).digest()
+    return hmac.new(pepper, secret_key.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(secret_key: str, timestamp: str, key_id: str, body: bytes) -> str:
+    """TPNS-style signature: Base64(lowercase hex(HMAC-SHA256(key, TimeStamp + id + body)))."""
+    message = timestamp.encode() + key_id.encode() + body
+    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+    return base64.b64encode(digest.encode()).decode()
+
+
+class ApiKeyPairQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(enabled=True, user__is_active=True)
+
+    def issue(self, user, *, name: str = "", now=None) -> tuple["ApiKeyPair", str]:
+        """Create a key pair for ``user``; returns it with its SecretKey, the only time it exists.
+
+        The per-user limit is a database constraint on (user, slot), so two concurrent
+        creations can never yield more pairs than there are slots.
+        """
+        secret_key = random_string(40)
+        for slot in range(1, ApiKeyPair.MAX_PER_USER + 1):
+            if self.filter(user=user, slot=slot).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    key = self.create(
+                        user=user,
+                        name=name.strip()[:100],
+                        slot=slot,
+                        secret_id="AKID" + random_string(32),
+                        secret_prefix=secret_key[:4],
+                        secret_hash=_secret_hash(secret_key),
+                        secret_sealed=crypto.seal(secret_key),
+                        created_at=now or timezone.now(),
+                    )
+            except IntegrityError:
+                continue  # someone took this slot a moment ago; try the next one
+            return key, secret_key
+        raise KeyLimitReached(
+            f"You already have {ApiKeyPair.MAX_PER_USER} API key pairs; "
+            "delete one to create another."
+        )
+
+
+class ApiKeyPair(models.Model):
+    """A SecretId/SecretKey pair authenticating its user on the management API.
+
+    The SecretKey is shown once. It is stored as a keyed hash (compared for Basic
+    authentication) and sealed with FIELD_ENCRYPTION_KEYS, because verifying the signed form
+    needs the key itself; ``secret_prefix`` lets a user recognise a key.
+    """
+
+    MAX_PER_USER = 2
+    LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    slot = models.PositiveSmallIntegerField()
+    secret_id = models.CharField("SecretId", max_length=40, unique=True)
+    secret_prefix = models.CharField(max_length=4)
+    secret_hash = models.CharField(max_length=64)
+    secret_sealed = models.TextField()
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyPairQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API key pair"
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Enforces "at most two per user" race-free: a third pair has no slot to take.
+            models.UniqueConstraint(fields=["user", "slot"], name="accounts_apikey_slot"),
+            models.CheckConstraint(
+                condition=models.Q(slot__gte=1, slot__lte=2), name="accounts_apikey_slot_range"
+            ),
+        ]
+
+    def __str__(self):
+        return self.secret_id
+
+    @property
+    def masked_secret(self) -> str:
+        return f"{self.secret_prefix}{'•' * 12}"
+
+    def check_secret(self, secret_key: str) -> bool:
+        return hmac.compare_digest(self.secret_hash, _secret_hash(secret_key))
+
+    def check_signature(self, timestamp: str, signature: str, body: bytes) -> bool:
+        expected = sign(crypto.unseal(self.secret_sealed), timestamp, self.secret_id, body)
+        return hmac.compare_digest(expected.encode(), signature.encode())
+
+    def touch(self, now=None) -> None:
+        """Record use, writing at most once a minute per key."""
+        now = now or timezone.now()
+        stale = models.Q(last_used_at__isnull=True) | models.Q(
+            last_used_at__lt=now - self.LAST_USED_RESOLUTION
+        )
+        ApiKeyPair.objects.filter(stale, pk=self.pk).update(last_used_at=now)
+
+
+REFUSAL_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
+
+
+class TencentCloudAuthorization(models.Model):
+    """The customer's Tencent Cloud key pair, used to call Cloud SMS on the account's behalf."""
+
+    class Status(models.TextChoices):
+        UNCONFIRMED = "unconfirmed", "Not confirmed yet"
+        CONFIRMED = "confirmed", "Confirmed"
+        REFUSED = "refused", "Refused by Tencent Cloud"
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="tencent_cloud_authorization"
+    )
+    secret_id = models.CharField("SecretId", max_length=100)
+    secret_key_sealed = models.TextField()
+    secret_key_hint = models.CharField(max_length=4)
+    authorized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    authorized_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNCONFIRMED)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "Tencent Cloud authorization"
+
+    def __str__(self):
+        return f"{self.account}: {self.secret_id}"
+
+    @property
+    def masked_secret_key(self) -> str:
+        return f"{'•' * 12}{self.secret_key_hint}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == self.Status.CONFIRMED
+
+    def secret_key(self) -> str:
+        return crypto.unseal(self.secret_key_sealed)
+
+    def sms_client(self, *, region: str | None = None):
+        from .tencentcloud import sms_client_for
+
+        return sms_client_for(self.secret_id, self.secret_key(), region=region)
+
+    def confirm(self, now=None) -> bool:
+        """Check the key pair by calling Tencent Cloud SMS; record and return the verdict.
+
+        A refusal (``AuthFailure.*``, ``UnauthorizedOperation.*``) keeps Tencent's error code
+        and message. Any other API error still proves Tencent accepted the signature, so the
+        pair is confirmed with the error kept as a note (an individual account, for instance,
+        may not list signatures but can send). A network failure changes nothing but the
+        error shown, because it says nothing about the key pair.
+        """
+        from .tencentcloud import TencentCloudSDKException, is_network_error, models
+
+        request = models.DescribeSmsSignListRequest()
+        request.from_json_string(json.dumps({"International": 0, "Limit": 1, "Offset": 0}))
+        now = now or timezone.now()
+        try:
+            self.sms_client().DescribeSmsSignList(request)
+        except TencentCloudSDKException as exc:
+            code = exc.get_code() or ""
+            self.error_code, self.error_message = code, exc.get_message() or ""
+            if code.startswith(REFUSAL_PREFIXES):
+                self.status, self.checked_at = self.Status.REFUSED, now
+            elif not is_network_error(exc):
+                self.status, self.checked_at = self.Status.CONFIRMED, now
+        else:
+            self.status, self.checked_at = self.Status.CONFIRMED, now
+            self.error_code = self.error_message = ""
+        self.save(update_fields=["status", "checked_at", "error_code", "error_message"])
+        return self.is_confirmed

@@ -1,0 +1,106 @@
+"""Console pages of the accounts app: API keys and the Tencent Cloud authorization."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from .decorators import account_view
+from .forms import ApiKeyForm, AuthorizationForm
+from .models import ApiKeyPair, KeyLimitReached, Role, TencentCloudAuthorization
+from .tencentcloud import NETWORK_ERROR_CODES
+
+
+@never_cache
+@login_required
+def api_keys(request):
+    """The user's API key pairs; creating one shows its SecretKey on this response only."""
+    new_secret = new_key = None
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_key, new_secret = ApiKeyPair.objects.issue(request.user, **form.cleaned_data)
+        except KeyLimitReached as exc:
+            messages.error(request, str(exc))
+        else:
+            form = ApiKeyForm()
+    keys = ApiKeyPair.objects.filter(user=request.user)
+    return render(
+        request,
+        "accounts/api_keys.html",
+        {
+            "keys": keys,
+            "form": form,
+            "new_key": new_key,
+            "new_secret": new_secret,
+            "limit": ApiKeyPair.MAX_PER_USER,
+        },
+    )
+
+
+@require_POST
+@login_required
+def api_key_toggle(request, key_id):
+    key = get_object_or_404(ApiKeyPair, pk=key_id, user=request.user)
+    key.enabled = not key.enabled
+    key.save(update_fields=["enabled"])
+    messages.success(request, f"{key.secret_id} {'enabled' if key.enabled else 'disabled'}.")
+    return redirect("api_keys")
+
+
+@require_POST
+@login_required
+def api_key_delete(request, key_id):
+    key = get_object_or_404(ApiKeyPair, pk=key_id, user=request.user)
+    key.delete()
+    messages.success(request, f"{key.secret_id} deleted; requests signed with it are refused.")
+    return redirect("api_keys")
+
+
+@account_view()
+def authorization(request):
+    account = request.account
+    auth = TencentCloudAuthorization.objects.filter(account=account).first()
+    can_change = request.membership.has_role(Role.ADMIN)
+    form = AuthorizationForm(request.POST or None)
+    if request.method == "POST":
+        if not can_change:
+            messages.error(request, "Only owners and admins can change the authorization.")
+        elif form.is_valid():
+            account.authorize_tencent_cloud(**form.cleaned_data, by=request.user)
+            messages.success(request, "Key pair saved. Confirm it to check it with Tencent Cloud.")
+            return redirect("authorization", account_id=account.pk)
+    return render(
+        request,
+        "accounts/authorization.html",
+        {"auth": auth, "form": form, "can_change": can_change},
+    )
+
+
+@require_POST
+@account_view(Role.ADMIN)
+def authorization_confirm(request):
+    auth = get_object_or_404(TencentCloudAuthorization, account=request.account)
+    if auth.confirm():
+        note = f" (Tencent noted {auth.error_code})" if auth.error_code else ""
+        messages.success(request, f"Tencent Cloud accepted the key pair{note}.")
+    elif auth.error_code in NETWORK_ERROR_CODES:
+        messages.error(
+            request,
+            f"Could not reach Tencent Cloud ({auth.error_code}: {auth.error_message}). "
+            "Nothing changed; try again.",
+        )
+    else:
+        messages.error(
+            request, f"Tencent Cloud refused the key pair: {auth.error_code}: {auth.error_message}"
+        )
+    return redirect("authorization", account_id=request.account.pk)
+
+
+@require_POST
+@account_view(Role.ADMIN)
+def authorization_revoke(request):
+    TencentCloudAuthorization.objects.filter(account=request.account).delete()
+    messages.success(request, "Authorization revoked; the key pair is deleted from pushconsole.")
+    return redirect("authorization", account_id=request.account.pk)

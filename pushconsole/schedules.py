@@ -1,0 +1,41 @@
+"""The recurring django-q2 schedules the product needs, created idempotently after migrate."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+# name -> (function path, schedule type, minutes between runs)
+SCHEDULES = {
+    "pushconsole: clean up old task results": (
+        "pushconsole.tasks.clean_task_results",
+        "D",
+        None,
+    ),
+}
+
+
+def ensure_schedules(using="default", **kwargs):
+    from django_q.models import Schedule
+
+    for name, (func, schedule_type, minutes) in SCHEDULES.items():
+        Schedule.objects.using(using).update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": schedule_type,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+            create_defaults={
+                "func": func,
+                "schedule_type": schedule_type,
+                "minutes": minutes,
+                "repeats": -1,
+                "next_run": timezone.now() + timedelta(minutes=1),
+            },
+        )
+
+
+def result_retention() -> timedelta:
+    return timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)

@@ -1,0 +1,337 @@
+"""Settings, read from the environment.
+
+With nothing set the product runs for a developer: SQLite next to the code, DEBUG on, and the
+local SMS transport that records messages instead of sending them. Production parts are switched
+on by environment variables (see README.md). Any variable may instead be given as ``<NAME>_FILE``
+naming a file that holds its value (for secrets). A bad value stops start-up with one line that
+names the variable.
+"""
+
+import base64
+import hashlib
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; the message starts with the variable's name."""
+
+
+# Variables that may hold secrets, and so may be given as <NAME>_FILE instead.
+FILE_VARIABLES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "FIELD_ENCRYPTION_KEYS", "EMAIL_URL")
+
+
+def _read_file_variables():
+    """Honour NAME_FILE: the file's content becomes the value of NAME (unless NAME is set)."""
+    for name in FILE_VARIABLES:
+        path = os.environ.get(f"{name}_FILE")
+        if path and name not in os.environ:
+            try:
+                os.environ[name] = Path(path).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
+
+
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+BOOLEANS.update({"0": False, "false": False, "no": False, "off": False, "": False})
+
+
+def _get(env, name, cast, default):
+    if cast == "bool":
+        raw = os.environ.get(name)
+        if raw is None:
+            return default
+        if raw.strip().lower() not in BOOLEANS:
+            raise ConfigError(f"{name}: {raw!r} is not a boolean (use true or false)")
+        return BOOLEANS[raw.strip().lower()]
+    try:
+        return getattr(env, cast)(name, default=default)
+    except (ValueError, environ.ImproperlyConfigured) as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _fernet_keys(raw):
+    from cryptography.fernet import Fernet
+
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if not keys:
+        raise ConfigError("FIELD_ENCRYPTION_KEYS: give at least one Fernet key")
+    for i, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"FIELD_ENCRYPTION_KEYS: key {i} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes; make one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)"
+            ) from None
+    return keys
+
+
+def _load():
+    _read_file_variables()
+    env = environ.Env()
+    s = {}
+    s["DEBUG"] = _get(env, "DEBUG", "bool", True)
+
+    secret_key = env.str("SECRET_KEY", default="")
+    if not secret_key:
+        if not s["DEBUG"]:
+            raise ConfigError("SECRET_KEY: required when DEBUG is off")
+        secret_key = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+    elif len(secret_key) < 32 and not s["DEBUG"]:
+        raise ConfigError("SECRET_KEY: use at least 32 random characters")
+    s["SECRET_KEY"] = secret_key
+
+    default_db = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    database_url = env.str("DATABASE_URL", default=default_db)
+    scheme = urlsplit(database_url).scheme
+    if scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
+        raise ConfigError(
+            f"DATABASE_URL: unsupported scheme {scheme!r} (use postgres://... or sqlite:///...)"
+        )
+    try:
+        db = environ.Env.db_url_config(database_url)
+    except Exception as exc:  # django-environ raises several types for malformed URLs
+        raise ConfigError(f"DATABASE_URL: cannot parse it ({exc})") from None
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        # Long-lived web and django-q2 worker processes keep their connection for a while
+        # instead of reconnecting for every request or task; health checks drop dead ones.
+        db["CONN_MAX_AGE"] = _get(env, "DB_CONN_MAX_AGE", "int", 60)
+        db["CONN_HEALTH_CHECKS"] = True
+    else:
+        db.setdefault("OPTIONS", {})["timeout"] = 20
+    s["DATABASES"] = {"default": db}
+
+    s["REDIS_URL"] = env.str("REDIS_URL", default="")
+    if s["REDIS_URL"] and urlsplit(s["REDIS_URL"]).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL: must start with redis://, rediss:// or unix://")
+
+    s["ALLOWED_HOSTS"] = _get(
+        env, "ALLOWED_HOSTS", "list", ["127.0.0.1", "localhost", "[::1]"] if s["DEBUG"] else []
+    )
+    if not s["DEBUG"] and not s["ALLOWED_HOSTS"]:
+        raise ConfigError("ALLOWED_HOSTS: required when DEBUG is off (comma-separated host names)")
+    s["CSRF_TRUSTED_ORIGINS"] = _get(env, "CSRF_TRUSTED_ORIGINS", "list", [])
+    for origin in s["CSRF_TRUSTED_ORIGINS"]:
+        if urlsplit(origin).scheme not in ("http", "https"):
+            raise ConfigError(f"CSRF_TRUSTED_ORIGINS: {origin!r} must start with https://")
+
+    raw_keys = env.str("FIELD_ENCRYPTION_KEYS", default="")
+    if not raw_keys:
+        if not s["DEBUG"]:
+            raise ConfigError("FIELD_ENCRYPTION_KEYS: required when DEBUG is off")
+        digest = hashlib.sha256(f"pushconsole-field-encryption:{secret_key}".encode()).digest()
+        raw_keys = base64.urlsafe_b64encode(digest).decode()
+    s["FIELD_ENCRYPTION_KEYS"] = _fernet_keys(raw_keys)
+
+    s["SMS_TRANSPORT"] = env.str("SMS_TRANSPORT", default="local")
+    if s["SMS_TRANSPORT"] not in ("local", "tencent"):
+        raise ConfigError(f"SMS_TRANSPORT: {s['SMS_TRANSPORT']!r} is not one of local, tencent")
+    endpoint = env.str("TENCENTCLOUD_SMS_ENDPOINT", default="https://sms.tencentcloudapi.com")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ConfigError(
+            "TENCENTCLOUD_SMS_ENDPOINT: give a URL like https://sms.tencentcloudapi.com "
+            "or http://127.0.0.1:PORT"
+        )
+    s["TENCENTCLOUD_SMS_ENDPOINT"] = endpoint
+    s["TENCENTCLOUD_SMS_REGION"] = env.str("TENCENTCLOUD_SMS_REGION", default="ap-guangzhou")
+    s["TENCENTCLOUD_TIMEOUT"] = _get(env, "TENCENTCLOUD_TIMEOUT", "int", 10)
+
+    s["EMAIL_URL"] = env.str("EMAIL_URL", default="")
+    s["DEFAULT_FROM_EMAIL"] = env.str("DEFAULT_FROM_EMAIL", default="pushconsole@localhost")
+    s["Q_WORKERS"] = _get(env, "Q_WORKERS", "int", 2)
+    # Behind a TLS-terminating proxy that already redirects, SECURE_SSL_REDIRECT=false.
+    s["SECURE_SSL_REDIRECT"] = _get(env, "SECURE_SSL_REDIRECT", "bool", True)
+    s["SECURE_HSTS_SECONDS"] = _get(env, "SECURE_HSTS_SECONDS", "int", 31536000)
+    return s
+
+
+try:
+    _s = _load()
+except ConfigError as _exc:
+    sys.stderr.write(f"pushconsole: configuration error: {_exc}\n")
+    raise SystemExit(2) from None
+
+DEBUG = _s["DEBUG"]
+SECRET_KEY = _s["SECRET_KEY"]
+ALLOWED_HOSTS = _s["ALLOWED_HOSTS"]
+CSRF_TRUSTED_ORIGINS = _s["CSRF_TRUSTED_ORIGINS"]
+DATABASES = _s["DATABASES"]
+FIELD_ENCRYPTION_KEYS = _s["FIELD_ENCRYPTION_KEYS"]
+SMS_TRANSPORT = _s["SMS_TRANSPORT"]
+TENCENTCLOUD_SMS_ENDPOINT = _s["TENCENTCLOUD_SMS_ENDPOINT"]
+TENCENTCLOUD_SMS_REGION = _s["TENCENTCLOUD_SMS_REGION"]
+TENCENTCLOUD_TIMEOUT = _s["TENCENTCLOUD_TIMEOUT"]
+REDIS_URL = _s["REDIS_URL"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "pushconsole",
+    "accounts",
+    "sms",
+    "push",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pushconsole.urls"
+WSGI_APPLICATION = "pushconsole.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.memberships",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+if _s["EMAIL_URL"]:
+    vars().update(environ.Env.email_url_config(_s["EMAIL_URL"]))
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = _s["DEFAULT_FROM_EMAIL"]
+
+# django-q2. Known pitfalls handled: the ORM broker is the database itself unless Redis is
+# configured; successful results are kept (save_limit 0 = no per-save trimming query) and
+# trimmed by a daily scheduled clean-up instead; a task is retried after `retry` seconds only
+# if it has not finished, so `retry` stays well above `timeout`; attempts are capped; missed
+# schedule runs are not replayed in a burst after downtime (`catch_up` off): the minute sweep
+# finds due work in the database anyway.
+Q_CLUSTER = {
+    "name": "pushconsole",
+    "workers": _s["Q_WORKERS"],
+    "timeout": 240,
+    "retry": 600,
+    "max_attempts": 3,
+    "save_limit": 0,
+    "catch_up": False,
+    "ack_failures": True,
+    "label": "Tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 1
+TASK_RESULT_RETENTION_DAYS = 7
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.SignatureAuthentication",
+        "accounts.authentication.BasicKeyAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "pushconsole.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "pushconsole management API",
+    "DESCRIPTION": (
+        "Management API of pushconsole, authenticated with an API key pair (SecretId and "
+        "SecretKey): HTTP Basic `SecretId:SecretKey`, or the signed form with headers "
+        "`SecretId`, `TimeStamp` and `Sign` = Base64(lowercase hex(HMAC-SHA256(SecretKey, "
+        "TimeStamp + SecretId + raw body))), within 300 seconds of the server's clock."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# How far a signed request's TimeStamp may be from the server's clock (API key pairs).
+API_SIGNATURE_MAX_SKEW = 300
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _s["SECURE_SSL_REDIRECT"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _s["SECURE_HSTS_SECONDS"]
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,63 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import api as accounts_api
+from accounts import views as accounts_views
+
+from . import views
+
+api_v1 = [
+    path("me", accounts_api.me, name="api-me"),
+    path("accounts/", accounts_api.account_list, name="api-account-list"),
+    path("accounts/<int:account_id>/", accounts_api.account_detail, name="api-account-detail"),
+    path("accounts/<int:account_id>/members/", accounts_api.member_list, name="api-member-list"),
+    path(
+        "accounts/<int:account_id>/authorization",
+        accounts_api.authorization,
+        name="api-authorization",
+    ),
+    path(
+        "accounts/<int:account_id>/authorization/confirm",
+        accounts_api.confirm_authorization,
+        name="api-authorization-confirm",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+console = [
+    path("", views.home, name="home"),
+    path("keys/", accounts_views.api_keys, name="api_keys"),
+    path("keys/<int:key_id>/toggle", accounts_views.api_key_toggle, name="api_key_toggle"),
+    path("keys/<int:key_id>/delete", accounts_views.api_key_delete, name="api_key_delete"),
+    path("a/<int:account_id>/", views.overview, name="overview"),
+    path(
+        "a/<int:account_id>/authorization/",
+        accounts_views.authorization,
+        name="authorization",
+    ),
+    path(
+        "a/<int:account_id>/authorization/confirm",
+        accounts_views.authorization_confirm,
+        name="authorization_confirm",
+    ),
+    path(
+        "a/<int:account_id>/authorization/revoke",
+        accounts_views.authorization_revoke,
+        name="authorization_revoke",
+    ),
+]
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("healthz", views.healthz, name="healthz"),
+    *console,
+]
+
+admin.site.site_header = "pushconsole administration"
+admin.site.site_title = "pushconsole admin"

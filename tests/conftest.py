@@ -1,0 +1,119 @@
+"""Shared test set-up: the database check and the personas every test can use.
+
+Personas: an organization account ("Acme") with its owner and an operator member; an outsider
+who owns another organization and must see nothing of Acme; an individual account's owner.
+"""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings as django_settings
+
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
+def pytest_sessionstart(session):
+    """Fail the run in one clear line when PostgreSQL is not reachable."""
+    db = django_settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=db.get("HOST") or None,
+            port=db.get("PORT") or None,
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.OperationalError as exc:
+        where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        pytest.exit(
+            f"PostgreSQL is not reachable at {where} ({reason}); start it, or point "
+            "DATABASE_URL elsewhere, e.g. `make test DATABASE_URL=postgres://user@host:5432/db` "
+            "or `make test DATABASE_URL=sqlite:////tmp/pushconsole-test.sqlite3`",
+            returncode=3,
+        )
+
+
+def pytest_collection_modifyitems(config, items):
+    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: row locks across real connections")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings, monkeypatch):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The Tencent SDK would send even loopback calls through a proxy taken from the environment.
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Personas:
+    org: object
+    owner: object
+    member: object
+    outsider: object
+    outsider_account: object
+    individual: object
+    individual_owner: object
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username, **extra):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username, email=f"{username}@example.com", password=PASSWORD, **extra
+    )
+
+
+@pytest.fixture
+def personas(db):
+    from accounts.models import Account, Membership, Role
+
+    org = Account.objects.create(name="Acme", identity=Account.Identity.ORGANIZATION)
+    owner, member, outsider, solo = (make_user(name) for name in ("olivia", "max", "oscar", "ivan"))
+    Membership.objects.create(user=owner, account=org, role=Role.OWNER)
+    Membership.objects.create(user=member, account=org, role=Role.OPERATOR)
+    other = Account.objects.create(name="Other Co", identity=Account.Identity.ORGANIZATION)
+    Membership.objects.create(user=outsider, account=other, role=Role.OWNER)
+    individual = Account.objects.create(name="Ivan", identity=Account.Identity.INDIVIDUAL)
+    Membership.objects.create(user=solo, account=individual, role=Role.OWNER)
+    return Personas(org, owner, member, outsider, other, individual, solo)
+
+
+@pytest.fixture
+def login(client):
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user
+
+
+@pytest.fixture(scope="session")
+def subprocess_env():
+    """The environment for a child process running this project (same database settings)."""
+    env = dict(os.environ)
+    for name in PROXY_VARIABLES:
+        env.pop(name, None)
+    return env
