@@ -15,6 +15,7 @@ from .serializers import (
     AuthorizationSerializer,
     AuthorizeSerializer,
     MemberSerializer,
+    MeSerializer,
 )
 
 
@@ -32,7 +33,7 @@ def _roles(user):
     return dict(Membership.objects.filter(user=user).values_list("account_id", "role"))
 
 
-@extend_schema(summary="The key's owner and the accounts it may use")
+@extend_schema(summary="The key's owner and the accounts it may use", responses=MeSerializer)
 @api_view(["GET"])
 def me(request):
     roles = _roles(request.user)

@@ -57,3 +57,9 @@ class AuthorizationSerializer(serializers.ModelSerializer):
 class AuthorizeSerializer(serializers.Serializer):
     secret_id = serializers.CharField(max_length=100)
     secret_key = serializers.CharField(max_length=200, write_only=True, trim_whitespace=True)
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    secret_id = serializers.CharField(help_text="The SecretId that authenticated this request.")
+    accounts = AccountSerializer(many=True)

@@ -56,3 +56,10 @@ def test_the_task_schedules_exist_after_migrate(db):
     from django_q.models import Schedule
 
     assert Schedule.objects.filter(func="pushconsole.tasks.clean_task_results").count() == 1
+
+
+def test_the_openapi_schema_is_valid_and_complete():
+    out = io.StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+
+    assert "apiKeySignature" in out.getvalue()
