@@ -1,6 +1,7 @@
 """Management API for accounts: /api/v1/me, /api/v1/accounts/..."""
 
 from django.http import Http404
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
@@ -83,6 +84,7 @@ def _authorization(account):
 
 
 @extend_schema(request=AuthorizeSerializer, responses=AuthorizationSerializer)
+@sensitive_variables("serializer")
 @api_view(["GET", "PUT", "DELETE"])
 def authorization(request, account_id):
     """The Tencent Cloud key pair used for this account's SMS (its SecretKey is never shown)."""

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from .decorators import account_view
@@ -58,6 +59,7 @@ def api_key_delete(request, key_id):
     return redirect("api_keys")
 
 
+@sensitive_post_parameters("secret_key")
 @account_view()
 def authorization(request):
     account = request.account

@@ -170,3 +170,16 @@ def test_rotating_encryption_keys_reseals_every_secret(personas, settings):
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(InvalidToken, match="FIELD_ENCRYPTION_KEYS"):
         crypto.unseal(TencentCloudAuthorization.objects.get().secret_key_sealed)
+
+
+def test_secrets_never_reach_the_logs(cloud, personas, login, caplog):
+    caplog.set_level("DEBUG")
+    client = login(personas.owner)
+    authorize(client, personas, secret_key="wrong" + SECRET_KEY[5:])
+    client.post(f"/a/{personas.org.pk}/authorization/confirm")
+    client.post("/keys/", {"name": "x"})
+    client.get("/api/v1/me", HTTP_AUTHORIZATION="Basic QUtJRHg6c2VjcmV0")
+
+    logged = caplog.text
+    assert SECRET_KEY[5:] not in logged
+    assert "QUtJRHg6c2VjcmV0" not in logged
