@@ -55,6 +55,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("api/v1/sms/", include("sms.api_urls")),
+    path("callbacks/sms/", include("sms.callback_urls")),
+    path("a/<int:account_id>/sms/", include("sms.urls")),
     path("healthz", views.healthz, name="healthz"),
     *console,
 ]

@@ -1,0 +1,158 @@
+"""Status reports (receipts): Tencent's callback, the pull, and reconciling lost sends.
+
+Receipts match messages on SerialNo within the SMS application. They are idempotent: a report
+for a message that already has its final receipt changes nothing. A message left ``sending`` by
+a worker that died mid-send becomes ``unknown`` (never re-sent) and a later receipt settles it.
+"""
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import TencentCloudAuthorization
+
+from .models import UNKNOWN_AFTER, SmsApplication, SmsMessage
+
+log = logging.getLogger(__name__)
+
+SIMULATED_DELIVERY_AFTER = timedelta(seconds=5)
+# A receipt may settle a message in any of these states (and never a final one again).
+OPEN_STATES = (SmsMessage.State.SENDING, SmsMessage.State.SENT, SmsMessage.State.UNKNOWN)
+
+
+class MalformedReport(ValueError):
+    pass
+
+
+def _parse_time(value, fallback):
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    try:  # "2015-10-17 08:03:04", Beijing time
+        local = datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return fallback
+    return local.replace(tzinfo=timezone.get_fixed_timezone(8 * 60)).astimezone(UTC)
+
+
+def parse_callback(body: bytes) -> list[dict]:
+    """Tencent's status-report callback: a JSON array of reports (reference §4.5)."""
+    try:
+        reports = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedReport("the body is not JSON") from None
+    if isinstance(reports, dict):
+        reports = [reports]
+    if not isinstance(reports, list):
+        raise MalformedReport("expected a JSON array of status reports")
+    parsed = []
+    for i, report in enumerate(reports):
+        if not isinstance(report, dict) or not report.get("sid"):
+            raise MalformedReport(f"report {i} has no sid")
+        status = str(report.get("report_status", "")).upper()
+        if status not in ("SUCCESS", "FAIL"):
+            raise MalformedReport(f"report {i}: report_status must be SUCCESS or FAIL")
+        parsed.append(
+            {
+                "serial_no": str(report["sid"]),
+                "status": status,
+                "at": report.get("user_receive_time"),
+                "code": str(report.get("errmsg", ""))[:40],
+                "description": str(report.get("description", ""))[:200],
+            }
+        )
+    return parsed
+
+
+def apply_receipts(application: SmsApplication, reports: list[dict], now=None) -> int:
+    """Settle messages from receipts: two queries for the whole batch. Returns how many changed."""
+    now = now or timezone.now()
+    by_serial = {r["serial_no"]: r for r in reports}
+    messages = list(
+        SmsMessage.objects.filter(
+            application=application, serial_no__in=list(by_serial), state__in=OPEN_STATES
+        )
+    )
+    for message in messages:
+        report = by_serial[message.serial_no]
+        success = report["status"] == "SUCCESS"
+        message.state = SmsMessage.State.DELIVERED if success else SmsMessage.State.FAILED
+        message.receipt_status = report["status"]
+        message.receipt_code = report["code"]
+        message.receipt_description = report["description"]
+        message.delivered_at = _parse_time(report["at"], now) if success else None
+        if not success:
+            message.reason = report["code"] or "undelivered"
+    SmsMessage.objects.bulk_update(
+        messages,
+        [
+            "state",
+            "receipt_status",
+            "receipt_code",
+            "receipt_description",
+            "delivered_at",
+            "reason",
+        ],
+    )
+    return len(messages)
+
+
+def pull_receipts(now=None, limit: int = 100) -> int:
+    """Ask Tencent for the status reports of applications that pull (PullSmsSendStatus)."""
+    from accounts.tencentcloud import TencentCloudSDKException, models
+
+    changed = 0
+    applications = SmsApplication.objects.filter(
+        receipt_mode=SmsApplication.ReceiptMode.PULL
+    ).select_related("account")
+    for application in applications:
+        auth = TencentCloudAuthorization.objects.filter(
+            account=application.account, status=TencentCloudAuthorization.Status.CONFIRMED
+        ).first()
+        if auth is None:
+            continue
+        request = models.PullSmsSendStatusRequest()
+        request.from_json_string(
+            json.dumps({"SmsSdkAppId": application.sdk_app_id, "Limit": limit})
+        )
+        try:
+            response = auth.sms_client().PullSmsSendStatus(request)
+        except TencentCloudSDKException as exc:
+            log.warning("pulling receipts of %s failed: %s", application.sdk_app_id, exc.get_code())
+            continue
+        reports = [
+            {
+                "serial_no": item.SerialNo,
+                "status": item.ReportStatus,
+                "at": item.UserReceiveTime,
+                "code": item.Description or "",
+                "description": item.Description or "",
+            }
+            for item in response.PullSmsSendStatusSet or []
+        ]
+        changed += apply_receipts(application, reports, now=now)
+    return changed
+
+
+def deliver_simulated(now=None) -> int:
+    """The local transport's "receipts": simulated messages are delivered a few seconds later."""
+    now = now or timezone.now()
+    return SmsMessage.objects.filter(
+        simulated=True, state=SmsMessage.State.SENT, sent_at__lte=now - SIMULATED_DELIVERY_AFTER
+    ).update(
+        state=SmsMessage.State.DELIVERED,
+        delivered_at=now,
+        receipt_status="SUCCESS",
+        receipt_code="DELIVRD",
+        receipt_description="simulated delivery",
+    )
+
+
+def reconcile_stale(now=None) -> int:
+    """Messages left ``sending`` (the worker died mid-send) become ``unknown``: never re-sent."""
+    now = now or timezone.now()
+    return SmsMessage.objects.filter(
+        Q(state=SmsMessage.State.SENDING), created_at__lt=now - UNKNOWN_AFTER
+    ).update(state=SmsMessage.State.UNKNOWN, reason="worker_lost")

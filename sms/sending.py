@@ -1,0 +1,360 @@
+"""Sending SMS: the one place where limits are counted and quota is spent.
+
+    order = prepare(account, sdk_app_id=..., template_id=..., params=[...], numbers=[...])
+    messages = send(order)
+
+``prepare`` resolves and checks everything that can be checked before anything is written, and
+raises ``SmsRejected`` naming the field. ``send`` then, for every number, in this order: exempt
+list → rate limits → package balance → writes the SmsMessage rows (``sending``, or ``blocked``
+with the rule), all in one transaction; then hands the sendable numbers to the transport (≤ 200 a
+request, one region a request) and completes the rows (``sent`` / ``failed`` / ``unknown``),
+giving back the parts of those that certainly were not sent.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import TencentCloudAuthorization
+
+from . import quota
+from .limits import Limiter, lock_numbers
+from .models import (
+    PackageCharge,
+    Region,
+    Signature,
+    SmsApplication,
+    SmsMessage,
+    Template,
+    region_of,
+)
+from .numbers import InvalidNumber, normalize
+from .transports import (
+    LocalTransport,
+    Outcome,
+    OutgoingBatch,
+    TencentTransport,
+    Transport,
+)
+
+INSUFFICIENT_PACKAGE = "insufficient_package"
+MAX_NUMBERS_PER_CALL = 200
+
+
+class SmsRejected(Exception):
+    """A send that cannot go ahead at all; ``field`` names the offending input."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid"):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.code = field, message, code
+
+
+@dataclass
+class Recipient:
+    number: str  # E.164
+    source_id: int | None = None
+
+
+@dataclass
+class SmsOrder:
+    """One template with one set of parameters, to many numbers of one region."""
+
+    account: object
+    application: SmsApplication
+    template: Template
+    signature: Signature | None
+    params: list[str]
+    recipients: list[Recipient]
+    source_type: str = SmsMessage.Source.API
+    session_context: str = ""
+    created_by: object = None
+    content: str = field(init=False)
+
+    def __post_init__(self):
+        self.content = self.template.render(self.params, self.sign_name)
+
+    @property
+    def sign_name(self) -> str:
+        return self.signature.text if self.signature else ""
+
+    @property
+    def region(self) -> str:
+        return self.template.region
+
+
+def find_signature(account, region, sign_name: str) -> Signature | None:
+    """The signature to use: the named one, or the account's newest sendable one of the region."""
+    signatures = Signature.objects.sendable().filter(account=account, region=region)
+    if sign_name:
+        found = signatures.filter(text=sign_name).first()
+        if found is None:
+            raise SmsRejected(
+                "sign_name", f"{sign_name!r} is not an approved {region} signature of this account"
+            )
+        return found
+    found = signatures.order_by("-reviewed_at", "-id").first()
+    if found is None and region == Region.MAINLAND:
+        raise SmsRejected("sign_name", "SMS to the Chinese mainland need an approved signature")
+    return found
+
+
+def check_template(template: Template, params: Sequence[str]) -> None:
+    if not template.is_approved:
+        raise SmsRejected(
+            "template_id",
+            f"template {template.template_id} is {template.get_status_display().lower()}, "
+            "not approved",
+        )
+    if not template.is_sendable:
+        raise SmsRejected(
+            "template_id",
+            f"template {template.template_id} is not approved at Tencent Cloud "
+            f"({template.get_provider_status_display()})",
+        )
+    if len(params) != template.param_count:
+        raise SmsRejected(
+            "params",
+            f"template {template.template_id} takes {template.param_count} parameter(s); "
+            f"got {len(params)}",
+        )
+    for i, value in enumerate(params):
+        if not isinstance(value, str):
+            raise SmsRejected(f"params[{i}]", "must be a string")
+        if template.kind == Template.Kind.VERIFICATION and not (
+            value.isdigit() and len(value) <= 6
+        ):
+            raise SmsRejected(f"params[{i}]", "a verification code is 1 to 6 digits")
+
+
+def normalize_numbers(numbers: Sequence[str], region: str) -> list[str]:
+    normalized = []
+    for i, raw in enumerate(numbers):
+        try:
+            number = normalize(raw)
+        except InvalidNumber as exc:
+            raise SmsRejected(f"numbers[{i}]", str(exc)) from None
+        if region_of(number) != region:
+            raise SmsRejected(
+                f"numbers[{i}]",
+                f"{number} is not a {Region(region).label} number, and the template is for "
+                f"{Region(region).label}: one request never mixes regions",
+            )
+        normalized.append(number)
+    return normalized
+
+
+def check_transport(account) -> None:
+    if settings.SMS_TRANSPORT != "tencent":
+        return
+    auth = TencentCloudAuthorization.objects.filter(account=account).first()
+    if auth is None or not auth.is_confirmed:
+        raise SmsRejected(
+            "authorization",
+            "this account has no confirmed Tencent Cloud authorization to send SMS with",
+        )
+
+
+def prepare(
+    account,
+    *,
+    sdk_app_id: str,
+    template_id: str,
+    sign_name: str = "",
+    params: Sequence[str] = (),
+    numbers: Sequence[str] = (),
+    max_numbers: int | None = MAX_NUMBERS_PER_CALL,
+    source_type: str = SmsMessage.Source.API,
+    source_ids: Sequence[int | None] | None = None,
+    session_context: str = "",
+    created_by=None,
+) -> SmsOrder:
+    """Resolve and check a send; raises SmsRejected naming the field. Writes nothing."""
+    application = SmsApplication.objects.filter(account=account, sdk_app_id=sdk_app_id).first()
+    if application is None:
+        raise SmsRejected("sdk_app_id", f"{sdk_app_id!r} is not an SMS application of this account")
+    template = Template.objects.filter(account=account, template_id=template_id).first()
+    if template is None:
+        raise SmsRejected("template_id", f"{template_id!r} is not a template of this account")
+    params = list(params)
+    check_template(template, params)
+    signature = find_signature(account, template.region, sign_name)
+    try:
+        template.check_length(signature.text if signature else "")
+    except Exception as exc:
+        raise SmsRejected("template_id", " ".join(getattr(exc, "messages", [str(exc)]))) from None
+    if max_numbers is not None and len(numbers) > max_numbers:
+        raise SmsRejected("numbers", f"at most {max_numbers} numbers per call; got {len(numbers)}")
+    normalized = normalize_numbers(numbers, template.region)
+    check_transport(account)
+    ids = list(source_ids) if source_ids is not None else [None] * len(normalized)
+    return SmsOrder(
+        account=account,
+        application=application,
+        template=template,
+        signature=signature,
+        params=params,
+        recipients=[Recipient(n, i) for n, i in zip(normalized, ids, strict=True)],
+        source_type=source_type,
+        session_context=session_context,
+        created_by=created_by,
+    )
+
+
+def transport_for(account) -> Transport:
+    if settings.SMS_TRANSPORT == "local":
+        return LocalTransport()
+    check_transport(account)
+    auth = TencentCloudAuthorization.objects.get(account=account)
+    return TencentTransport(auth.secret_id, auth.secret_key())
+
+
+def recheck(order: SmsOrder) -> None:
+    """The template and signature may have been revoked since the order was prepared."""
+    template = Template.objects.get(pk=order.template.pk)
+    check_template(template, order.params)
+    if order.signature is not None:
+        signature = Signature.objects.get(pk=order.signature.pk)
+        if not signature.is_sendable:
+            raise SmsRejected("sign_name", f"signature {signature.text!r} is no longer approved")
+
+
+def reserve(
+    order: SmsOrder,
+    *,
+    now=None,
+    still_wanted: Callable[[list[int]], set[int]] | None = None,
+) -> list[SmsMessage]:
+    """Apply the gates and write one SmsMessage per recipient, in one transaction.
+
+    ``still_wanted`` (given source ids, returns those still to be sent) lets a caller cancel
+    recipients at the last moment, under the same locks: those get no row at all.
+    """
+    now = now or timezone.now()
+    fee = SmsMessage.fee_of(order.content)
+    content_hash = SmsMessage.hash_content(order.content)
+    common = dict(
+        account=order.account,
+        application=order.application,
+        region=order.region,
+        template=order.template,
+        signature=order.signature,
+        sign_name=order.sign_name,
+        template_code=order.template.template_id,
+        params=order.params,
+        content=order.content,
+        content_hash=content_hash,
+        fee=fee,
+        session_context=order.session_context,
+        source_type=order.source_type,
+        created_by=order.created_by,
+        created_at=now,
+    )
+    with transaction.atomic():
+        recipients = order.recipients
+        if still_wanted is not None:
+            wanted = still_wanted([r.source_id for r in recipients if r.source_id is not None])
+            recipients = [r for r in recipients if r.source_id is None or r.source_id in wanted]
+        numbers = [r.number for r in recipients]
+        lock_numbers(order.account.pk, numbers)
+        limiter = Limiter(order.account, content_hash, now)
+        limiter.load(numbers)
+        wallet = quota.Wallet(order.account, order.region, now)
+        messages, charges = [], []
+        for recipient in recipients:
+            message = SmsMessage(
+                phone_number=recipient.number, source_id=recipient.source_id, **common
+            )
+            rule = limiter.broken_rule(recipient.number)
+            taken = None if rule else wallet.take(fee)
+            if rule or taken is None:
+                message.state, message.reason = (
+                    SmsMessage.State.BLOCKED,
+                    rule or INSUFFICIENT_PACKAGE,
+                )
+            else:
+                limiter.count(recipient.number)
+                message.charged = fee
+                charges.extend((message, package, amount) for package, amount in taken)
+            messages.append(message)
+        SmsMessage.objects.bulk_create(messages)
+        PackageCharge.objects.bulk_create(
+            PackageCharge(message=m, package=p, amount=a, at=now) for m, p, a in charges
+        )
+        wallet.commit()
+    return messages
+
+
+def dispatch(
+    order: SmsOrder, messages: list[SmsMessage], transport: Transport, *, now=None
+) -> list[SmsMessage]:
+    """Hand the reserved messages to the transport and complete their rows."""
+    pending = [m for m in messages if m.state == SmsMessage.State.SENDING]
+    if not pending:
+        return messages
+    batch = OutgoingBatch(
+        sdk_app_id=order.application.sdk_app_id,
+        template_id=order.template.provider_template_id,
+        sign_name=order.sign_name,
+        params=tuple(order.params),
+        numbers=tuple(m.phone_number for m in pending),
+        region=order.region,
+        session_context=order.session_context,
+        content=order.content,
+    )
+    results = transport.send(batch)
+    complete(pending, results, transport, now=now)
+    return messages
+
+
+def complete(pending: list[SmsMessage], results, transport: Transport, *, now=None) -> None:
+    now = now or timezone.now()
+    not_sent = []
+    for message, result in zip(pending, results, strict=True):
+        message.transport, message.simulated = transport.name, transport.simulated
+        message.serial_no, message.iso_code = result.serial_no, result.iso_code
+        message.request_id = result.request_id
+        if result.outcome == Outcome.SENT:
+            message.state, message.sent_at = SmsMessage.State.SENT, now
+        else:
+            message.state = (
+                SmsMessage.State.FAILED
+                if result.outcome == Outcome.FAILED
+                else SmsMessage.State.UNKNOWN
+            )
+            message.reason = result.code
+            message.error_message = result.message
+            message.retryable = bool(result.error and result.error.kind != "permanent")
+            if result.outcome == Outcome.FAILED:
+                not_sent.append(message)
+    SmsMessage.objects.bulk_update(
+        pending,
+        [
+            "state",
+            "reason",
+            "error_message",
+            "retryable",
+            "serial_no",
+            "iso_code",
+            "request_id",
+            "sent_at",
+            "transport",
+            "simulated",
+        ],
+    )
+    quota.refund(not_sent)
+
+
+def send(
+    order: SmsOrder,
+    *,
+    now=None,
+    transport: Transport | None = None,
+    still_wanted: Callable[[list[int]], set[int]] | None = None,
+) -> list[SmsMessage]:
+    """Gate, record, send and complete; returns one SmsMessage per recipient still wanted."""
+    recheck(order)
+    messages = reserve(order, now=now, still_wanted=still_wanted)
+    return dispatch(order, messages, transport or transport_for(order.account), now=now)
