@@ -18,8 +18,11 @@ def _flatten(detail, prefix=""):
     if isinstance(detail, dict):
         out = {}
         for key, value in detail.items():
-            name = key if key != "non_field_errors" else "non_field_errors"
-            out.update(_flatten(value, f"{prefix}.{name}" if prefix else name))
+            if isinstance(key, int):  # ListField errors are keyed by index
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else key
+            out.update(_flatten(value, name))
         return out
     if isinstance(detail, list) and detail and not all(isinstance(d, str) for d in detail):
         out = {}

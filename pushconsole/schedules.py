@@ -7,10 +7,12 @@ from django.utils import timezone
 
 # name -> (function path, schedule type, minutes between runs)
 SCHEDULES = {
-    "pushconsole: clean up old task results": (
-        "pushconsole.tasks.clean_task_results",
-        "D",
-        None,
+    "pushconsole: clean up old task results": ("pushconsole.tasks.clean_task_results", "D", None),
+    "sms: receipts, simulated deliveries, lost sends": ("sms.tasks.receipts_sweep", "I", 1),
+    "sms: sync signature and template status with Tencent": (
+        "sms.tasks.sync_provider_statuses",
+        "I",
+        10,
     ),
 }
 

@@ -149,6 +149,7 @@ def _load():
     s["EMAIL_URL"] = env.str("EMAIL_URL", default="")
     s["DEFAULT_FROM_EMAIL"] = env.str("DEFAULT_FROM_EMAIL", default="pushconsole@localhost")
     s["Q_WORKERS"] = _get(env, "Q_WORKERS", "int", 2)
+    s["MEDIA_ROOT"] = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
     # Behind a TLS-terminating proxy that already redirects, SECURE_SSL_REDIRECT=false.
     s["SECURE_SSL_REDIRECT"] = _get(env, "SECURE_SSL_REDIRECT", "bool", True)
     s["SECURE_HSTS_SECONDS"] = _get(env, "SECURE_HSTS_SECONDS", "int", 31536000)
@@ -216,6 +217,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.memberships",
+                "sms.context_processors.quota_banner",
             ],
         },
     },
@@ -247,6 +249,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Uploaded proofs (signature documents, identity credentials): private, shown to staff only.
+MEDIA_ROOT = _s["MEDIA_ROOT"]
+MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:

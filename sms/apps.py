@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SmsConfig(AppConfig):
     name = "sms"
     verbose_name = "SMS"
+
+    def ready(self):
+        from .review import ensure_reviewers_group
+
+        post_migrate.connect(ensure_reviewers_group, sender=self)

@@ -15,7 +15,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelatio
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -386,6 +386,13 @@ class SmsApplication(models.Model):
         return f"{self.sdk_app_id} {self.name}".strip()
 
 
+INDIVIDUAL_POLICY = (
+    "Individual accounts cannot change their SMS rate-limit policy (as at Tencent Cloud). "
+    "Apply for organizational identity (company name, credential number, proof); once a "
+    "reviewer approves it, the account becomes an organization and the policy is editable."
+)
+
+
 class RateLimitPolicy(models.Model):
     """Per-account frequency limits; defaults are Tencent Cloud SMS's own."""
 
@@ -426,6 +433,52 @@ class RateLimitPolicy(models.Model):
     def for_account(cls, account) -> "RateLimitPolicy":
         """The account's policy; an unsaved default one if it never changed it."""
         return cls.objects.filter(account=account).first() or cls(account=account)
+
+    @classmethod
+    @transaction.atomic
+    def change(
+        cls,
+        account,
+        *,
+        same_content_seconds,
+        daily_limit,
+        hourly_limit,
+        exempt_numbers,
+        by,
+        now=None,
+    ) -> "RateLimitPolicy":
+        """Replace the policy and the exempt list (normalised E.164 numbers, ≤ 300).
+
+        Only organizations may change it; callers check the caller's role.
+        """
+        if not account.is_organization:
+            raise ValidationError(INDIVIDUAL_POLICY)
+        numbers = sorted(set(exempt_numbers))
+        if len(numbers) > cls.MAX_EXEMPT_NUMBERS:
+            raise ValidationError(
+                {"exempt_numbers": f"At most {cls.MAX_EXEMPT_NUMBERS} exempt numbers."}
+            )
+        # update_or_create locks the policy row: concurrent changes apply one after the other.
+        policy, _ = cls.objects.update_or_create(
+            account=account,
+            defaults={
+                "same_content_seconds": same_content_seconds,
+                "daily_limit": daily_limit,
+                "hourly_limit": hourly_limit,
+                "updated_by": by,
+                "updated_at": now or timezone.now(),
+            },
+        )
+        ExemptNumber.objects.filter(account=account).exclude(number__in=numbers).delete()
+        ExemptNumber.objects.bulk_create(
+            [ExemptNumber(account=account, number=n) for n in numbers], ignore_conflicts=True
+        )
+        return policy
+
+    def exempt_numbers(self) -> list[str]:
+        return list(
+            ExemptNumber.objects.filter(account_id=self.account_id).values_list("number", flat=True)
+        )
 
 
 class ExemptNumber(models.Model):
@@ -528,6 +581,47 @@ class SmsMessageQuerySet(models.QuerySet):
     def counting_for_limits(self):
         """Messages that count against rate limits: everything that was or may be sent."""
         return self.filter(state__in=SmsMessage.LIVE_STATES)
+
+    def records(
+        self,
+        account,
+        *,
+        since=None,
+        until=None,
+        phone_number="",
+        state="",
+        template_id="",
+        source_type="",
+        source_id=None,
+    ):
+        """The account's SMS records, newest first, filtered as the records page and API do.
+
+        ``since`` / ``until`` are datetimes (until exclusive); the caller turns dates into the
+        account's local midnights.
+        """
+        qs = self.filter(account=account)
+        if since:
+            qs = qs.filter(created_at__gte=since)
+        if until:
+            qs = qs.filter(created_at__lt=until)
+        if phone_number:
+            qs = qs.filter(phone_number=phone_number)
+        if state:
+            qs = qs.filter(state=state)
+        if template_id:
+            qs = qs.filter(template_code=template_id)
+        if source_type:
+            qs = qs.filter(source_type=source_type)
+        if source_id is not None:
+            qs = qs.filter(source_id=source_id)
+        return qs.order_by("-created_at", "-id")
+
+    def totals(self) -> dict:
+        """Counts by state and the fee, in one query."""
+        by_state = {
+            state: Count("id", filter=Q(state=state)) for state, _ in SmsMessage.State.choices
+        }
+        return self.aggregate(total=Count("id"), fee=Coalesce(Sum("charged"), 0), **by_state)
 
 
 class SmsMessage(models.Model):

@@ -2,317 +2,862 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import sms.models
 from django.conf import settings
 from django.db import migrations, models
 
+import sms.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("accounts", "0001_initial"),
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdentityApplication',
+            name="IdentityApplication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending review'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=20)),
-                ('review_reply', models.TextField(blank=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('company_name', models.CharField(max_length=200)),
-                ('credential_number', models.CharField(help_text='Unified social credit code or business registration number.', max_length=50)),
-                ('proof', models.FileField(blank=True, upload_to='accounts/identity/%Y/%m/')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identity_applications', to='accounts.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending review"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("review_reply", models.TextField(blank=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("company_name", models.CharField(max_length=200)),
+                (
+                    "credential_number",
+                    models.CharField(
+                        help_text="Unified social credit code or business registration number.",
+                        max_length=50,
+                    ),
+                ),
+                ("proof", models.FileField(blank=True, upload_to="accounts/identity/%Y/%m/")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identity_applications",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Package',
+            name="Package",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(choices=[('mainland', 'Chinese mainland'), ('global', 'Global (outside Chinese mainland)')], default='mainland', max_length=10)),
-                ('quantity', models.PositiveIntegerField(help_text='SMS parts (billed segments) bought.')),
-                ('used', models.PositiveIntegerField(default=0)),
-                ('purchased_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('valid_from', models.DateTimeField(default=django.utils.timezone.now)),
-                ('valid_until', models.DateTimeField()),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_packages', to='accounts.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "region",
+                    models.CharField(
+                        choices=[
+                            ("mainland", "Chinese mainland"),
+                            ("global", "Global (outside Chinese mainland)"),
+                        ],
+                        default="mainland",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "quantity",
+                    models.PositiveIntegerField(help_text="SMS parts (billed segments) bought."),
+                ),
+                ("used", models.PositiveIntegerField(default=0)),
+                ("purchased_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("valid_from", models.DateTimeField(default=django.utils.timezone.now)),
+                ("valid_until", models.DateTimeField()),
+                ("note", models.CharField(blank=True, max_length=200)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_packages",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['valid_until', 'id'],
+                "ordering": ["valid_until", "id"],
             },
         ),
         migrations.CreateModel(
-            name='QuotaAlert',
+            name="QuotaAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(choices=[('mainland', 'Chinese mainland'), ('global', 'Global (outside Chinese mainland)')], max_length=10)),
-                ('level', models.CharField(choices=[('low', '80 % used'), ('exhausted', 'Exhausted')], max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_quota_alerts', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "region",
+                    models.CharField(
+                        choices=[
+                            ("mainland", "Chinese mainland"),
+                            ("global", "Global (outside Chinese mainland)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("low", "80 % used"), ("exhausted", "Exhausted")], max_length=10
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_quota_alerts",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RateLimitPolicy',
+            name="RateLimitPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('same_content_seconds', models.PositiveIntegerField(default=30, help_text='The same content to the same number at most once in this many seconds (0 = no limit).')),
-                ('daily_limit', models.PositiveIntegerField(default=10, help_text="At most this many SMS per number per calendar day in the account's time zone (0 = no limit).")),
-                ('hourly_limit', models.PositiveIntegerField(blank=True, help_text='At most this many SMS per number in any 60 minutes (empty = no limit).', null=True)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sms_rate_limit_policy', to='accounts.account')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "same_content_seconds",
+                    models.PositiveIntegerField(
+                        default=30,
+                        help_text="The same content to the same number at most once in this many seconds (0 = no limit).",
+                    ),
+                ),
+                (
+                    "daily_limit",
+                    models.PositiveIntegerField(
+                        default=10,
+                        help_text="At most this many SMS per number per calendar day in the account's time zone (0 = no limit).",
+                    ),
+                ),
+                (
+                    "hourly_limit",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="At most this many SMS per number in any 60 minutes (empty = no limit).",
+                        null=True,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_rate_limit_policy",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'rate-limit policies',
+                "verbose_name_plural": "rate-limit policies",
             },
         ),
         migrations.CreateModel(
-            name='ReviewDecision',
+            name="ReviewDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_id', models.PositiveBigIntegerField()),
-                ('action', models.CharField(choices=[('submitted', 'Submitted'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('provider', 'Provider status changed')], max_length=20)),
-                ('reason', models.TextField(blank=True)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='contenttypes.contenttype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("object_id", models.PositiveBigIntegerField()),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Submitted"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("provider", "Provider status changed"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="contenttypes.contenttype"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Signature',
+            name="Signature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending review'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=20)),
-                ('review_reply', models.TextField(blank=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('provider_id', models.CharField(blank=True, max_length=40)),
-                ('provider_status', models.SmallIntegerField(blank=True, choices=[(0, 'Approved and effective'), (1, 'Under review at Tencent'), (2, 'Approved, not yet effective'), (-1, 'Rejected by Tencent')], null=True)),
-                ('provider_reply', models.TextField(blank=True)),
-                ('provider_error', models.CharField(blank=True, max_length=200)),
-                ('provider_synced_at', models.DateTimeField(blank=True, null=True)),
-                ('text', models.CharField(max_length=12, validators=[sms.models.validate_signature_text])),
-                ('region', models.CharField(choices=[('mainland', 'Chinese mainland'), ('global', 'Global (outside Chinese mainland)')], default='mainland', max_length=10)),
-                ('sign_type', models.SmallIntegerField(choices=[(0, 'Company'), (1, 'App'), (4, 'Trademark'), (5, 'Government or public institution')], default=0)),
-                ('document_type', models.SmallIntegerField(choices=[(0, 'Three-in-one business licence'), (1, 'Business licence'), (2, 'Organization code certificate'), (3, 'Social credit code certificate'), (4, 'App back-end screenshot'), (7, 'Trademark registration certificate')], default=1)),
-                ('purpose', models.SmallIntegerField(choices=[(0, 'For own company, app or brand'), (1, 'For someone else')], default=0)),
-                ('proof_image', models.FileField(blank=True, upload_to='sms/proofs/%Y/%m/')),
-                ('remark', models.CharField(blank=True, max_length=500)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_signatures', to='accounts.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending review"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("review_reply", models.TextField(blank=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("provider_id", models.CharField(blank=True, max_length=40)),
+                (
+                    "provider_status",
+                    models.SmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "Approved and effective"),
+                            (1, "Under review at Tencent"),
+                            (2, "Approved, not yet effective"),
+                            (-1, "Rejected by Tencent"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                ("provider_reply", models.TextField(blank=True)),
+                ("provider_error", models.CharField(blank=True, max_length=200)),
+                ("provider_synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "text",
+                    models.CharField(
+                        max_length=12, validators=[sms.models.validate_signature_text]
+                    ),
+                ),
+                (
+                    "region",
+                    models.CharField(
+                        choices=[
+                            ("mainland", "Chinese mainland"),
+                            ("global", "Global (outside Chinese mainland)"),
+                        ],
+                        default="mainland",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "sign_type",
+                    models.SmallIntegerField(
+                        choices=[
+                            (0, "Company"),
+                            (1, "App"),
+                            (4, "Trademark"),
+                            (5, "Government or public institution"),
+                        ],
+                        default=0,
+                    ),
+                ),
+                (
+                    "document_type",
+                    models.SmallIntegerField(
+                        choices=[
+                            (0, "Three-in-one business licence"),
+                            (1, "Business licence"),
+                            (2, "Organization code certificate"),
+                            (3, "Social credit code certificate"),
+                            (4, "App back-end screenshot"),
+                            (7, "Trademark registration certificate"),
+                        ],
+                        default=1,
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.SmallIntegerField(
+                        choices=[(0, "For own company, app or brand"), (1, "For someone else")],
+                        default=0,
+                    ),
+                ),
+                ("proof_image", models.FileField(blank=True, upload_to="sms/proofs/%Y/%m/")),
+                ("remark", models.CharField(blank=True, max_length=500)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_signatures",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SmsApplication',
+            name="SmsApplication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sdk_app_id', models.CharField(max_length=40, verbose_name='SdkAppId')),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('receipt_mode', models.CharField(choices=[('callback', 'Callback (Tencent posts status reports to our URL)'), ('pull', 'Pull (we ask Tencent every minute)')], default='callback', max_length=10)),
-                ('receipt_token', models.CharField(default=sms.models.new_receipt_token, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_applications', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sdk_app_id", models.CharField(max_length=40, verbose_name="SdkAppId")),
+                ("name", models.CharField(blank=True, max_length=100)),
+                (
+                    "receipt_mode",
+                    models.CharField(
+                        choices=[
+                            ("callback", "Callback (Tencent posts status reports to our URL)"),
+                            ("pull", "Pull (we ask Tencent every minute)"),
+                        ],
+                        default="callback",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "receipt_token",
+                    models.CharField(
+                        default=sms.models.new_receipt_token, max_length=64, unique=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_applications",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SMS application',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "SMS application",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SmsMessage',
+            name="SmsMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone_number', models.CharField(max_length=20)),
-                ('region', models.CharField(choices=[('mainland', 'Chinese mainland'), ('global', 'Global (outside Chinese mainland)')], max_length=10)),
-                ('sign_name', models.CharField(blank=True, max_length=12)),
-                ('template_code', models.CharField(max_length=40, verbose_name='template ID')),
-                ('params', models.JSONField(default=list)),
-                ('content', models.TextField()),
-                ('content_hash', models.CharField(max_length=64)),
-                ('fee', models.PositiveSmallIntegerField(default=1)),
-                ('charged', models.PositiveSmallIntegerField(default=0, help_text='Parts taken from packages for this message.')),
-                ('state', models.CharField(choices=[('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('blocked', 'Blocked'), ('unknown', 'Unknown (may have been sent)')], default='sending', max_length=10)),
-                ('reason', models.CharField(blank=True, help_text="Blocked rule, or the provider's error code.", max_length=100)),
-                ('error_message', models.TextField(blank=True)),
-                ('retryable', models.BooleanField(default=False)),
-                ('serial_no', models.CharField(blank=True, max_length=64)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('iso_code', models.CharField(blank=True, max_length=8)),
-                ('session_context', models.CharField(blank=True, max_length=500)),
-                ('source_type', models.CharField(choices=[('api', 'API call'), ('push_delivery', 'Push delivery (supplementary SMS)')], default='api', max_length=20)),
-                ('source_id', models.BigIntegerField(blank=True, null=True)),
-                ('transport', models.CharField(blank=True, max_length=20)),
-                ('simulated', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('receipt_status', models.CharField(blank=True, max_length=20)),
-                ('receipt_code', models.CharField(blank=True, max_length=40)),
-                ('receipt_description', models.CharField(blank=True, max_length=200)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_messages', to='accounts.account')),
-                ('application', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='sms.smsapplication')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('signature', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='sms.signature')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("phone_number", models.CharField(max_length=20)),
+                (
+                    "region",
+                    models.CharField(
+                        choices=[
+                            ("mainland", "Chinese mainland"),
+                            ("global", "Global (outside Chinese mainland)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("sign_name", models.CharField(blank=True, max_length=12)),
+                ("template_code", models.CharField(max_length=40, verbose_name="template ID")),
+                ("params", models.JSONField(default=list)),
+                ("content", models.TextField()),
+                ("content_hash", models.CharField(max_length=64)),
+                ("fee", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "charged",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="Parts taken from packages for this message."
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                            ("blocked", "Blocked"),
+                            ("unknown", "Unknown (may have been sent)"),
+                        ],
+                        default="sending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="Blocked rule, or the provider's error code.",
+                        max_length=100,
+                    ),
+                ),
+                ("error_message", models.TextField(blank=True)),
+                ("retryable", models.BooleanField(default=False)),
+                ("serial_no", models.CharField(blank=True, max_length=64)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("iso_code", models.CharField(blank=True, max_length=8)),
+                ("session_context", models.CharField(blank=True, max_length=500)),
+                (
+                    "source_type",
+                    models.CharField(
+                        choices=[
+                            ("api", "API call"),
+                            ("push_delivery", "Push delivery (supplementary SMS)"),
+                        ],
+                        default="api",
+                        max_length=20,
+                    ),
+                ),
+                ("source_id", models.BigIntegerField(blank=True, null=True)),
+                ("transport", models.CharField(blank=True, max_length=20)),
+                ("simulated", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("receipt_status", models.CharField(blank=True, max_length=20)),
+                ("receipt_code", models.CharField(blank=True, max_length=40)),
+                ("receipt_description", models.CharField(blank=True, max_length=200)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_messages",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="messages",
+                        to="sms.smsapplication",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "signature",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="messages",
+                        to="sms.signature",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PackageCharge',
+            name="PackageCharge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.PositiveSmallIntegerField()),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='charges', to='sms.package')),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='charges', to='sms.smsmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.PositiveSmallIntegerField()),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="charges",
+                        to="sms.package",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="charges",
+                        to="sms.smsmessage",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Template',
+            name="Template",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending review'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=20)),
-                ('review_reply', models.TextField(blank=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('provider_id', models.CharField(blank=True, max_length=40)),
-                ('provider_status', models.SmallIntegerField(blank=True, choices=[(0, 'Approved and effective'), (1, 'Under review at Tencent'), (2, 'Approved, not yet effective'), (-1, 'Rejected by Tencent')], null=True)),
-                ('provider_reply', models.TextField(blank=True)),
-                ('provider_error', models.CharField(blank=True, max_length=200)),
-                ('provider_synced_at', models.DateTimeField(blank=True, null=True)),
-                ('template_id', models.CharField(help_text='The ID that sms_info.sms_template_id carries. For a template that already exists at Tencent Cloud, give its Tencent TemplateId.', max_length=40, verbose_name='template ID')),
-                ('name', models.CharField(max_length=100)),
-                ('content', models.TextField(validators=[sms.models.validate_template_content])),
-                ('kind', models.CharField(choices=[('verification', 'Verification code'), ('notification', 'Notification'), ('marketing', 'Marketing')], default='notification', max_length=20)),
-                ('region', models.CharField(choices=[('mainland', 'Chinese mainland'), ('global', 'Global (outside Chinese mainland)')], default='mainland', max_length=10)),
-                ('param_count', models.PositiveSmallIntegerField(default=0, editable=False)),
-                ('remark', models.CharField(blank=True, max_length=500)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_templates', to='accounts.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending review"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("review_reply", models.TextField(blank=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("provider_id", models.CharField(blank=True, max_length=40)),
+                (
+                    "provider_status",
+                    models.SmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "Approved and effective"),
+                            (1, "Under review at Tencent"),
+                            (2, "Approved, not yet effective"),
+                            (-1, "Rejected by Tencent"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                ("provider_reply", models.TextField(blank=True)),
+                ("provider_error", models.CharField(blank=True, max_length=200)),
+                ("provider_synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "template_id",
+                    models.CharField(
+                        help_text="The ID that sms_info.sms_template_id carries. For a template that already exists at Tencent Cloud, give its Tencent TemplateId.",
+                        max_length=40,
+                        verbose_name="template ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("content", models.TextField(validators=[sms.models.validate_template_content])),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("verification", "Verification code"),
+                            ("notification", "Notification"),
+                            ("marketing", "Marketing"),
+                        ],
+                        default="notification",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "region",
+                    models.CharField(
+                        choices=[
+                            ("mainland", "Chinese mainland"),
+                            ("global", "Global (outside Chinese mainland)"),
+                        ],
+                        default="mainland",
+                        max_length=10,
+                    ),
+                ),
+                ("param_count", models.PositiveSmallIntegerField(default=0, editable=False)),
+                ("remark", models.CharField(blank=True, max_length=500)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_templates",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='smsmessage',
-            name='template',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='sms.template'),
+            model_name="smsmessage",
+            name="template",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="messages",
+                to="sms.template",
+            ),
         ),
         migrations.CreateModel(
-            name='ExemptNumber',
+            name="ExemptNumber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=20)),
-                ('note', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_exempt', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=20)),
+                ("note", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sms_exempt",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['number'],
-                'constraints': [models.UniqueConstraint(fields=('account', 'number'), name='sms_exempt_per_account')],
+                "ordering": ["number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("account", "number"), name="sms_exempt_per_account"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='package',
-            index=models.Index(fields=['account', 'region', 'valid_until'], name='sms_package_consume_idx'),
+            model_name="package",
+            index=models.Index(
+                fields=["account", "region", "valid_until"], name="sms_package_consume_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='sms_package_quantity_pos'),
+            model_name="package",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gt", 0)), name="sms_package_quantity_pos"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.CheckConstraint(condition=models.Q(('used__lte', models.F('quantity'))), name='sms_package_not_overdrawn'),
+            model_name="package",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("used__lte", models.F("quantity"))),
+                name="sms_package_not_overdrawn",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_until__gt', models.F('valid_from'))), name='sms_package_valid_period'),
+            model_name="package",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("valid_until__gt", models.F("valid_from"))),
+                name="sms_package_valid_period",
+            ),
         ),
         migrations.AddIndex(
-            model_name='quotaalert',
-            index=models.Index(fields=['account', 'region', 'level', 'created_at'], name='sms_alert_idx'),
+            model_name="quotaalert",
+            index=models.Index(
+                fields=["account", "region", "level", "created_at"], name="sms_alert_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='reviewdecision',
-            index=models.Index(fields=['content_type', 'object_id', 'at'], name='sms_decision_item_idx'),
+            model_name="reviewdecision",
+            index=models.Index(
+                fields=["content_type", "object_id", "at"], name="sms_decision_item_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='signature',
-            index=models.Index(fields=['account', 'region', 'text'], name='sms_signature_lookup_idx'),
+            model_name="signature",
+            index=models.Index(
+                fields=["account", "region", "text"], name="sms_signature_lookup_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='signature',
-            index=models.Index(fields=['status', 'created_at'], name='sms_signature_queue_idx'),
+            model_name="signature",
+            index=models.Index(fields=["status", "created_at"], name="sms_signature_queue_idx"),
         ),
         migrations.AddConstraint(
-            model_name='smsapplication',
-            constraint=models.UniqueConstraint(fields=('account', 'sdk_app_id'), name='sms_application_per_account'),
+            model_name="smsapplication",
+            constraint=models.UniqueConstraint(
+                fields=("account", "sdk_app_id"), name="sms_application_per_account"
+            ),
         ),
         migrations.AddIndex(
-            model_name='packagecharge',
-            index=models.Index(fields=['package', 'at'], name='sms_charge_history_idx'),
+            model_name="packagecharge",
+            index=models.Index(fields=["package", "at"], name="sms_charge_history_idx"),
         ),
         migrations.AddIndex(
-            model_name='template',
-            index=models.Index(fields=['status', 'created_at'], name='sms_template_queue_idx'),
+            model_name="template",
+            index=models.Index(fields=["status", "created_at"], name="sms_template_queue_idx"),
         ),
         migrations.AddConstraint(
-            model_name='template',
-            constraint=models.UniqueConstraint(fields=('account', 'template_id'), name='sms_template_id_per_account'),
+            model_name="template",
+            constraint=models.UniqueConstraint(
+                fields=("account", "template_id"), name="sms_template_id_per_account"
+            ),
         ),
         migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(fields=['account', 'phone_number', 'created_at'], name='sms_message_limits_idx'),
+            model_name="smsmessage",
+            index=models.Index(
+                fields=["account", "phone_number", "created_at"], name="sms_message_limits_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(condition=models.Q(('serial_no', ''), _negated=True), fields=['serial_no'], name='sms_message_serial_idx'),
+            model_name="smsmessage",
+            index=models.Index(
+                condition=models.Q(("serial_no", ""), _negated=True),
+                fields=["serial_no"],
+                name="sms_message_serial_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(fields=['account', 'created_at'], name='sms_message_account_idx'),
+            model_name="smsmessage",
+            index=models.Index(fields=["account", "created_at"], name="sms_message_account_idx"),
         ),
         migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(fields=['source_type', 'source_id'], name='sms_message_source_idx'),
+            model_name="smsmessage",
+            index=models.Index(fields=["source_type", "source_id"], name="sms_message_source_idx"),
         ),
         migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(condition=models.Q(('state', 'sending')), fields=['created_at'], name='sms_message_sending_idx'),
+            model_name="smsmessage",
+            index=models.Index(
+                condition=models.Q(("state", "sending")),
+                fields=["created_at"],
+                name="sms_message_sending_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='smsmessage',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id__isnull', False), ('state__in', ['sending', 'sent', 'delivered', 'unknown'])), fields=('source_type', 'source_id'), name='sms_one_live_message_per_source'),
+            model_name="smsmessage",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("source_id__isnull", False),
+                    ("state__in", ["sending", "sent", "delivered", "unknown"]),
+                ),
+                fields=("source_type", "source_id"),
+                name="sms_one_live_message_per_source",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='smsmessage',
-            constraint=models.CheckConstraint(condition=models.Q(('charged__lte', models.F('fee'))), name='sms_charge_le_fee'),
+            model_name="smsmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("charged__lte", models.F("fee"))), name="sms_charge_le_fee"
+            ),
         ),
     ]

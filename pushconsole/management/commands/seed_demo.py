@@ -1,8 +1,12 @@
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Account, Membership, Role
+from sms.models import Package, Region, Signature, SmsApplication, Template
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-pushconsole"
@@ -10,7 +14,7 @@ DEMO_ACCOUNT = "Demo Organization"
 
 
 class Command(BaseCommand):
-    help = "Create the demo organization and its owner login, once (safe to run again)."
+    help = "Create the demo organization, its owner login and SMS set-up, once (safe to re-run)."
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -26,5 +30,36 @@ class Command(BaseCommand):
             name=DEMO_ACCOUNT, defaults={"identity": Account.Identity.ORGANIZATION}
         )
         Membership.objects.get_or_create(user=user, account=account, defaults={"role": Role.OWNER})
+        self._sms(account, user)
         state = "created" if created else "already there"
         self.stdout.write(f"Demo login ({state}): {DEMO_USERNAME} / {DEMO_PASSWORD}")
+
+    def _sms(self, account, user):
+        """An SMS application, an approved signature and template, and a package."""
+        SmsApplication.objects.get_or_create(
+            account=account, sdk_app_id="1400006666", defaults={"name": "Demo SMS app"}
+        )
+        if not Signature.objects.filter(account=account).exists():
+            sig = Signature.objects.create(
+                account=account, text="推送演示", region=Region.MAINLAND, created_by=user
+            )
+            sig.decide(approve=True, by=user, reason="")
+        if not Template.objects.filter(account=account).exists():
+            template = Template.objects.create(
+                account=account,
+                template_id="449739",
+                name="Approval waiting",
+                content="您有一条待审批：{1}，请在{2}前处理。",
+                created_by=user,
+            )
+            template.decide(approve=True, by=user)
+        if not Package.objects.filter(account=account).exists():
+            now = timezone.now()
+            Package.objects.create(
+                account=account,
+                region=Region.MAINLAND,
+                quantity=1000,
+                valid_until=now + timedelta(days=365),
+                note="Demo package",
+                created_by=user,
+            )

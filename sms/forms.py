@@ -1,0 +1,99 @@
+from django import forms
+
+from .models import (
+    IdentityApplication,
+    RateLimitPolicy,
+    Signature,
+    SmsApplication,
+    SmsMessage,
+    Template,
+)
+from .numbers import InvalidNumber, normalize
+
+
+class SignatureForm(forms.ModelForm):
+    class Meta:
+        model = Signature
+        fields = [
+            "text",
+            "region",
+            "sign_type",
+            "document_type",
+            "purpose",
+            "proof_image",
+            "remark",
+        ]
+
+
+class TemplateForm(forms.ModelForm):
+    class Meta:
+        model = Template
+        fields = ["name", "content", "kind", "region", "template_id", "remark"]
+        widgets = {"content": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.fields["template_id"].required = False
+
+    def clean_template_id(self):
+        value = self.cleaned_data["template_id"].strip()
+        if value and Template.objects.filter(account=self.account, template_id=value).exists():
+            raise forms.ValidationError("This account already has a template with this ID.")
+        return value
+
+
+class SmsApplicationForm(forms.ModelForm):
+    class Meta:
+        model = SmsApplication
+        fields = ["sdk_app_id", "name", "receipt_mode"]
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_sdk_app_id(self):
+        value = self.cleaned_data["sdk_app_id"].strip()
+        if SmsApplication.objects.filter(account=self.account, sdk_app_id=value).exists():
+            raise forms.ValidationError("This SdkAppId is already registered.")
+        return value
+
+
+class PolicyForm(forms.ModelForm):
+    exempt_numbers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One number per line (at most 300); rate limits do not apply to them.",
+    )
+
+    class Meta:
+        model = RateLimitPolicy
+        fields = ["same_content_seconds", "hourly_limit", "daily_limit"]
+
+    def clean_exempt_numbers(self):
+        numbers = []
+        for line in self.cleaned_data["exempt_numbers"].split():
+            try:
+                numbers.append(normalize(line))
+            except InvalidNumber as exc:
+                raise forms.ValidationError(str(exc)) from None
+        numbers = sorted(set(numbers))
+        if len(numbers) > RateLimitPolicy.MAX_EXEMPT_NUMBERS:
+            raise forms.ValidationError(
+                f"At most {RateLimitPolicy.MAX_EXEMPT_NUMBERS} exempt numbers; got {len(numbers)}."
+            )
+        return numbers
+
+
+class IdentityApplicationForm(forms.ModelForm):
+    class Meta:
+        model = IdentityApplication
+        fields = ["company_name", "credential_number", "proof"]
+
+
+class MessageFilterForm(forms.Form):
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    number = forms.CharField(required=False)
+    state = forms.ChoiceField(required=False, choices=[("", "any")] + SmsMessage.State.choices)
+    template = forms.CharField(required=False, label="Template ID")

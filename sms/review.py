@@ -1,0 +1,172 @@
+"""The review workflow: applications wait for the reviewers, who decide in Django admin.
+
+The console and the API create a pending Signature, Template or IdentityApplication and call
+``submit``; reviewers approve or reject them (``decide_many`` behind the admin's bulk actions,
+``Reviewed.decide`` for one item). Every step is a ``ReviewDecision`` row: the item's audit trail.
+"""
+
+import logging
+from functools import partial
+
+from django.apps import apps as global_apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import TencentCloudAuthorization
+
+from .models import ProviderSynced, ReviewDecision, ReviewStatus
+
+log = logging.getLogger(__name__)
+
+REVIEWERS_GROUP = "Reviewers"
+
+# Just enough to review: see the applications and their audit trail, and decide (a change).
+# No add (applications come from the console and the API), no delete (the trail must stay).
+REVIEWER_PERMISSIONS = {
+    "signature": ("view", "change"),
+    "template": ("view", "change"),
+    "identityapplication": ("view", "change"),
+    "reviewdecision": ("view",),
+}
+
+
+def ensure_reviewers_group(using: str = "default", **kwargs) -> Group:
+    """Create the Reviewers group, or reset it to exactly the review permissions.
+
+    Connected to ``post_migrate`` of the sms app, so every ``migrate`` (and a test database's
+    creation) leaves the group in place.
+    """
+    # The permissions themselves are created by another post_migrate receiver; make sure they
+    # exist whatever order the receivers run in.
+    create_permissions(global_apps.get_app_config("sms"), verbosity=0, using=using)
+    codenames = [
+        f"{action}_{model}" for model, actions in REVIEWER_PERMISSIONS.items() for action in actions
+    ]
+    permissions = Permission.objects.using(using).filter(
+        content_type__app_label="sms", codename__in=codenames
+    )
+    group, _ = Group.objects.using(using).get_or_create(name=REVIEWERS_GROUP)
+    group.permissions.set(permissions)
+    return group
+
+
+def reviewer_emails() -> list[str]:
+    """Active reviewers and superusers who have an e-mail address."""
+    users = get_user_model().objects.filter(
+        Q(groups__name=REVIEWERS_GROUP) | Q(is_superuser=True), is_active=True
+    )
+    return sorted(set(users.exclude(email="").values_list("email", flat=True)))
+
+
+def admin_path(item) -> str:
+    opts = item._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[item.pk])
+
+
+def notify_reviewers(item) -> int:
+    """E-mail the reviewers that ``item`` waits for them; returns the number of messages sent."""
+    recipients = reviewer_emails()
+    if not recipients:
+        log.warning("nobody to notify of %s %s: no reviewer has an e-mail address", item, item.pk)
+        return 0
+    kind = item._meta.verbose_name.capitalize()
+    opts = item._meta
+    queue = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    subject = f"{kind} of {item.account} waits for review"
+    body = (
+        f"{kind} {item} of account {item.account} (#{item.account_id}) was submitted "
+        f"for review.\n\n"
+        f"Review it in the admin: {admin_path(item)}\n"
+        f"Pending queue: {queue}?status__exact=pending\n"
+    )
+    return send_mail(subject, body, None, recipients)
+
+
+def enqueue_provider_submission(item) -> None:
+    from django_q.tasks import async_task
+
+    async_task("sms.tasks.submit_to_provider", item._meta.label, item.pk)
+
+
+def submits_to_provider(item) -> bool:
+    """Whether a new application of this kind and account also goes to Tencent Cloud."""
+    return (
+        isinstance(item, ProviderSynced)
+        and settings.SMS_TRANSPORT == "tencent"
+        and TencentCloudAuthorization.objects.filter(
+            account_id=item.account_id, status=TencentCloudAuthorization.Status.CONFIRMED
+        ).exists()
+    )
+
+
+def submit(item, *, by=None, now=None) -> ReviewDecision:
+    """Send a newly created (pending) application to review.
+
+    Records the submission now; once the caller's transaction commits, e-mails the reviewers
+    and, for signatures and templates of an account whose Tencent Cloud authorization is
+    confirmed (with the tencent transport), queues the submission to Tencent. Never calls a
+    network service itself.
+    """
+    decision = item.record(ReviewDecision.Action.SUBMITTED, by=by, now=now)
+    # robust: the application is saved either way; a mail server being down must not turn
+    # the applicant's request into an error page.
+    transaction.on_commit(partial(notify_reviewers, item), robust=True)
+    if submits_to_provider(item):
+        transaction.on_commit(partial(enqueue_provider_submission, item), robust=True)
+    return decision
+
+
+def decide_many(queryset, *, approve: bool, by, reason: str = "", now=None) -> tuple[int, int]:
+    """Approve or reject every pending item of ``queryset``; returns (decided, skipped).
+
+    Items that are no longer pending (decided meanwhile, maybe by another reviewer) are
+    skipped and stay as they are.
+    """
+    if not approve and not reason.strip():
+        raise ValidationError({"reason": "A rejection needs a reason."})
+    now = now or timezone.now()
+    decided = skipped = 0
+    for item in queryset.order_by("pk"):
+        if item.decide(approve=approve, by=by, reason=reason, now=now):
+            decided += 1
+        else:
+            skipped += 1
+    return decided, skipped
+
+
+def resubmit_to_provider(queryset) -> int:
+    """Queue another Tencent submission of items whose submission failed; returns how many.
+
+    For refusals Tencent may not repeat (its 1-per-second limit on AddSmsSign, a fixed proof
+    image). An interrupted submission (``provider.SUBMITTING``) is not retried: it may have
+    reached Tencent, and only a look at the Tencent Cloud console can tell.
+    """
+    from .provider import SUBMITTING  # not at the top: it loads the Tencent SDK
+
+    failed = (
+        queryset.filter(provider_id="", provider_status__isnull=True)
+        .exclude(provider_error__in=["", SUBMITTING])
+        .exclude(status=ReviewStatus.REJECTED)
+    )
+    queued = 0
+    for item in failed:
+        if not submits_to_provider(item):
+            continue
+        # Conditional: of two reviewers retrying at once, one queues the submission.
+        cleared = (
+            type(item)
+            .objects.filter(pk=item.pk, provider_id="", provider_error=item.provider_error)
+            .update(provider_error="")
+        )
+        if cleared:
+            transaction.on_commit(partial(enqueue_provider_submission, item), robust=True)
+            queued += 1
+    return queued

@@ -1,0 +1,234 @@
+"""Console pages of the SMS platform: signatures, templates, applications, rate limits,
+packages and SMS records."""
+
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from accounts.decorators import account_view
+from accounts.models import Role
+
+from . import quota, review
+from .exports import csv_response
+from .forms import (
+    IdentityApplicationForm,
+    MessageFilterForm,
+    PolicyForm,
+    SignatureForm,
+    SmsApplicationForm,
+    TemplateForm,
+)
+from .models import (
+    INDIVIDUAL_POLICY,
+    ExemptNumber,
+    IdentityApplication,
+    Package,
+    PackageCharge,
+    RateLimitPolicy,
+    Region,
+    Signature,
+    SmsApplication,
+    SmsMessage,
+    Template,
+)
+from .numbers import InvalidNumber, normalize
+
+PAGE_SIZE = 50
+
+
+def _require(request, role):
+    if not request.membership.has_role(role):
+        raise PermissionDenied(f"This needs the {Role(role).label} role or higher.")
+
+
+def _apply(request, form, redirect_to):
+    """Save a new application (signature, template, identity) and send it to review."""
+    _require(request, Role.OPERATOR)
+    if not form.is_valid():
+        return None
+    with transaction.atomic():
+        item = form.save(commit=False)
+        item.account, item.created_by = request.account, request.user
+        item.save()
+        review.submit(item, by=request.user)
+    messages.success(request, f"{item} submitted for review.")
+    return redirect(redirect_to, account_id=request.account.pk)
+
+
+@account_view()
+def signatures(request):
+    form = SignatureForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and (done := _apply(request, form, "sms_signatures")):
+        return done
+    items = Signature.objects.filter(account=request.account)
+    return render(
+        request,
+        "sms/signatures.html",
+        {"items": items, "form": form, "can_apply": request.membership.has_role(Role.OPERATOR)},
+    )
+
+
+@account_view()
+def signature_detail(request, pk):
+    item = get_object_or_404(Signature, pk=pk, account=request.account)
+    return render(request, "sms/review_item.html", {"item": item, "kind": "Signature"})
+
+
+@account_view()
+def templates(request):
+    form = TemplateForm(request.POST or None, account=request.account)
+    if request.method == "POST" and (done := _apply(request, form, "sms_templates")):
+        return done
+    items = Template.objects.filter(account=request.account)
+    return render(
+        request,
+        "sms/templates.html",
+        {"items": items, "form": form, "can_apply": request.membership.has_role(Role.OPERATOR)},
+    )
+
+
+@account_view()
+def template_detail(request, pk):
+    item = get_object_or_404(Template, pk=pk, account=request.account)
+    return render(request, "sms/review_item.html", {"item": item, "kind": "Template"})
+
+
+@account_view()
+def applications(request):
+    can_manage = request.membership.has_role(Role.ADMIN)
+    form = SmsApplicationForm(request.POST or None, account=request.account)
+    if request.method == "POST":
+        _require(request, Role.ADMIN)
+        if form.is_valid():
+            form.instance.account = request.account
+            form.save()
+            messages.success(request, f"SMS application {form.instance} added.")
+            return redirect("sms_applications", account_id=request.account.pk)
+    items = SmsApplication.objects.filter(account=request.account)
+    callback_base = request.build_absolute_uri("/callbacks/sms/")
+    return render(
+        request,
+        "sms/applications.html",
+        {"items": items, "form": form, "can_manage": can_manage, "callback_base": callback_base},
+    )
+
+
+@account_view()
+def policy(request):
+    account = request.account
+    current = RateLimitPolicy.for_account(account)
+    exempt = list(ExemptNumber.objects.filter(account=account).values_list("number", flat=True))
+    editable = account.is_organization and request.membership.has_role(Role.ADMIN)
+    form = PolicyForm(
+        request.POST or None, instance=current, initial={"exempt_numbers": "\n".join(exempt)}
+    )
+    if request.method == "POST":
+        if not account.is_organization:
+            raise PermissionDenied(INDIVIDUAL_POLICY)
+        _require(request, Role.ADMIN)
+        if form.is_valid():
+            RateLimitPolicy.change(
+                account,
+                **{f: form.cleaned_data[f] for f in PolicyForm.Meta.fields},
+                exempt_numbers=form.cleaned_data["exempt_numbers"],
+                by=request.user,
+            )
+            messages.success(request, "Rate-limit policy saved; it applies to the next send.")
+            return redirect("sms_policy", account_id=account.pk)
+    identity_form = IdentityApplicationForm(prefix="identity")
+    return render(
+        request,
+        "sms/policy.html",
+        {
+            "policy": current,
+            "exempt": exempt,
+            "form": form,
+            "editable": editable,
+            "identity_form": identity_form,
+            "identity_applications": IdentityApplication.objects.filter(account=account),
+            "can_apply_identity": not account.is_organization
+            and request.membership.has_role(Role.OWNER),
+        },
+    )
+
+
+@account_view(Role.OWNER)
+def apply_identity(request):
+    if request.account.is_organization:
+        messages.info(request, "This account is already an organization.")
+        return redirect("sms_policy", account_id=request.account.pk)
+    form = IdentityApplicationForm(request.POST or None, request.FILES or None, prefix="identity")
+    if request.method == "POST" and (done := _apply(request, form, "sms_policy")):
+        return done
+    return render(request, "sms/identity_apply.html", {"form": form})
+
+
+@account_view()
+def packages(request):
+    account = request.account
+    regions = [
+        {"region": Region(region), **quota.usage(account, region)} for region in Region.values
+    ]
+    history = PackageCharge.objects.filter(package__account=account).select_related(
+        "message", "package"
+    )
+    return render(
+        request,
+        "sms/packages.html",
+        {
+            "regions": regions,
+            "packages": Package.objects.filter(account=account).order_by("-purchased_at"),
+            "charges": history.order_by("-at")[:50],
+        },
+    )
+
+
+def _local_day_start(day, tz):
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+@account_view()
+def records(request):
+    account = request.account
+    form = MessageFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    number, error = filters.get("number", ""), ""
+    if number:
+        try:
+            number = normalize(number)
+        except InvalidNumber as exc:
+            error, number = str(exc), ""
+    qs = SmsMessage.objects.records(
+        account,
+        since=filters.get("since") and _local_day_start(filters["since"], account.tz),
+        until=filters.get("until")
+        and _local_day_start(filters["until"] + timedelta(days=1), account.tz),
+        phone_number=number,
+        state=filters.get("state", ""),
+        template_id=filters.get("template", ""),
+    )
+    if request.GET.get("export") == "csv":
+        return csv_response(qs, f"sms-records-{account.pk}.csv")
+    page = Paginator(qs.select_related("template"), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "sms/records.html",
+        {
+            "form": form,
+            "page": page,
+            "totals": qs.totals(),
+            "number_error": error,
+            "query": query.urlencode(),
+            "export_url": reverse("sms_records", args=[account.pk])
+            + "?"
+            + "&".join(filter(None, [query.urlencode(), "export=csv"])),
+            "reveal": request.membership.has_role(Role.OPERATOR),
+        },
+    )

@@ -1,0 +1,159 @@
+"""Tencent's status-report callback: POST /callbacks/sms/<receipt_token> (reference §4.5)."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from django.forms.models import model_to_dict
+from django.test import Client
+
+from sms.models import SmsApplication, SmsMessage
+from sms.sending import prepare, send
+
+NUMBER = "+8613711112222"
+OK = {"result": 0, "errmsg": "OK"}
+
+
+@pytest.fixture
+def tencent():
+    """Tencent's side: no session, no CSRF token (and CSRF checks on, as in production)."""
+    return Client(enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def sent(sms):
+    order = prepare(
+        sms.account,
+        sdk_app_id=sms.application.sdk_app_id,
+        template_id=sms.template.template_id,
+        params=["报销单 42", "明天"],
+        numbers=[NUMBER],
+    )
+    [message] = send(order)
+    assert message.state == "sent" and message.serial_no
+    return message
+
+
+def report(serial_no, status="SUCCESS", errmsg="DELIVRD", **extra):
+    return {
+        "user_receive_time": "2026-03-01 08:03:04",
+        "nationcode": "86",
+        "mobile": "13711112222",
+        "report_status": status,
+        "errmsg": errmsg,
+        "description": "用户短信送达成功" if status == "SUCCESS" else "用户短信未送达",
+        "sid": serial_no,
+        **extra,
+    }
+
+
+def callback(client, application, body):
+    data = body if isinstance(body, bytes | str) else json.dumps(body)
+    return client.post(
+        f"/callbacks/sms/{application.receipt_token}", data, content_type="application/json"
+    )
+
+
+def test_a_success_report_marks_the_message_delivered(tencent, sms, sent):
+    response = callback(tencent, sms.application, [report(sent.serial_no)])
+
+    assert response.status_code == 200
+    assert response.json() == OK
+    sent.refresh_from_db()
+    assert sent.state == "delivered"
+    assert sent.delivered_at == datetime(2026, 3, 1, 0, 3, 4, tzinfo=UTC)  # 08:03:04 Beijing
+    assert (sent.receipt_status, sent.receipt_code) == ("SUCCESS", "DELIVRD")
+
+
+def test_a_fail_report_marks_the_message_failed_with_the_carrier_code(tencent, sms, sent):
+    response = callback(tencent, sms.application, [report(sent.serial_no, "FAIL", "MX:0003")])
+
+    assert response.json() == OK
+    sent.refresh_from_db()
+    assert (sent.state, sent.reason, sent.receipt_code) == ("failed", "MX:0003", "MX:0003")
+    assert sent.delivered_at is None
+
+
+def test_a_repeated_or_contradicting_report_changes_nothing(tencent, sms, sent):
+    callback(tencent, sms.application, [report(sent.serial_no)])
+    sent.refresh_from_db()
+    settled = model_to_dict(sent)
+
+    again = callback(tencent, sms.application, [report(sent.serial_no)])
+    contradicting = callback(tencent, sms.application, [report(sent.serial_no, "FAIL", "X")])
+
+    assert again.status_code == contradicting.status_code == 200
+    assert again.json() == contradicting.json() == OK
+    sent.refresh_from_db()
+    assert model_to_dict(sent) == settled
+
+
+def test_a_report_settles_a_message_whose_send_outcome_was_unknown(tencent, sms, sent):
+    SmsMessage.objects.filter(pk=sent.pk).update(state=SmsMessage.State.UNKNOWN)
+
+    callback(tencent, sms.application, [report(sent.serial_no)])
+
+    sent.refresh_from_db()
+    assert sent.state == "delivered"
+
+
+def test_several_reports_in_one_request_and_unknown_serial_numbers_are_accepted(tencent, sms, sent):
+    response = callback(
+        tencent, sms.application, [report("5000:nobody-knows-me"), report(sent.serial_no)]
+    )
+
+    assert response.json() == OK
+    sent.refresh_from_db()
+    assert sent.state == "delivered"
+
+
+def test_an_empty_batch_is_well_formed(tencent, sms):
+    assert callback(tencent, sms.application, []).json() == OK
+
+
+def test_an_unknown_token_is_a_404(tencent, sms, sent):
+    unknown = SmsApplication(receipt_token="x" * 43)
+
+    response = callback(tencent, unknown, [report(sent.serial_no)])
+
+    assert response.status_code == 404
+    sent.refresh_from_db()
+    assert sent.state == "sent"
+
+
+def test_another_applications_token_does_not_reach_this_applications_messages(
+    tencent, sms, sent, personas
+):
+    other = SmsApplication.objects.create(account=personas.outsider_account, sdk_app_id="1400001")
+
+    response = callback(tencent, other, [report(sent.serial_no)])
+
+    assert response.json() == OK
+    sent.refresh_from_db()
+    assert sent.state == "sent"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b'"a string"',
+        json.dumps([{"report_status": "SUCCESS"}]),
+        json.dumps([report("5000:1", status="MAYBE")]),
+    ],
+    ids=["not-json", "not-an-array", "no-sid", "bad-status"],
+)
+def test_a_malformed_body_is_a_400_with_result_1(tencent, sms, sent, body):
+    response = callback(tencent, sms.application, body)
+
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["result"] == 1 and answer["errmsg"]
+    sent.refresh_from_db()
+    assert sent.state == "sent"
+
+
+def test_only_post_is_allowed(tencent, sms):
+    response = tencent.get(f"/callbacks/sms/{sms.application.receipt_token}")
+
+    assert response.status_code == 405

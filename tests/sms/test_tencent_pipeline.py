@@ -1,0 +1,115 @@
+"""The whole send path through the real SDK to a loopback Tencent Cloud, and the receipt pull."""
+
+import pytest
+
+from sms import receipts
+from sms.models import SmsApplication, SmsMessage
+from sms.sending import SmsRejected, prepare, send
+from tests.fakes.tencentcloud import FakeTencentCloud
+
+SECRET_ID, SECRET_KEY = "AKIDpipeline0000000000000000000000", "pipeline-secret-key-000000000000"
+
+
+@pytest.fixture
+def cloud(settings, sms, personas):
+    with FakeTencentCloud(credentials={SECRET_ID: SECRET_KEY}) as fake:
+        settings.TENCENTCLOUD_SMS_ENDPOINT = fake.endpoint
+        settings.TENCENTCLOUD_TIMEOUT = 1
+        settings.SMS_TRANSPORT = "tencent"
+        auth = personas.org.authorize_tencent_cloud(
+            secret_id=SECRET_ID, secret_key=SECRET_KEY, by=personas.owner
+        )
+        assert auth.confirm()
+        yield fake
+
+
+def numbers(count):
+    return [f"+86137{i:08d}" for i in range(count)]
+
+
+def order(sms, count):
+    return prepare(
+        sms.account,
+        sdk_app_id=sms.application.sdk_app_id,
+        template_id=sms.template.template_id,
+        params=["报销单 42", "明天"],
+        numbers=numbers(count),
+        max_numbers=None,
+    )
+
+
+def test_450_numbers_go_out_in_three_requests_and_are_recorded_sent(cloud, sms):
+    messages = send(order(sms, 450))
+
+    calls = cloud.calls("SendSms")
+    assert [len(c.params["PhoneNumberSet"]) for c in calls] == [200, 200, 50]
+    assert all(c.signature_valid for c in calls)
+    assert calls[0].params["TemplateId"] == "449739"
+    assert calls[0].params["SignName"] == "腾讯云"
+    assert calls[0].params["TemplateParamSet"] == ["报销单 42", "明天"]
+    assert {m.state for m in messages} == {"sent"}
+    assert (
+        SmsMessage.objects.filter(state="sent", transport="tencent", simulated=False).count() == 450
+    )
+    assert len(set(SmsMessage.objects.values_list("serial_no", flat=True))) == 450
+
+
+def test_a_timeout_leaves_the_messages_unknown_charged_and_not_resent(cloud, sms):
+    cloud.delay = 3
+
+    messages = send(order(sms, 3))
+
+    assert {(m.state, m.reason) for m in messages} == {("unknown", "ClientNetworkError")}
+    assert len(cloud.calls("SendSms")) == 1
+    sms.package.refresh_from_db()
+    assert sms.package.used == 3  # it may have been sent: the parts stay spent
+
+
+def test_sending_through_tencent_needs_a_confirmed_authorization(cloud, sms, personas):
+    personas.org.tencent_cloud_authorization.delete()
+
+    with pytest.raises(SmsRejected) as rejected:
+        order(sms, 1)
+
+    assert rejected.value.field == "authorization"
+
+
+def test_pulled_receipts_settle_the_messages(cloud, sms):
+    SmsApplication.objects.filter(pk=sms.application.pk).update(receipt_mode="pull")
+    [first, second] = send(order(sms, 2))
+
+    def pull(params, request):
+        assert params == {"SmsSdkAppId": "1400006666", "Limit": 100}
+        return {
+            "PullSmsSendStatusSet": [
+                {
+                    "UserReceiveTime": 1764000000,
+                    "CountryCode": "86",
+                    "SubscriberNumber": first.phone_number[3:],
+                    "PhoneNumber": first.phone_number,
+                    "SerialNo": first.serial_no,
+                    "ReportStatus": "SUCCESS",
+                    "Description": "DELIVRD",
+                    "SessionContext": "",
+                },
+                {
+                    "UserReceiveTime": 1764000000,
+                    "CountryCode": "86",
+                    "SubscriberNumber": second.phone_number[3:],
+                    "PhoneNumber": second.phone_number,
+                    "SerialNo": second.serial_no,
+                    "ReportStatus": "FAIL",
+                    "Description": "UNDELIVRD",
+                    "SessionContext": "",
+                },
+            ]
+        }
+
+    cloud.on("PullSmsSendStatus", pull)
+
+    assert receipts.pull_receipts() == 2
+    assert receipts.pull_receipts() == 0  # the same reports again change nothing
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.receipt_code) == ("delivered", "DELIVRD")
+    assert (second.state, second.reason) == ("failed", "UNDELIVRD")
