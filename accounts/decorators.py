@@ -3,6 +3,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 
 from .models import Membership, Role
 
@@ -26,7 +27,9 @@ def account_view(minimum: str = Role.VIEWER):
                 raise PermissionDenied(f"This needs the {Role(minimum).label} role or higher.")
             request.membership, request.account = membership, membership.account
             request.session["account_id"] = membership.account_id
-            return view(request, *args, **kwargs)
+            # Times on the account's pages are shown in the account's time zone.
+            with timezone.override(membership.account.tz):
+                return view(request, *args, **kwargs)
 
         return wrapper
 

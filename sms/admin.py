@@ -503,7 +503,7 @@ class SmsMessageAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def has_add_permission(self, request):
-        return request.user.is_superuser
+        return False  # SMS records are written by sending, never by hand
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser

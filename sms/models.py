@@ -689,6 +689,7 @@ class SmsMessage(models.Model):
     objects = SmsMessageQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "SMS message"
         ordering = ["-created_at", "-id"]
         constraints = [
             # One live SMS per source (a push delivery gets at most one, whatever races happen).
