@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class PushConfig(AppConfig):
     name = "push"
     verbose_name = "Push"
+
+    def ready(self):
+        from accounts import crypto
+
+        if "push.Application.secret_sealed" not in crypto.SEALED_FIELDS:
+            crypto.SEALED_FIELDS.append("push.Application.secret_sealed")

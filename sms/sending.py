@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -157,6 +158,27 @@ def check_transport(account) -> None:
         )
 
 
+def resolve(
+    account, *, sdk_app_id: str, template_id: str, sign_name: str = "", params: Sequence[str] = ()
+) -> tuple[SmsApplication, Template, Signature | None]:
+    """Check what can be checked before the numbers are known (a push's sms_info at accept
+    time): the SdkAppId is the account's, the template and signature are sendable and of the
+    same region, the parameters fit. Raises SmsRejected naming the field."""
+    application = SmsApplication.objects.filter(account=account, sdk_app_id=sdk_app_id).first()
+    if application is None:
+        raise SmsRejected("sdk_app_id", f"{sdk_app_id!r} is not an SMS application of this account")
+    template = Template.objects.filter(account=account, template_id=template_id).first()
+    if template is None:
+        raise SmsRejected("template_id", f"{template_id!r} is not a template of this account")
+    check_template(template, list(params))
+    signature = find_signature(account, template.region, sign_name)
+    try:
+        template.check_length(signature.text if signature else "")
+    except ValidationError as exc:
+        raise SmsRejected("template_id", " ".join(exc.messages)) from None
+    return application, template, signature
+
+
 def prepare(
     account,
     *,
@@ -172,19 +194,10 @@ def prepare(
     created_by=None,
 ) -> SmsOrder:
     """Resolve and check a send; raises SmsRejected naming the field. Writes nothing."""
-    application = SmsApplication.objects.filter(account=account, sdk_app_id=sdk_app_id).first()
-    if application is None:
-        raise SmsRejected("sdk_app_id", f"{sdk_app_id!r} is not an SMS application of this account")
-    template = Template.objects.filter(account=account, template_id=template_id).first()
-    if template is None:
-        raise SmsRejected("template_id", f"{template_id!r} is not a template of this account")
     params = list(params)
-    check_template(template, params)
-    signature = find_signature(account, template.region, sign_name)
-    try:
-        template.check_length(signature.text if signature else "")
-    except Exception as exc:
-        raise SmsRejected("template_id", " ".join(getattr(exc, "messages", [str(exc)]))) from None
+    application, template, signature = resolve(
+        account, sdk_app_id=sdk_app_id, template_id=template_id, sign_name=sign_name, params=params
+    )
     if max_numbers is not None and len(numbers) > max_numbers:
         raise SmsRejected("numbers", f"at most {max_numbers} numbers per call; got {len(numbers)}")
     normalized = normalize_numbers(numbers, template.region)

@@ -1,0 +1,341 @@
+"""The push platform: applications, devices and their bindings, pushes and deliveries.
+
+A push creates one Delivery per target device (``push.fanout``); the channel hands it to the
+device (``push.channels``); the SDK reports arrival, click and dismissal (``/sdk/v1/events``);
+the supplementary SMS engine (``push.fallback``) decides the deliveries whose SMS falls due.
+"""
+
+import hmac
+import secrets
+import string
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import crypto
+from accounts.models import Account, random_string, sign
+
+PHONE_ACCOUNT_TYPE = 1002  # TPNS account type of a mobile number (E.164)
+TOKEN_MAX_LENGTH = 36
+
+
+class Platform(models.TextChoices):
+    ANDROID = "android", "Android"
+    IOS = "ios", "iOS"
+
+
+class ApplicationQuerySet(models.QuerySet):
+    def create_for(self, account, *, name, platform, package_names=()):
+        """A new application with its keys; returns it and its SecretKey (shown once)."""
+        secret = random_string(32, string.hexdigits.lower()[:16])
+        for _ in range(10):
+            try:
+                with transaction.atomic():
+                    app = self.create(
+                        account=account,
+                        name=name,
+                        platform=platform,
+                        access_id=1_500_000_000 + secrets.randbelow(99_999_999),
+                        access_key=random_string(12, string.ascii_uppercase + string.digits),
+                        secret_sealed=crypto.seal(secret),
+                        secret_hint=secret[-4:],
+                        package_names=list(package_names),
+                    )
+                return app, secret
+            except IntegrityError:
+                continue  # an AccessID collision: draw again
+        raise IntegrityError("could not allocate a free AccessID")
+
+
+class Application(models.Model):
+    """An app on one platform, as in TPNS: AccessID + AccessKey (SDK) + SecretKey (server)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="push_apps")
+    name = models.CharField(max_length=100)
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    access_id = models.BigIntegerField("AccessID", unique=True)
+    access_key = models.CharField("AccessKey", max_length=32)
+    secret_sealed = models.TextField()
+    secret_hint = models.CharField(max_length=4)
+    secret_rotated_at = models.DateTimeField(default=timezone.now)
+    package_names = models.JSONField(
+        default=list, blank=True, help_text="Other package names of the app (multi_pkg)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ApplicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_platform_display()}, {self.access_id})"
+
+    @property
+    def masked_secret(self) -> str:
+        return f"{'•' * 12}{self.secret_hint}"
+
+    def secret_key(self) -> str:
+        return crypto.unseal(self.secret_sealed)
+
+    def check_secret(self, secret_key: str) -> bool:
+        return hmac.compare_digest(self.secret_key().encode(), secret_key.encode())
+
+    def check_signature(self, timestamp: str, signature: str, body: bytes) -> bool:
+        """TPNS signature: Base64(hex(HMAC-SHA256(SecretKey, TimeStamp + AccessId + body)))."""
+        expected = sign(self.secret_key(), timestamp, str(self.access_id), body)
+        return hmac.compare_digest(expected.encode(), signature.encode())
+
+    def check_access_key(self, access_key: str) -> bool:
+        return hmac.compare_digest(self.access_key.encode(), access_key.encode())
+
+    def rotate_secret(self, now=None) -> str:
+        secret = random_string(32, string.hexdigits.lower()[:16])
+        self.secret_sealed, self.secret_hint = crypto.seal(secret), secret[-4:]
+        self.secret_rotated_at = now or timezone.now()
+        self.save(update_fields=["secret_sealed", "secret_hint", "secret_rotated_at"])
+        return secret
+
+
+class Device(models.Model):
+    """A device of an application, known by its token."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="devices")
+    token = models.CharField(max_length=TOKEN_MAX_LENGTH)
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    app_version = models.CharField(max_length=40, blank=True)
+    sdk_version = models.CharField(max_length=40, blank=True)
+    os_version = models.CharField(max_length=40, blank=True)
+    device_brand = models.CharField(max_length=40, blank=True)
+    system_language = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    notifications_enabled = models.BooleanField(default=True)
+    notifications_changed_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "token"], name="push_device_token")
+        ]
+
+    def __str__(self):
+        return self.token
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_hex(16) + secrets.token_hex(2)  # 36 hex characters, as TPNS
+
+    def set_notifications(self, enabled: bool, now=None) -> bool:
+        """Record the notification permission; True if it changed."""
+        now = now or timezone.now()
+        changed = (
+            Device.objects.filter(pk=self.pk)
+            .exclude(notifications_enabled=enabled)
+            .update(notifications_enabled=enabled, notifications_changed_at=now, last_seen_at=now)
+        )
+        if changed:
+            self.notifications_enabled, self.notifications_changed_at = enabled, now
+        return bool(changed)
+
+
+class DeviceTag(models.Model):
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tags")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    tag = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "tag"], name="push_device_tag")]
+        indexes = [
+            # Tag audiences: the devices of an app carrying a tag.
+            models.Index(fields=["application", "tag", "device"], name="push_tag_audience_idx")
+        ]
+
+    def __str__(self):
+        return self.tag
+
+
+class DeviceAccount(models.Model):
+    """An account bound to a device (TPNS account + account_type); type 1002 is a phone number.
+
+    One account per type per device: binding a new one overwrites.
+    """
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="accounts")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    account_type = models.IntegerField(default=0)
+    account = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "account_type"], name="push_one_account_per_type"
+            )
+        ]
+        indexes = [
+            # Account audiences and phone look-ups: devices bound to an account (or number).
+            models.Index(
+                fields=["application", "account_type", "account"], name="push_account_lookup_idx"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account_type}:{self.account}"
+
+
+class Push(models.Model):
+    """One push task, as accepted by /v3/push/app or the console's composer."""
+
+    class Status(models.TextChoices):
+        INIT = "PUSH_INIT", "Accepted"
+        WAIT = "PUSH_WAIT", "Scheduled"
+        STARTED = "PUSH_STARTED", "Sending"
+        FINISHED = "PUSH_FINISHED", "Sent"
+        FAILED = "PUSH_FAILED", "Failed"
+        CANCELED = "PUSH_CANCELED", "Canceled"
+
+    class Audience(models.TextChoices):
+        ALL = "all"
+        TAG = "tag"
+        TOKEN = "token"  # noqa: S105 (an audience type, not a secret)
+        TOKEN_LIST = "token_list"  # noqa: S105
+        ACCOUNT = "account"
+        ACCOUNT_LIST = "account_list"
+
+    class MessageType(models.TextChoices):
+        NOTIFY = "notify", "Notification"
+        MESSAGE = "message", "Pass-through message"
+
+    class Trigger(models.IntegerChoices):
+        PERMISSION_OFF = 0, "Notifications disabled"
+        NOT_ARRIVED = 1, "Not arrived"
+        NOT_CLICKED = 2, "Not clicked"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="pushes")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.INIT)
+    audience_type = models.CharField(max_length=20, choices=Audience.choices)
+    audience = models.JSONField(
+        default=dict, blank=True, help_text="token_list / account_list / tag_rules as given."
+    )
+    message_type = models.CharField(max_length=10, choices=MessageType.choices)
+    title = models.CharField(max_length=200, blank=True)
+    content = models.TextField(blank=True)
+    message = models.JSONField(default=dict, help_text="The message object as given.")
+    environment = models.CharField(max_length=10, blank=True)
+    expire_time = models.PositiveIntegerField(default=86400)
+    send_at = models.DateTimeField(null=True, blank=True)
+    seq = models.BigIntegerField(default=0)
+    options = models.JSONField(default=dict, blank=True, help_text="Other TPNS fields as given.")
+    account_type = models.IntegerField(default=0)
+    account_push_type = models.PositiveSmallIntegerField(default=0)
+    # Supplementary SMS (TPNS resend_by_sms + sms_info, and our max_sms budget cap).
+    resend_by_sms = models.BooleanField(default=False)
+    sms_delay = models.PositiveIntegerField(null=True, blank=True)
+    sms_trigger = models.PositiveSmallIntegerField(choices=Trigger.choices, null=True, blank=True)
+    sms_app_id = models.CharField(max_length=40, blank=True)
+    sms_template_id = models.CharField(max_length=40, blank=True)
+    sms_sign_name = models.CharField(max_length=12, blank=True)
+    sms_params = models.JSONField(default=list, blank=True)
+    sms_max = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    targets = models.PositiveIntegerField(default=0)
+    invalid_targets = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="push_idempotency_key",
+            ),
+        ]
+        indexes = [
+            # Push lists and statistics by date.
+            models.Index(fields=["application", "created_at"], name="push_app_created_idx"),
+            # The scheduler: pushes waiting for their send time, or accepted but not started.
+            models.Index(
+                fields=["send_at"],
+                name="push_waiting_idx",
+                condition=Q(status__in=["PUSH_INIT", "PUSH_WAIT"]),
+            ),
+        ]
+
+    def __str__(self):
+        return f"push {self.pk} ({self.status})"
+
+    @property
+    def push_id(self) -> str:
+        return str(self.pk)
+
+
+class Delivery(models.Model):
+    """One push to one device, and its supplementary-SMS decision."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        ARRIVED = "arrived", "Arrived"
+        CLICKED = "clicked", "Clicked"
+        DISMISSED = "dismissed", "Dismissed"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    class Fallback(models.TextChoices):
+        NONE = "none", "No SMS asked"
+        WAITING = "waiting", "Waiting for the due time"
+        CLAIMED = "claimed", "Being decided"
+        DECIDED = "decided", "Decided"
+
+    push = models.ForeignKey(Push, on_delete=models.CASCADE, related_name="deliveries")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    notifications_enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    fallback = models.CharField(max_length=10, choices=Fallback.choices, default=Fallback.NONE)
+    sms_due_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, blank=True)
+    outcome_detail = models.CharField(max_length=100, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["push", "device"], name="push_one_delivery_per_device")
+        ]
+        indexes = [
+            # The built-in channel: a device's notifications after a cursor.
+            models.Index(fields=["device", "id"], name="push_delivery_inbox_idx"),
+            # The supplementary SMS sweep: undecided deliveries by due time.
+            models.Index(
+                fields=["sms_due_at"],
+                name="push_delivery_fallback_due_idx",
+                condition=Q(fallback="waiting"),
+            ),
+            # Reclaiming batches whose worker died: claimed deliveries by lease end.
+            models.Index(
+                fields=["claimed_until"],
+                name="push_delivery_lease_idx",
+                condition=Q(fallback="claimed"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"delivery {self.pk} of push {self.push_id} to device {self.device_id}"

@@ -1,0 +1,173 @@
+"""Audience resolution and set-based fan-out."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from push import fanout
+from push.audience import AudienceError
+from push.models import Delivery, DeviceAccount, Push
+from tests.push.conftest import add_device
+
+
+def make_push(app, audience_type, audience=None, **fields):
+    push = Push(
+        application=app,
+        audience_type=audience_type,
+        audience=audience or {},
+        message_type="notify",
+        title="t",
+        content="c",
+        **fields,
+    )
+    return fanout.accept(push)
+
+
+def targets(push):
+    return set(push.deliveries.values_list("device__token", flat=True))
+
+
+@pytest.fixture
+def devices(app):
+    return {
+        "a": add_device(app, "tok-a", tags=["vip", "beijing"], app_version="2.0"),
+        "b": add_device(app, "tok-b", tags=["vip"], app_version="1.0"),
+        "c": add_device(app, "tok-c", tags=["beijing"], enabled=False, app_version="2.0"),
+        "d": add_device(app, "tok-d"),
+    }
+
+
+def test_a_token_list_push_fans_out_at_once_and_is_sent_by_the_builtin_channel(app, devices):
+    push = make_push(app, "token_list", {"token_list": ["tok-a", "tok-c"]})
+
+    assert push.status == "PUSH_FINISHED" and push.targets == 2
+    assert targets(push) == {"tok-a", "tok-c"}
+    c = push.deliveries.get(device=devices["c"])
+    assert (c.state, c.notifications_enabled, c.fallback) == ("sent", False, "none")
+
+
+def test_an_all_push_is_started_by_a_worker_exactly_once(
+    app, devices, django_capture_on_commit_callbacks
+):
+    push = make_push(app, "all")
+    assert push.status == "PUSH_INIT"
+
+    assert fanout.start(push.pk) is True
+    assert fanout.start(push.pk) is False
+
+    push.refresh_from_db()
+    assert push.status == "PUSH_FINISHED" and push.targets == 4
+    assert Delivery.objects.filter(push=push).count() == 4
+
+
+@pytest.mark.parametrize(
+    "rules, expected",
+    [
+        ([{"tag_items": [{"tags": ["vip", "beijing"], "tags_operator": "AND"}]}], {"tok-a"}),
+        (
+            [{"tag_items": [{"tags": ["vip", "beijing"], "tags_operator": "OR"}]}],
+            {"tok-a", "tok-b", "tok-c"},
+        ),
+        ([{"tag_items": [{"tags": ["vip"], "is_not": True}]}], {"tok-c", "tok-d"}),
+        (
+            [
+                {"tag_items": [{"tags": ["vip"]}]},
+                {"operator": "AND", "is_not": True, "tag_items": [{"tags": ["beijing"]}]},
+            ],
+            {"tok-b"},
+        ),
+        (
+            # d OR (vip AND beijing): AND binds tighter than OR
+            [
+                {"tag_items": [{"tags": ["2.0"], "tag_type": "xg_auto_version"}]},
+                {"operator": "AND", "tag_items": [{"tags": ["vip"]}]},
+                {"operator": "OR", "tag_items": [{"tags": ["1.0"], "tag_type": "xg_auto_version"}]},
+            ],
+            {"tok-a", "tok-b"},
+        ),
+    ],
+)
+def test_tag_rules_combine_with_and_or_not(app, devices, rules, expected):
+    push = make_push(app, "tag", {"tag_rules": rules})
+    fanout.start(push.pk)
+
+    assert targets(push) == expected
+
+
+def test_an_unknown_tag_type_names_the_field(app, devices):
+    push = Push(
+        application=app,
+        audience_type="tag",
+        audience={"tag_rules": [{"tag_items": [{"tags": ["x"], "tag_type": "xg_auto_province"}]}]},
+    )
+
+    with pytest.raises(AudienceError) as error:
+        fanout.fan_out(push, timezone.now())
+
+    assert error.value.field == "tag_rules[0].tag_items[0].tag_type"
+
+
+def test_an_account_push_goes_to_the_latest_bound_device_unless_asked_for_all(app, devices):
+    now = timezone.now()
+    for key, minutes in (("a", 2), ("b", 1)):
+        DeviceAccount.objects.create(
+            device=devices[key],
+            application=app,
+            account="alice",
+            created_at=now - timedelta(minutes=minutes),
+        )
+
+    latest = make_push(app, "account", {"account_list": ["alice"]})
+    every = make_push(app, "account_list", {"account_list": ["alice"]}, account_push_type=1)
+
+    assert targets(latest) == {"tok-b"}
+    assert targets(every) == {"tok-a", "tok-b"}
+
+
+def test_a_push_never_reaches_another_applications_devices(app, devices, personas):
+    from push.models import Application
+
+    other, _ = Application.objects.create_for(
+        personas.outsider_account, name="x", platform="android"
+    )
+    add_device(other, "tok-a")  # the same token in another app
+
+    push = make_push(app, "all")
+    fanout.start(push.pk)
+
+    assert set(push.deliveries.values_list("device__application", flat=True)) == {app.pk}
+
+
+def test_supplementary_sms_deliveries_fall_due_after_the_delay(app, devices):
+    push = make_push(
+        app,
+        "token_list",
+        {"token_list": ["tok-a"]},
+        resend_by_sms=True,
+        sms_delay=300,
+        sms_trigger=1,
+    )
+
+    delivery = push.deliveries.get()
+    assert delivery.fallback == "waiting"
+    assert delivery.sms_due_at == delivery.sent_at + timedelta(seconds=300)
+
+
+def test_a_scheduled_push_starts_when_due_and_deliveries_expire(app, devices):
+    now = timezone.now()
+    push = make_push(app, "all", send_at=now + timedelta(minutes=10), expire_time=3600)
+    assert push.status == "PUSH_WAIT"
+
+    assert fanout.start_due(now + timedelta(minutes=5)) == 0
+    assert fanout.start_due(now + timedelta(minutes=10)) == 1
+    assert fanout.expire(now + timedelta(minutes=69)) == 0
+    assert fanout.expire(now + timedelta(minutes=71)) == 4
+    assert set(push.deliveries.values_list("state", flat=True)) == {"expired"}
+
+
+def test_the_sweep_starts_a_push_whose_task_was_lost(app, devices):
+    push = make_push(app, "all")
+
+    assert fanout.start_due(timezone.now()) == 0
+    assert fanout.start_due(timezone.now() + timedelta(minutes=2)) == 1
