@@ -58,6 +58,9 @@ urlpatterns = [
     path("api/v1/sms/", include("sms.api_urls")),
     path("callbacks/sms/", include("sms.callback_urls")),
     path("a/<int:account_id>/sms/", include("sms.urls")),
+    path("a/<int:account_id>/push/", include("push.urls")),
+    path("v3/", include("push.tpns.urls")),
+    path("sdk/v1/", include("push.sdk_urls")),
     path("healthz", views.healthz, name="healthz"),
     *console,
 ]

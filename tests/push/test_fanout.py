@@ -167,7 +167,7 @@ def test_a_scheduled_push_starts_when_due_and_deliveries_expire(app, devices):
 
 
 def test_the_sweep_starts_a_push_whose_task_was_lost(app, devices):
-    push = make_push(app, "all")
+    make_push(app, "all")
 
     assert fanout.start_due(timezone.now()) == 0
     assert fanout.start_due(timezone.now() + timedelta(minutes=2)) == 1
