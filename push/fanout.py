@@ -69,8 +69,8 @@ def fan_out(push: Push, now) -> int:
     table = Delivery._meta.db_table
     sql = (
         f"INSERT INTO {table} (push_id, device_id, state, notifications_enabled, created_at, "
-        "sent_at, fallback, sms_due_at, outcome, outcome_detail) "
-        f"SELECT %s, d.id, %s, d.notifications_enabled, %s, %s, %s, %s, '', '' "
+        "sent_at, fallback, sms_due_at, outcome, outcome_detail, sms_attempts) "
+        f"SELECT %s, d.id, %s, d.notifications_enabled, %s, %s, %s, %s, '', '', 0 "
         f"FROM ({select_sql}) AS d WHERE true ON CONFLICT DO NOTHING"
     )
     params = (push.pk, state, now, sent_at, fallback, due, *select_params)

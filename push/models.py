@@ -314,6 +314,9 @@ class Delivery(models.Model):
     outcome = models.CharField(max_length=20, blank=True)
     outcome_detail = models.CharField(max_length=100, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    sms_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="SMS attempts that failed in a retryable way."
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"

@@ -1,6 +1,9 @@
 """django-q2 entry points of the push platform (thin)."""
 
-from . import fanout
+from . import fallback, fanout
+
+# A sweep stops taking new batches after this many, so runs every minute never pile up.
+SWEEP_BUDGET_BATCHES = 200
 
 
 def start_push(push_id: int) -> bool:
@@ -10,3 +13,8 @@ def start_push(push_id: int) -> bool:
 def push_sweep() -> dict:
     """Every minute: start due or lost pushes, expire old deliveries."""
     return {"started": fanout.start_due(), "expired": fanout.expire()}
+
+
+def fallback_sweep() -> dict:
+    """Every minute: decide the due supplementary SMS."""
+    return fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)

@@ -56,6 +56,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/v1/sms/", include("sms.api_urls")),
+    path("api/v1/pushes/", include("push.api_urls")),
     path("callbacks/sms/", include("sms.callback_urls")),
     path("a/<int:account_id>/sms/", include("sms.urls")),
     path("a/<int:account_id>/push/", include("push.urls")),

@@ -238,12 +238,13 @@ def reserve(
     order: SmsOrder,
     *,
     now=None,
-    still_wanted: Callable[[list[int]], set[int]] | None = None,
+    screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
 ) -> list[SmsMessage]:
     """Apply the gates and write one SmsMessage per recipient, in one transaction.
 
-    ``still_wanted`` (given source ids, returns those still to be sent) lets a caller cancel
-    recipients at the last moment, under the same locks: those get no row at all.
+    ``screen`` lets a caller drop recipients at the last moment, under the same per-number
+    locks (so its checks cannot race with another sender of the same numbers): it gets the
+    recipients and returns ``{source_id: reason}`` for those to drop; they get no row at all.
     """
     now = now or timezone.now()
     fee = SmsMessage.fee_of(order.content)
@@ -267,11 +268,11 @@ def reserve(
     )
     with transaction.atomic():
         recipients = order.recipients
-        if still_wanted is not None:
-            wanted = still_wanted([r.source_id for r in recipients if r.source_id is not None])
-            recipients = [r for r in recipients if r.source_id is None or r.source_id in wanted]
+        lock_numbers(order.account.pk, [r.number for r in recipients])
+        if screen is not None:
+            dropped = screen(recipients)
+            recipients = [r for r in recipients if r.source_id not in dropped]
         numbers = [r.number for r in recipients]
-        lock_numbers(order.account.pk, numbers)
         limiter = Limiter(order.account, content_hash, now)
         limiter.load(numbers)
         wallet = quota.Wallet(order.account, order.region, now)
@@ -365,9 +366,9 @@ def send(
     *,
     now=None,
     transport: Transport | None = None,
-    still_wanted: Callable[[list[int]], set[int]] | None = None,
+    screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
 ) -> list[SmsMessage]:
-    """Gate, record, send and complete; returns one SmsMessage per recipient still wanted."""
+    """Gate, record, send and complete; returns one SmsMessage per recipient not screened out."""
     recheck(order)
-    messages = reserve(order, now=now, still_wanted=still_wanted)
+    messages = reserve(order, now=now, screen=screen)
     return dispatch(order, messages, transport or transport_for(order.account), now=now)

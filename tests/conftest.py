@@ -117,3 +117,19 @@ def subprocess_env():
     for name in PROXY_VARIABLES:
         env.pop(name, None)
     return env
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_user("rita", is_staff=True)
+
+
+@pytest.fixture
+def sms(personas, reviewer):
+    """Acme made SMS-ready: SdkAppId 1400006666, approved signature 腾讯云 and template 449739
+    (two parameters), a 1000-part mainland package."""
+    from sms.transports import clear_local_outbox
+    from tests.sms.conftest import ready_account
+
+    clear_local_outbox()
+    return ready_account(personas.org, reviewer)

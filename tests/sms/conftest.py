@@ -3,11 +3,9 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from sms.models import Package, Region, Signature, SmsApplication, Template
-from sms.transports import clear_local_outbox
 
 
 @dataclass
@@ -46,16 +44,3 @@ def ready_account(account, reviewer, *, quantity=1000, sdk_app_id="1400006666"):
         valid_until=timezone.now() + timedelta(days=365),
     )
     return SmsSetup(account, application, signature, template, package)
-
-
-@pytest.fixture
-def reviewer(db):
-    from tests.conftest import make_user
-
-    return make_user("rita", is_staff=True)
-
-
-@pytest.fixture
-def sms(personas, reviewer):
-    clear_local_outbox()
-    return ready_account(personas.org, reviewer)

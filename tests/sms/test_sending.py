@@ -201,12 +201,12 @@ def test_failed_sends_are_not_charged(sms):
     assert not PackageCharge.objects.exists()
 
 
-def test_still_wanted_cancels_recipients_under_the_locks(sms):
+def test_a_screen_drops_recipients_under_the_locks(sms):
     prepared = order(
         sms, numbers=[NUMBER, "+8613711113333"], source_ids=[1, 2], source_type="push_delivery"
     )
 
-    messages = send(prepared, still_wanted=lambda ids: {2})
+    messages = send(prepared, screen=lambda recipients: {1: "not_needed"})
 
     assert [(m.source_id, m.state) for m in messages] == [(2, "sent")]
 

@@ -1,0 +1,126 @@
+"""Management API for pushes (/api/v1/pushes/...): figures, fallback preview, timelines."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from accounts.models import Membership
+
+from . import stats
+from .models import Delivery, Push
+from .preview import preview
+from .timeline import timeline
+
+
+def push_for(request, push_id) -> Push:
+    """A push of one of the caller's accounts, else 404."""
+    accounts = Membership.objects.filter(user=request.user).values("account_id")
+    push = (
+        Push.objects.select_related("application__account")
+        .filter(pk=push_id, application__account_id__in=accounts)
+        .first()
+    )
+    if push is None:
+        raise Http404
+    return push
+
+
+FREE_FORM = inline_serializer("Figures", fields={"push_id": serializers.CharField()})
+
+
+@extend_schema(
+    summary="A push's delivery funnel and supplementary-SMS figures",
+    responses=FREE_FORM,
+)
+@api_view(["GET"])
+def push_detail(request, push_id):
+    push = push_for(request, push_id)
+    return Response(
+        {
+            **stats.summary(push),
+            "application": push.application.access_id,
+            "audience_type": push.audience_type,
+            "title": push.title,
+            "created_at": push.created_at,
+            "sms_info": {
+                "resend_by_sms": push.resend_by_sms,
+                "trigger_condition": push.sms_trigger,
+                "delay_trigger_time": push.sms_delay,
+                "sms_app_id": push.sms_app_id,
+                "sms_template_id": push.sms_template_id,
+                "sms_sign_name": push.sms_sign_name,
+                "sms_template_params": push.sms_params,
+                "max_sms": push.sms_max,
+            },
+        }
+    )
+
+
+@extend_schema(
+    summary="If the supplementary-SMS decision ran now",
+    description="How many undecided deliveries would get an SMS, how many are skipped and why, "
+    "the estimated fee, and whether the package balance covers it. Writes nothing.",
+    responses=inline_serializer("FallbackPreview", fields={"enabled": serializers.BooleanField()}),
+)
+@api_view(["GET"])
+def fallback_preview(request, push_id):
+    return Response(preview(push_for(request, push_id)))
+
+
+@extend_schema(
+    summary="A push's deliveries with their decision",
+    parameters=[
+        OpenApiParameter("outcome", str, description="not_needed, sent, no_phone, …"),
+        OpenApiParameter("limit", int),
+        OpenApiParameter("offset", int),
+    ],
+    responses=inline_serializer("Deliveries", fields={"count": serializers.IntegerField()}),
+)
+@api_view(["GET"])
+def delivery_list(request, push_id):
+    push = push_for(request, push_id)
+    qs = Delivery.objects.filter(push=push).select_related("device").order_by("pk")
+    if request.query_params.get("outcome"):
+        qs = qs.filter(outcome=request.query_params["outcome"])
+    limit = min(int(request.query_params.get("limit", 100) or 100), 1000)
+    offset = int(request.query_params.get("offset", 0) or 0)
+    rows = qs[offset : offset + limit]
+    return Response(
+        {
+            "count": qs.count(),
+            "results": [
+                {
+                    "id": d.pk,
+                    "token": d.device.token,
+                    "state": d.state,
+                    "sent_at": d.sent_at,
+                    "arrived_at": d.arrived_at,
+                    "clicked_at": d.clicked_at,
+                    "notifications_enabled": d.notifications_enabled,
+                    "fallback": d.fallback,
+                    "sms_due_at": d.sms_due_at,
+                    "outcome": d.outcome,
+                    "outcome_detail": d.outcome_detail,
+                    "decided_at": d.decided_at,
+                }
+                for d in rows
+            ],
+        }
+    )
+
+
+@extend_schema(
+    summary="One delivery's timeline",
+    responses=inline_serializer("Timeline", fields={"events": serializers.ListField()}),
+)
+@api_view(["GET"])
+def delivery_timeline(request, push_id, delivery_id):
+    push = push_for(request, push_id)
+    delivery = (
+        Delivery.objects.select_related("device", "push").filter(push=push, pk=delivery_id).first()
+    )
+    if delivery is None:
+        raise Http404
+    return Response({"delivery": delivery.pk, "events": timeline(delivery)})

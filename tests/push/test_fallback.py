@@ -1,0 +1,298 @@
+"""The supplementary SMS engine: triggers, outcomes, gates, exactly-once under concurrency."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from push import fallback, fanout
+from push.models import Delivery, Push
+from sms.models import Package, RateLimitPolicy, SmsMessage, Template
+from tests.push.conftest import add_device
+
+DELAY = 300
+
+
+def sms_push(app, tokens, trigger=1, **fields):
+    push = Push(
+        application=app,
+        audience_type="token_list",
+        audience={"token_list": tokens},
+        message_type="notify",
+        title="Approval",
+        content="Expense report 42 waits for you",
+        resend_by_sms=True,
+        sms_delay=DELAY,
+        sms_trigger=trigger,
+        sms_app_id="1400006666",
+        sms_template_id="449739",
+        sms_params=["报销单 42", "明天"],
+        **fields,
+    )
+    return fanout.accept(push)
+
+
+def record(device, events):
+    """What the SDK's event report does to a delivery (tested in tests/push/test_events.py)."""
+    for event in events:
+        column = {"arrive": "arrived_at", "click": "clicked_at"}[event["type"]]
+        Delivery.objects.filter(push_id=event["push_id"], device=device).update(
+            **{column: timezone.now()}
+        )
+
+
+def due(push):
+    return push.deliveries.first().sms_due_at + timedelta(seconds=1)
+
+
+def outcomes(push):
+    return {
+        d.device.token: (d.outcome, d.outcome_detail) if d.outcome_detail else d.outcome
+        for d in push.deliveries.select_related("device")
+    }
+
+
+@pytest.fixture
+def phones(app, sms):
+    return {
+        "a": add_device(app, "tok-a", phone="+8613711110001"),
+        "b": add_device(app, "tok-b", phone="+8613711110002", enabled=False),
+        "c": add_device(app, "tok-c"),  # no phone
+    }
+
+
+def test_nothing_is_decided_before_the_due_time(app, phones):
+    push = sms_push(app, ["tok-a"])
+
+    assert fallback.sweep(push.deliveries.get().sms_due_at - timedelta(seconds=1)) == {"batches": 0}
+    assert push.deliveries.get().fallback == "waiting"
+
+
+@pytest.mark.parametrize(
+    "trigger, event, expected_a",
+    [
+        (1, None, "sent"),
+        (1, "arrive", "not_needed"),
+        (2, "arrive", "sent"),
+        (2, "click", "not_needed"),
+        (0, None, "not_needed"),  # tok-a has notifications on
+    ],
+)
+def test_each_trigger_condition_decides_the_delivery(app, phones, trigger, event, expected_a):
+    push = sms_push(app, ["tok-a", "tok-b", "tok-c"], trigger=trigger)
+    if event:
+        record(phones["a"], [{"push_id": push.pk, "type": event}])
+
+    fallback.sweep(due(push))
+
+    got = outcomes(push)
+    assert got["tok-a"] == expected_a
+    assert got["tok-c"] in ("no_phone", "not_needed")
+    if trigger == 0:
+        assert got["tok-b"] == "sent"  # notifications off
+        assert got["tok-c"] == "not_needed"
+
+
+def test_an_event_after_the_due_time_but_before_sending_cancels_the_sms(app, phones):
+    push = sms_push(app, ["tok-a"])
+    now = due(push)
+    batch = fallback.claim(now)
+    record(phones["a"], [{"push_id": push.pk, "type": "arrive"}])  # between claim and send
+
+    fallback.process(batch, now)
+
+    assert outcomes(push) == {"tok-a": "not_needed"}
+    assert not SmsMessage.objects.exists()
+
+
+def test_an_event_after_the_decision_changes_nothing(app, phones):
+    push = sms_push(app, ["tok-a"])
+    fallback.sweep(due(push))
+    record(phones["a"], [{"push_id": push.pk, "type": "arrive"}])
+
+    fallback.sweep(due(push) + timedelta(minutes=5))
+
+    assert outcomes(push) == {"tok-a": "sent"}
+    assert SmsMessage.objects.count() == 1
+
+
+def test_the_sms_is_recorded_with_its_delivery_and_push(app, phones):
+    push = sms_push(app, ["tok-a"])
+
+    fallback.sweep(due(push))
+
+    message = SmsMessage.objects.get()
+    delivery = push.deliveries.get()
+    assert (message.source_type, message.source_id) == ("push_delivery", delivery.pk)
+    assert message.session_context == f"push:{push.pk}"
+    assert message.phone_number == "+8613711110001"
+    assert message.content == "【腾讯云】您有一条待审批：报销单 42，请在明天前处理。"
+    assert delivery.decided_at is not None and delivery.fallback == "decided"
+
+
+def test_two_devices_with_one_number_get_one_sms(app, sms):
+    add_device(app, "tok-x", phone="+8613711119999")
+    add_device(app, "tok-y", phone="+8613711119999")
+    push = sms_push(app, ["tok-x", "tok-y"])
+
+    fallback.sweep(due(push))
+
+    assert sorted(outcomes(push).values()) == ["duplicate_number", "sent"]
+    assert SmsMessage.objects.count() == 1
+
+
+def test_the_same_number_in_two_batches_of_one_push_gets_one_sms(app, sms):
+    add_device(app, "tok-x", phone="+8613711119999")
+    add_device(app, "tok-y", phone="+8613711119999")
+    push = sms_push(app, ["tok-x", "tok-y"])
+
+    fallback.sweep(due(push), batch_size=1)
+
+    assert sorted(outcomes(push).values()) == ["duplicate_number", "sent"]
+
+
+def test_rate_limits_and_package_block_with_the_rule_named(app, sms):
+    RateLimitPolicy.objects.create(account=sms.account, daily_limit=1, same_content_seconds=0)
+    add_device(app, "tok-x", phone="+8613711119999")
+    add_device(app, "tok-y", phone="+8613711118888")
+    first = sms_push(app, ["tok-x"])
+    fallback.sweep(due(first))
+    Package.objects.filter(pk=sms.package.pk).update(quantity=1, used=1)
+
+    second = sms_push(app, ["tok-x", "tok-y"])
+    fallback.sweep(due(second))
+
+    assert outcomes(second) == {
+        "tok-x": ("blocked", "daily_limit"),
+        "tok-y": ("blocked", "insufficient_package"),
+    }
+
+
+def test_the_budget_cap_limits_the_sms_of_a_push(app, sms):
+    tokens = [f"tok-{i}" for i in range(5)]
+    for i, token in enumerate(tokens):
+        add_device(app, token, phone=f"+861371111000{i}")
+    push = sms_push(app, tokens, sms_max=3)
+
+    fallback.sweep(due(push), batch_size=2)
+
+    values = sorted(str(v) for v in outcomes(push).values())
+    assert values == ["('blocked', 'budget_exhausted')"] * 2 + ["sent"] * 3
+
+
+def test_a_template_revoked_before_the_due_time_blocks_the_sms(app, phones):
+    push = sms_push(app, ["tok-a"])
+    Template.objects.filter(template_id="449739").update(status="rejected")
+
+    fallback.sweep(due(push))
+
+    assert outcomes(push) == {"tok-a": ("blocked", "template_not_approved")}
+    assert not SmsMessage.objects.exists()
+
+
+def test_450_due_numbers_go_out_in_three_provider_requests(app, sms, settings, personas):
+    from tests.fakes.tencentcloud import FakeTencentCloud
+
+    Package.objects.filter(pk=sms.package.pk).update(quantity=1000)
+    tokens = [f"tok-{i:03d}" for i in range(450)]
+    for i, token in enumerate(tokens):
+        add_device(app, token, phone=f"+86137{i:08d}")
+    push = sms_push(app, tokens)
+    with FakeTencentCloud(credentials={"AKIDengine": "engine-key"}) as cloud:
+        settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
+        sms.account.authorize_tencent_cloud(
+            secret_id="AKIDengine", secret_key="engine-key", by=None
+        )
+        assert sms.account.tencent_cloud_authorization.confirm()
+
+        counts = fallback.sweep(due(push))
+
+    calls = cloud.calls("SendSms")
+    assert [len(c.params["PhoneNumberSet"]) for c in calls] == [200, 200, 50]
+    assert {c.params["SessionContext"] for c in calls} == {f"push:{push.pk}"}
+    assert counts["sent"] == 450
+    assert SmsMessage.objects.filter(state="sent", transport="tencent").count() == 450
+
+
+def test_mainland_and_global_numbers_are_never_mixed(app, sms):
+    add_device(app, "tok-cn", phone="+8613711110001")
+    add_device(app, "tok-us", phone="+12025550123")
+    push = sms_push(app, ["tok-cn", "tok-us"])
+
+    fallback.sweep(due(push))
+
+    assert outcomes(push) == {"tok-cn": "sent", "tok-us": ("blocked", "wrong_region")}
+
+
+def test_a_killed_worker_leaves_nothing_lost_and_nothing_sent_twice(app, phones):
+    push = sms_push(app, ["tok-a", "tok-c"])
+    now = due(push)
+    fallback.claim(now)  # this worker dies here, holding the lease
+
+    assert fallback.sweep(now + timedelta(minutes=1)) == {"batches": 0}  # lease still held
+    counts = fallback.sweep(now + fallback.LEASE + timedelta(seconds=1))
+
+    assert counts["sent"] == 1 and counts["no_phone"] == 1
+    assert SmsMessage.objects.count() == 1
+
+
+def test_a_worker_killed_after_writing_the_sms_row_never_sends_it_again(app, phones):
+    push = sms_push(app, ["tok-a"])
+    now = due(push)
+    fallback.sweep(now)
+    delivery = push.deliveries.get()
+    # Simulate death after the SMS row was written but before the outcome: the row is left
+    # "sending" and the delivery "claimed" with an expired lease.
+    SmsMessage.objects.update(state="sending")
+    Delivery.objects.filter(pk=delivery.pk).update(
+        fallback="claimed", outcome="", claimed_until=now
+    )
+
+    fallback.sweep(now + timedelta(minutes=1))
+
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.fallback) == ("unknown", "decided")
+    assert SmsMessage.objects.count() == 1
+
+
+def run_concurrently(count, target):
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(target())
+        except Exception as exc:  # collected and asserted on
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_never_send_two_sms_for_one_delivery(app, sms):
+    Package.objects.filter(pk=sms.package.pk).update(quantity=10000)
+    tokens = [f"tok-{i:03d}" for i in range(300)]
+    for i, token in enumerate(tokens):
+        # every 3 devices share a number: one SMS per number per push
+        add_device(app, token, phone=f"+86137{i // 3:08d}")
+    push = sms_push(app, tokens)
+    now = due(push)
+
+    run_concurrently(4, lambda: fallback.sweep(now, batch_size=37))
+
+    assert push.deliveries.filter(fallback="decided").count() == 300
+    assert SmsMessage.objects.filter(state="sent").count() == 100
+    assert len(set(SmsMessage.objects.values_list("phone_number", flat=True))) == 100
+    assert push.deliveries.filter(outcome="duplicate_number").count() == 200

@@ -1,0 +1,87 @@
+"""A real worker process killed in the middle of sending: nothing lost, nothing sent twice."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from push import fallback
+from push.models import Delivery
+from sms import receipts
+from sms.models import SmsMessage
+from tests.fakes.tencentcloud import FakeTencentCloud
+from tests.push.conftest import add_device
+from tests.push.test_fallback import sms_push
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url():
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_while_the_provider_holds_the_request_never_sends_again(
+    app, sms, subprocess_env, settings
+):
+    with FakeTencentCloud(credentials={"AKIDcrash": "crash-key"}) as cloud:
+        settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
+        sms.account.authorize_tencent_cloud(secret_id="AKIDcrash", secret_key="crash-key", by=None)
+        assert sms.account.tencent_cloud_authorization.confirm()
+        for i in range(3):
+            add_device(app, f"tok-{i}", phone=f"+8613711110{i:03d}")
+        push = sms_push(app, ["tok-0", "tok-1", "tok-2"])
+        Delivery.objects.filter(push=push).update(sms_due_at=timezone.now() - timedelta(seconds=1))
+        cloud.delay = 60  # the provider sits on the request: the worker is mid-send
+
+        env = {
+            **subprocess_env,
+            "DATABASE_URL": database_url(),
+            "SMS_TRANSPORT": "tencent",
+            "TENCENTCLOUD_SMS_ENDPOINT": cloud.endpoint,
+            "TENCENTCLOUD_TIMEOUT": "120",
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "run_fallback"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not cloud.calls("SendSms") and time.monotonic() < deadline:
+                assert worker.poll() is None, worker.stderr.read().decode()
+                time.sleep(0.05)
+            assert cloud.calls("SendSms"), "the worker never reached the provider"
+        finally:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        cloud.delay = 0
+
+        # The batch is still claimed and its SMS rows say "sending".
+        assert set(push.deliveries.values_list("fallback", flat=True)) == {"claimed"}
+        assert set(SmsMessage.objects.values_list("state", flat=True)) == {"sending"}
+
+        # Another worker, once the lease has ended, decides them without sending again.
+        later = timezone.now() + fallback.LEASE + timedelta(seconds=1)
+        counts = fallback.sweep(later)
+
+        assert counts == {"unknown": 3, "batches": 1}
+        assert len(cloud.calls("SendSms")) == 1
+        assert set(push.deliveries.values_list("outcome", flat=True)) == {"unknown"}
+
+    # The lost send is reconciled as unknown, and a receipt settles it.
+    assert receipts.reconcile_stale(later + timedelta(minutes=11)) == 3
+    message = SmsMessage.objects.order_by("pk").first()
+    assert message.state == "unknown" and message.charged == 1

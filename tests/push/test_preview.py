@@ -1,0 +1,105 @@
+"""The fallback preview says what the real run then does."""
+
+from collections import Counter
+
+import pytest
+
+from push import fallback
+from push.models import Delivery
+from push.preview import preview
+from sms.models import Package, RateLimitPolicy, SmsMessage
+from sms.sending import prepare, send
+from tests.push.conftest import add_device
+from tests.push.test_fallback import due, sms_push
+from tests.push.test_scoping_api import api_client
+
+
+@pytest.fixture
+def scenario(app, sms):
+    """Eleven deliveries that end in every kind of outcome."""
+    RateLimitPolicy.objects.create(account=sms.account, daily_limit=1, same_content_seconds=0)
+    Package.objects.filter(pk=sms.package.pk).update(quantity=4, used=0)
+    # A number that already got its SMS of the day.
+    send(
+        prepare(
+            sms.account,
+            sdk_app_id="1400006666",
+            template_id="449739",
+            params=["x", "y"],
+            numbers=["+8613700000009"],
+        )
+    )
+    add_device(app, "arrived", phone="+8613700000001")
+    add_device(app, "no-phone")
+    add_device(app, "dup-1", phone="+8613700000002")
+    add_device(app, "dup-2", phone="+8613700000002")
+    add_device(app, "limited", phone="+8613700000009")
+    add_device(app, "global", phone="+12025550123")
+    for i in range(5):
+        add_device(app, f"ok-{i}", phone=f"+861370000010{i}")
+    tokens = ["arrived", "no-phone", "dup-1", "dup-2", "limited", "global"] + [
+        f"ok-{i}" for i in range(5)
+    ]
+    push = sms_push(app, tokens, sms_max=5)
+    Delivery.objects.filter(push=push, device__token="arrived").update(arrived_at=push.created_at)
+    return push
+
+
+def test_the_preview_equals_what_the_run_then_does(scenario):
+    push = scenario
+    now = due(push)
+
+    before = preview(push, now)
+    fallback.sweep(now)
+
+    outcomes = Counter(
+        f"{o}:{d}" if d else o for o, d in push.deliveries.values_list("outcome", "outcome_detail")
+    )
+    assert before["would_send"] == outcomes["sent"] == 3
+    assert before["skipped"] == {k: v for k, v in outcomes.items() if k != "sent"}
+    assert before["skipped"] == {
+        "not_needed": 1,
+        "no_phone": 1,
+        "duplicate_number": 1,
+        "blocked:daily_limit": 1,
+        "blocked:wrong_region": 1,
+        "blocked:budget_exhausted": 2,
+        "blocked:insufficient_package": 1,
+    }
+    assert before["fee"] == 3 and before["fee_per_sms"] == 1
+    assert before["balance_covers"] is False
+    assert SmsMessage.objects.filter(session_context=f"push:{push.pk}", state="sent").count() == 3
+
+
+def test_the_preview_works_before_the_due_time_and_writes_nothing(scenario):
+    figures = preview(scenario)
+
+    assert figures["undecided"] == 11 and figures["would_send"] == 3
+    assert set(scenario.deliveries.values_list("fallback", flat=True)) == {"waiting"}
+
+
+def test_the_api_serves_figures_preview_deliveries_and_timelines(scenario, client, personas):
+    push = scenario
+    fallback.sweep(due(push))
+    c = api_client(client, personas.owner)
+
+    figures = c.get(f"/api/v1/pushes/{push.pk}").json()
+    previewed = c.get(f"/api/v1/pushes/{push.pk}/fallback-preview").json()
+    listing = c.get(f"/api/v1/pushes/{push.pk}/deliveries", {"outcome": "sent"}).json()
+    sent = listing["results"][0]
+    story = c.get(f"/api/v1/pushes/{push.pk}/deliveries/{sent['id']}/timeline").json()
+
+    assert figures["targets"] == 11 and figures["sms"]["outcome_sent"] == 3
+    assert figures["sms"]["blocked_by_reason"]["budget_exhausted"] == 2
+    assert figures["sms"]["sms_sent"] == 3 and figures["sms"]["fee"] == 3
+    assert previewed["undecided"] == 0
+    assert listing["count"] == 3
+    assert [e["event"] for e in story["events"]][:2] == ["pushed", "sent"]
+    assert {"decided", "sms_sent"} <= {e["event"] for e in story["events"]}
+
+
+def test_another_accounts_push_is_404(scenario, client, personas):
+    c = api_client(client, personas.outsider)
+
+    assert c.get(f"/api/v1/pushes/{scenario.pk}").status_code == 404
+    assert c.get(f"/api/v1/pushes/{scenario.pk}/fallback-preview").status_code == 404
