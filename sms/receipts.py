@@ -19,6 +19,8 @@ from .models import UNKNOWN_AFTER, SmsApplication, SmsMessage
 log = logging.getLogger(__name__)
 
 SIMULATED_DELIVERY_AFTER = timedelta(seconds=5)
+# How far back a receipt may settle a message whose SerialNo we never learnt.
+LOST_SERIAL_WINDOW = timedelta(days=3)
 # A receipt may settle a message in any of these states (and never a final one again).
 OPEN_STATES = (SmsMessage.State.SENDING, SmsMessage.State.SENT, SmsMessage.State.UNKNOWN)
 
@@ -61,13 +63,26 @@ def parse_callback(body: bytes) -> list[dict]:
                 "at": report.get("user_receive_time"),
                 "code": str(report.get("errmsg", ""))[:40],
                 "description": str(report.get("description", ""))[:200],
+                "phone": _phone(report.get("nationcode"), report.get("mobile")),
             }
         )
     return parsed
 
 
+def _phone(nation_code, mobile) -> str:
+    if not mobile:
+        return ""
+    mobile = str(mobile)
+    return mobile if mobile.startswith("+") else f"+{nation_code or 86}{mobile}"
+
+
 def apply_receipts(application: SmsApplication, reports: list[dict], now=None) -> int:
-    """Settle messages from receipts: two queries for the whole batch. Returns how many changed."""
+    """Settle messages from receipts: a few queries for the whole batch. Returns how many changed.
+
+    Reports match on SerialNo. A report whose SerialNo we never learnt (the send timed out, so
+    the message is ``unknown`` with no SerialNo) matches the oldest such message to the same
+    number of the same SMS application, which then takes that SerialNo.
+    """
     now = now or timezone.now()
     by_serial = {r["serial_no"]: r for r in reports}
     messages = list(
@@ -75,6 +90,27 @@ def apply_receipts(application: SmsApplication, reports: list[dict], now=None) -
             application=application, serial_no__in=list(by_serial), state__in=OPEN_STATES
         )
     )
+    known = set(
+        SmsMessage.objects.filter(
+            application=application, serial_no__in=list(by_serial)
+        ).values_list("serial_no", flat=True)
+    )
+    unmatched = [r for r in reports if r["serial_no"] not in known and r.get("phone")]
+    if unmatched:
+        waiting: dict[str, list[SmsMessage]] = {}
+        for message in SmsMessage.objects.filter(
+            application=application,
+            serial_no="",
+            state__in=[SmsMessage.State.UNKNOWN, SmsMessage.State.SENDING],
+            phone_number__in={r["phone"] for r in unmatched},
+            created_at__gte=now - LOST_SERIAL_WINDOW,
+        ).order_by("created_at", "id"):
+            waiting.setdefault(message.phone_number, []).append(message)
+        for report in unmatched:
+            if waiting.get(report["phone"]):
+                message = waiting[report["phone"]].pop(0)
+                message.serial_no = report["serial_no"]
+                messages.append(message)
     for message in messages:
         report = by_serial[message.serial_no]
         success = report["status"] == "SUCCESS"
@@ -89,6 +125,7 @@ def apply_receipts(application: SmsApplication, reports: list[dict], now=None) -
         messages,
         [
             "state",
+            "serial_no",
             "receipt_status",
             "receipt_code",
             "receipt_description",
@@ -129,6 +166,7 @@ def pull_receipts(now=None, limit: int = 100) -> int:
                 "at": item.UserReceiveTime,
                 "code": item.Description or "",
                 "description": item.Description or "",
+                "phone": item.PhoneNumber or "",
             }
             for item in response.PullSmsSendStatusSet or []
         ]

@@ -85,3 +85,16 @@ def test_a_worker_killed_while_the_provider_holds_the_request_never_sends_again(
     assert receipts.reconcile_stale(later + timedelta(minutes=11)) == 3
     message = SmsMessage.objects.order_by("pk").first()
     assert message.state == "unknown" and message.charged == 1
+
+    # Tencent's receipt settles it even though we never learnt its SerialNo.
+    from sms.receipts import apply_receipts, parse_callback
+
+    body = (
+        '[{"user_receive_time": "2026-11-25 18:00:00", "nationcode": "86", '
+        f'"mobile": "{message.phone_number[3:]}", "report_status": "SUCCESS", '
+        '"errmsg": "DELIVRD", "description": "ok", "sid": "2640:lost-serial"}]'
+    )
+    assert apply_receipts(message.application, parse_callback(body.encode())) == 1
+    message.refresh_from_db()
+    assert (message.state, message.serial_no) == ("delivered", "2640:lost-serial")
+    assert apply_receipts(message.application, parse_callback(body.encode())) == 0
