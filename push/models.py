@@ -342,3 +342,20 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"delivery {self.pk} of push {self.push_id} to device {self.device_id}"
+
+
+class SweepRun(models.Model):
+    """When each recurring sweep last finished, and what it did (for /healthz and operators)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    finished_at = models.DateTimeField(default=timezone.now)
+    result = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return f"{self.name} at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def record(cls, name: str, result: dict, now=None) -> None:
+        cls.objects.update_or_create(
+            name=name, defaults={"finished_at": now or timezone.now(), "result": result}
+        )

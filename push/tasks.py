@@ -1,6 +1,7 @@
 """django-q2 entry points of the push platform (thin)."""
 
 from . import fallback, fanout
+from .models import SweepRun
 
 # A sweep stops taking new batches after this many, so runs every minute never pile up.
 SWEEP_BUDGET_BATCHES = 200
@@ -12,9 +13,13 @@ def start_push(push_id: int) -> bool:
 
 def push_sweep() -> dict:
     """Every minute: start due or lost pushes, expire old deliveries."""
-    return {"started": fanout.start_due(), "expired": fanout.expire()}
+    result = {"started": fanout.start_due(), "expired": fanout.expire()}
+    SweepRun.record("push", result)
+    return result
 
 
 def fallback_sweep() -> dict:
     """Every minute: decide the due supplementary SMS."""
-    return fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
+    result = fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
+    SweepRun.record("fallback", result)
+    return result

@@ -1,9 +1,11 @@
 """The console shell: where a signed-in user lands, and the account overview."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.decorators import account_view
 from accounts.models import ApiKeyPair, Membership, TencentCloudAuthorization
@@ -35,11 +37,41 @@ def overview(request):
     )
 
 
+SWEEP_MAX_AGE = 300  # seconds; the fallback sweep runs every minute
+
+
 def healthz(request):
-    """For load balancers and supervisors: 200 when the database answers."""
+    """For load balancers and supervisors: database, task broker, age of the last SMS sweep.
+
+    503 when the database or the broker does not answer; with ``?require=sweep`` also when the
+    supplementary-SMS sweep has not finished for SWEEP_MAX_AGE seconds (workers down).
+    """
+    from push.models import SweepRun
+
+    checks, ok = {}, True
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        checks["database"] = "ok"
     except Exception as exc:  # any database failure means unhealthy
-        return JsonResponse({"ok": False, "database": str(exc)}, status=503)
-    return JsonResponse({"ok": True, "database": "ok"})
+        checks["database"], ok = f"error: {exc}", False
+    checks["broker"] = _broker_status()
+    ok = ok and checks["broker"] == "ok"
+    last = SweepRun.objects.filter(name="fallback").first() if checks["database"] == "ok" else None
+    age = (timezone.now() - last.finished_at).total_seconds() if last else None
+    checks["fallback_sweep_age_seconds"] = None if age is None else round(age)
+    if request.GET.get("require") == "sweep" and (age is None or age > SWEEP_MAX_AGE):
+        ok = False
+    return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
+
+
+def _broker_status() -> str:
+    if not settings.REDIS_URL:
+        return "ok"  # the ORM broker is the database
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"error: {exc}"
+    return "ok"

@@ -34,11 +34,31 @@ def test_the_demo_data_is_created_once(db):
     assert "already there" in out.getvalue()
 
 
-def test_health_reports_the_database(client, db):
+def test_health_reports_database_broker_and_sweep_age(client, db):
+    from push.models import SweepRun
+
     response = client.get("/healthz")
+    stale = client.get("/healthz", {"require": "sweep"})
+    SweepRun.record("fallback", {"batches": 0})
+    fresh = client.get("/healthz", {"require": "sweep"})
 
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "database": "ok"}
+    assert response.json() == {
+        "ok": True,
+        "database": "ok",
+        "broker": "ok",
+        "fallback_sweep_age_seconds": None,
+    }
+    assert stale.status_code == 503
+    assert fresh.status_code == 200 and fresh.json()["fallback_sweep_age_seconds"] == 0
+
+
+def test_health_reports_a_broker_that_does_not_answer(client, db, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503 and response.json()["broker"].startswith("error")
 
 
 def test_the_openapi_schema_documents_the_api(client, personas, login):

@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from push import fallback
+from push.models import SweepRun
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, loop, interval, batch_size, **options):
         while True:
             totals = fallback.sweep(batch_size=batch_size)
+            SweepRun.record("fallback", totals)
             self.stdout.write(
                 " ".join(f"{k}={v}" for k, v in sorted(totals.items())) or "nothing due"
             )
