@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.utils import timezone
@@ -33,8 +34,8 @@ from .models import PHONE_ACCOUNT_TYPE, Delivery, DeviceAccount, Push
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
-LEASE = timedelta(minutes=5)
+BATCH_SIZE = settings.FALLBACK_BATCH_SIZE
+LEASE = timedelta(seconds=settings.FALLBACK_LEASE_SECONDS)
 MAX_ATTEMPTS = 5
 RETRY_BACKOFF = timedelta(minutes=1)  # doubled for every failed attempt
 

@@ -149,6 +149,11 @@ def _load():
     s["EMAIL_URL"] = env.str("EMAIL_URL", default="")
     s["DEFAULT_FROM_EMAIL"] = env.str("DEFAULT_FROM_EMAIL", default="pushconsole@localhost")
     s["Q_WORKERS"] = _get(env, "Q_WORKERS", "int", 2)
+    s["Q_CLUSTER_NAME"] = env.str("Q_CLUSTER_NAME", default="pushconsole")
+    # The supplementary-SMS sweep: deliveries per claimed batch, and how long a claim holds
+    # before another worker may take the batch over (its worker is presumed dead).
+    s["FALLBACK_BATCH_SIZE"] = _get(env, "FALLBACK_BATCH_SIZE", "int", 1000)
+    s["FALLBACK_LEASE_SECONDS"] = _get(env, "FALLBACK_LEASE_SECONDS", "int", 300)
     s["MEDIA_ROOT"] = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
     # Behind a TLS-terminating proxy that already redirects, SECURE_SSL_REDIRECT=false.
     s["SECURE_SSL_REDIRECT"] = _get(env, "SECURE_SSL_REDIRECT", "bool", True)
@@ -273,8 +278,11 @@ DEFAULT_FROM_EMAIL = _s["DEFAULT_FROM_EMAIL"]
 # if it has not finished, so `retry` stays well above `timeout`; attempts are capped; missed
 # schedule runs are not replayed in a burst after downtime (`catch_up` off): the minute sweep
 # finds due work in the database anyway.
+FALLBACK_BATCH_SIZE = _s["FALLBACK_BATCH_SIZE"]
+FALLBACK_LEASE_SECONDS = _s["FALLBACK_LEASE_SECONDS"]
+
 Q_CLUSTER = {
-    "name": "pushconsole",
+    "name": _s["Q_CLUSTER_NAME"],
     "workers": _s["Q_WORKERS"],
     "timeout": 240,
     "retry": 600,
