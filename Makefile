@@ -10,6 +10,10 @@ RUN_DATABASE_URL ?= sqlite:///$(CURDIR)/db.sqlite3
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pushconsole
 PYTEST_ARGS ?=
 
+# `make bench` measures on its own PostgreSQL database.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pushconsole_bench
+BENCH_ARGS ?=
+
 .PHONY: run test lint format bench clean
 
 $(PY):
@@ -33,6 +37,13 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	DATABASE_URL=$(DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	@DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -c "import psycopg, environ; c = environ.Env.db_url_config('$(BENCH_DATABASE_URL)'); \
+	a = psycopg.connect(host=c['HOST'] or None, port=c['PORT'] or None, user=c['USER'] or None, dbname='postgres', autocommit=True); \
+	a.execute('CREATE DATABASE ' + c['NAME']) if not a.execute('SELECT 1 FROM pg_database WHERE datname = %s', [c['NAME']]).fetchone() else None"
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py migrate --no-input -v 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -60,6 +60,19 @@ class Claimed:
     device_id: int
 
 
+@dataclass
+class Due:
+    """What deciding a claimed delivery needs (read as plain values: no model instances)."""
+
+    pk: int
+    push: Push
+    device_id: int
+    notifications_enabled: bool
+    arrived_at: object
+    clicked_at: object
+    sms_attempts: int
+
+
 def session_context(push) -> str:
     return f"push:{push.pk}"
 
@@ -174,10 +187,17 @@ def process(batch: list[Claimed], now) -> dict:
         return {}
     ids = [c.id for c in batch]
     decisions = Decisions()
+    pushes = Push.objects.select_related("application__account").in_bulk({c.push_id for c in batch})
     deliveries = {
-        d.pk: d
-        for d in Delivery.objects.filter(pk__in=ids).select_related(
-            "device", "push__application__account"
+        row[0]: Due(row[0], pushes[row[1]], *row[2:])
+        for row in Delivery.objects.filter(pk__in=ids).values_list(
+            "pk",
+            "push_id",
+            "device_id",
+            "device__notifications_enabled",
+            "arrived_at",
+            "clicked_at",
+            "sms_attempts",
         )
     }
     # A delivery that already has an SMS row (its worker died after writing it) is decided
@@ -196,14 +216,14 @@ def process(batch: list[Claimed], now) -> dict:
             account_type=PHONE_ACCOUNT_TYPE,
         ).values_list("device_id", "account")
     )
-    wanted: dict[int, list[Delivery]] = defaultdict(list)  # push id → deliveries to SMS
+    wanted: dict[int, list[Due]] = defaultdict(list)  # push id → deliveries to SMS
     for delivery in deliveries.values():
         push = delivery.push
         if delivery.pk in existing:
             decisions.add(delivery.pk, *outcome_of(existing[delivery.pk]))
         elif not fired(
             push,
-            notifications_enabled=delivery.device.notifications_enabled,
+            notifications_enabled=delivery.notifications_enabled,
             arrived_at=delivery.arrived_at,
             clicked_at=delivery.clicked_at,
         ):
@@ -223,7 +243,7 @@ def process(batch: list[Claimed], now) -> dict:
     return dict(counts)
 
 
-def send_group(deliveries: list[Delivery], phones, decisions: Decisions, now) -> None:
+def send_group(deliveries: list["Due"], phones, decisions: Decisions, now) -> None:
     """Send one push's due SMS: one template and parameter set, many numbers."""
     push = deliveries[0].push
     account = push.application.account
@@ -242,7 +262,7 @@ def send_group(deliveries: list[Delivery], phones, decisions: Decisions, now) ->
         return
     # One SMS per number within the batch (the first delivery of a number carries it); a
     # number of another region than the template's cannot get this SMS.
-    carriers: dict[str, Delivery] = {}
+    carriers: dict[str, Due] = {}
     for delivery in sorted(deliveries, key=lambda d: d.pk):
         number = phones[delivery.device_id]
         if region_of(number) != template.region:
@@ -268,6 +288,7 @@ def send_group(deliveries: list[Delivery], phones, decisions: Decisions, now) ->
             params=push.sms_params,
             numbers=list(carriers),
             max_numbers=None,
+            normalized=True,
             source_type=SmsMessage.Source.PUSH_DELIVERY,
             source_ids=[d.pk for d in carriers.values()],
             session_context=session_context(push),

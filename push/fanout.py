@@ -71,7 +71,7 @@ def fan_out(push: Push, now) -> int:
         f"INSERT INTO {table} (push_id, device_id, state, notifications_enabled, created_at, "
         "sent_at, fallback, sms_due_at, outcome, outcome_detail, sms_attempts) "
         f"SELECT %s, d.id, %s, d.notifications_enabled, %s, %s, %s, %s, '', '', 0 "
-        f"FROM ({select_sql}) AS d WHERE true ON CONFLICT DO NOTHING"
+        f"FROM ({select_sql}) AS d"
     )
     params = (push.pk, state, now, sent_at, fallback, due, *select_params)
     with connection.cursor() as cursor:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import TencentCloudAuthorization
 
 from . import quota
+from .bulk import insert_rows, update_rows
 from .limits import Limiter, lock_numbers
 from .models import (
     PackageCharge,
@@ -188,6 +189,7 @@ def prepare(
     params: Sequence[str] = (),
     numbers: Sequence[str] = (),
     max_numbers: int | None = MAX_NUMBERS_PER_CALL,
+    normalized: bool = False,
     source_type: str = SmsMessage.Source.API,
     source_ids: Sequence[int | None] | None = None,
     session_context: str = "",
@@ -200,16 +202,22 @@ def prepare(
     )
     if max_numbers is not None and len(numbers) > max_numbers:
         raise SmsRejected("numbers", f"at most {max_numbers} numbers per call; got {len(numbers)}")
-    normalized = normalize_numbers(numbers, template.region)
+    if normalized:  # E.164 already (bound numbers): only the region is checked
+        numbers = list(numbers)
+        for i, number in enumerate(numbers):
+            if region_of(number) != template.region:
+                raise SmsRejected(f"numbers[{i}]", f"{number} is not of the template's region")
+    else:
+        numbers = normalize_numbers(numbers, template.region)
     check_transport(account)
-    ids = list(source_ids) if source_ids is not None else [None] * len(normalized)
+    ids = list(source_ids) if source_ids is not None else [None] * len(numbers)
     return SmsOrder(
         account=account,
         application=application,
         template=template,
         signature=signature,
         params=params,
-        recipients=[Recipient(n, i) for n, i in zip(normalized, ids, strict=True)],
+        recipients=[Recipient(n, i) for n, i in zip(numbers, ids, strict=True)],
         source_type=source_type,
         session_context=session_context,
         created_by=created_by,
@@ -293,9 +301,13 @@ def reserve(
                 message.charged = fee
                 charges.extend((message, package, amount) for package, amount in taken)
             messages.append(message)
-        SmsMessage.objects.bulk_create(messages)
-        PackageCharge.objects.bulk_create(
-            PackageCharge(message=m, package=p, amount=a, at=now) for m, p, a in charges
+        insert_rows(
+            SmsMessage, messages, ["phone_number", "source_id", "state", "reason", "charged"]
+        )
+        insert_rows(
+            PackageCharge,
+            [PackageCharge(message=m, package=p, amount=a, at=now) for m, p, a in charges],
+            ["message", "package", "amount"],
         )
         wallet.commit()
     return messages
@@ -343,7 +355,8 @@ def complete(pending: list[SmsMessage], results, transport: Transport, *, now=No
             message.retryable = bool(result.error and result.error.kind != "permanent")
             if result.outcome == Outcome.FAILED:
                 not_sent.append(message)
-    SmsMessage.objects.bulk_update(
+    update_rows(
+        SmsMessage,
         pending,
         [
             "state",

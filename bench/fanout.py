@@ -1,0 +1,49 @@
+"""Figure 1: an ``all`` push to N devices, vs a raw INSERT … SELECT of the same rows."""
+
+from django.db import connection, transaction
+
+from push import fanout
+from push.models import Push
+
+from .common import cleanup, make_devices, rate, tenant, timer
+
+
+def run(size: int) -> dict:
+    account, app = tenant("fanout")
+    try:
+        make_devices(app, size)
+        t: dict = {}
+        push = fanout.accept(
+            Push(application=app, audience_type="all", message_type="notify", title="bench")
+        )
+        with timer(t, "product"):
+            assert fanout.start(push.pk)
+        # The limit: the same rows written by one bare statement and committed (the deferred
+        # foreign-key checks run at commit, so both sides pay them), then removed again.
+        raw = Push.objects.create(
+            application=app, audience_type="all", message_type="notify", title="raw"
+        )
+        with timer(t, "raw"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO push_delivery (push_id, device_id, state, notifications_enabled, "
+                "created_at, sent_at, fallback, outcome, outcome_detail, sms_attempts) "
+                "SELECT %s, id, 'sent', notifications_enabled, now(), now(), 'none', '', '', 0 "
+                "FROM push_device WHERE application_id = %s",
+                [raw.pk, app.pk],
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM push_delivery WHERE push_id = %s", [raw.pk])
+        push.refresh_from_db()
+        assert push.targets == size, push.targets
+        return {
+            "figure": "Fan-out: all push",
+            "size": size,
+            "value": rate(size, t["product"]),
+            "limit": rate(size, t["raw"]),
+            "unit": "deliveries/s",
+            "goal": "≥ 0.8 of the raw INSERT … SELECT rate",
+            "goal_ratio": 0.8,
+            "seconds": t["product"],
+        }
+    finally:
+        cleanup(account)

@@ -1,0 +1,86 @@
+"""The benchmark: each figure measured side by side with its limit, in the same run."""
+
+import json
+import platform
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+SIZES = {
+    # figure: (tiny, full)
+    "fanout": (2_000, 1_000_000),
+    "fallback": (1_000, 100_000),
+}
+
+
+class Command(BaseCommand):
+    help = "Run the benchmark on PostgreSQL and write bench/results.md and bench/results.json."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tiny", action="store_true", help="CI size: proves it still works")
+        parser.add_argument("--only", nargs="*", choices=sorted(SIZES), help="figures to run")
+        parser.add_argument("--out", default=str(Path(settings.BASE_DIR) / "bench"))
+
+    def handle(self, *args, tiny, only, out, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("the benchmark runs on PostgreSQL: set DATABASE_URL=postgres://…")
+        import importlib
+
+        rows = []
+        for name in only or SIZES:
+            size = SIZES[name][0 if tiny else 1]
+            self.stdout.write(f"{name}: {size:,} …")
+            row = importlib.import_module(f"bench.{name}").run(size)
+            row["ratio"] = row["value"] / row["limit"] if row.get("limit") else None
+            row["met"] = self._met(row)
+            rows.append(row)
+            self.stdout.write(self._line(row))
+        self._write(rows, Path(out), tiny)
+
+    @staticmethod
+    def _met(row) -> bool:
+        ok = True
+        if row.get("goal_ratio") is not None and row["ratio"] is not None:
+            ok = ok and row["ratio"] >= row["goal_ratio"]
+        if row.get("goal_absolute") is not None:
+            ok = ok and row["value"] >= row["goal_absolute"]
+        if row.get("goal_max") is not None:
+            ok = ok and row["value"] <= row["goal_max"]
+        return ok
+
+    @staticmethod
+    def _line(row) -> str:
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "—"
+        limit = f"{row['limit']:,.0f}" if row.get("limit") else "—"
+        return (
+            f"| {row['figure']} | {row['size']:,} | {row['value']:,.0f} {row['unit']} | "
+            f"{limit} | {ratio} | {row['goal']} | {'yes' if row['met'] else 'NO'} |"
+        )
+
+    def _write(self, rows, out: Path, tiny: bool) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        name = "results-tiny" if tiny else "results"
+        meta = {
+            "at": timezone.now().isoformat(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "database": connection.cursor().connection.info.server_version,
+        }
+        (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+        lines = [
+            f"# Benchmark results{' (tiny, CI)' if tiny else ''}",
+            "",
+            f"Run {meta['at']} on {meta['machine']}, Python {meta['python']}, "
+            f"PostgreSQL {meta['database']}. Each figure is measured beside its limit in the same "
+            "run; the ratio is figure / limit.",
+            "",
+            "| figure | size | value | limit | ratio | goal | met |",
+            "|---|---|---|---|---|---|---|",
+            *[self._line(r) for r in rows],
+            "",
+        ]
+        (out / f"{name}.md").write_text("\n".join(lines))
+        self.stdout.write(f"wrote {out / name}.md and .json")
