@@ -359,3 +359,37 @@ class SweepRun(models.Model):
         cls.objects.update_or_create(
             name=name, defaults={"finished_at": now or timezone.now(), "result": result}
         )
+
+
+class DailyStats(models.Model):
+    """An account's figures for one calendar day (its time zone), kept by the minute rollup so
+    the dashboard reads a handful of rows instead of counting millions of deliveries.
+
+    Push figures count the deliveries of pushes created that day; SMS figures count messages
+    created that day.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="daily_stats")
+    day = models.DateField()
+    pushes = models.PositiveIntegerField(default=0)
+    targets = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    arrived = models.PositiveIntegerField(default=0)
+    clicked = models.PositiveIntegerField(default=0)
+    sms_due = models.PositiveIntegerField(default=0)
+    sms_sent = models.PositiveIntegerField(default=0)
+    sms_delivered = models.PositiveIntegerField(default=0)
+    sms_failed = models.PositiveIntegerField(default=0)
+    sms_blocked = models.PositiveIntegerField(default=0)
+    sms_unknown = models.PositiveIntegerField(default=0)
+    sms_fee = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "daily stats"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="push_daily_stats_day")
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.day}"

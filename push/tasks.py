@@ -1,6 +1,6 @@
 """django-q2 entry points of the push platform (thin)."""
 
-from . import fallback, fanout
+from . import fallback, fanout, rollup
 from .models import SweepRun
 
 # A sweep stops taking new batches after this many, so runs every minute never pile up.
@@ -23,3 +23,8 @@ def fallback_sweep() -> dict:
     result = fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
     SweepRun.record("fallback", result)
     return result
+
+
+def rollup_daily_stats() -> int:
+    """Every minute: the dashboard's figures for today and yesterday."""
+    return rollup.refresh()

@@ -11,6 +11,7 @@ SCHEDULES = {
     "sms: receipts, simulated deliveries, lost sends": ("sms.tasks.receipts_sweep", "I", 1),
     "push: start scheduled pushes, expire deliveries": ("push.tasks.push_sweep", "I", 1),
     "push: supplementary SMS due checks": ("push.tasks.fallback_sweep", "I", 1),
+    "push: dashboard figures": ("push.tasks.rollup_daily_stats", "I", 1),
     "sms: sync signature and template status with Tencent": (
         "sms.tasks.sync_provider_statuses",
         "I",

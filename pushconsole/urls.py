@@ -33,6 +33,7 @@ console = [
     path("keys/<int:key_id>/toggle", accounts_views.api_key_toggle, name="api_key_toggle"),
     path("keys/<int:key_id>/delete", accounts_views.api_key_delete, name="api_key_delete"),
     path("a/<int:account_id>/", views.overview, name="overview"),
+    path("a/<int:account_id>/dashboard.json", views.dashboard_series, name="dashboard_series"),
     path(
         "a/<int:account_id>/authorization/",
         accounts_views.authorization,

@@ -10,6 +10,8 @@ from django.utils import timezone
 from accounts.decorators import account_view
 from accounts.models import ApiKeyPair, Membership, TencentCloudAuthorization
 
+from . import dashboard
+
 
 @login_required
 def home(request):
@@ -24,17 +26,30 @@ def home(request):
 
 @account_view()
 def overview(request):
+    """The dashboard: today / 7 / 30 days of pushes and SMS, with charts, and the account."""
     account = request.account
+    period = request.GET.get("period", "7")
+    if period not in dashboard.PERIODS:
+        period = "7"
     return render(
         request,
         "pushconsole/overview.html",
         {
+            "period": period,
+            "periods": [("today", "Today"), ("7", "7 days"), ("30", "30 days")],
+            "figures": dashboard.figures(account, period),
             "members": account.memberships.select_related("user").order_by("user__username"),
             "auth": TencentCloudAuthorization.objects.filter(account=account).first(),
             "my_key_count": ApiKeyPair.objects.filter(user=request.user).count(),
             "key_limit": ApiKeyPair.MAX_PER_USER,
         },
     )
+
+
+@account_view()
+def dashboard_series(request):
+    """Per-day series for the dashboard's charts."""
+    return JsonResponse(dashboard.series(request.account, request.GET.get("period", "7")))
 
 
 SWEEP_MAX_AGE = 300  # seconds; the fallback sweep runs every minute

@@ -133,3 +133,15 @@ def sms(personas, reviewer):
 
     clear_local_outbox()
     return ready_account(personas.org, reviewer)
+
+
+@pytest.fixture
+def app(personas):
+    """An Android push application of Acme; ``app.test_secret`` is its SecretKey."""
+    from push.models import Application, Platform
+
+    application, secret = Application.objects.create_for(
+        personas.org, name="Acme Android", platform=Platform.ANDROID
+    )
+    application.test_secret = secret
+    return application

@@ -1,8 +1,6 @@
 """Push fixtures on top of the personas: an application with devices."""
 
-import pytest
-
-from push.models import Application, Device, DeviceAccount, DeviceTag, Platform
+from push.models import Device, DeviceAccount, DeviceTag
 
 
 def add_device(app, token, *, tags=(), phone=None, enabled=True, **fields):
@@ -15,12 +13,3 @@ def add_device(app, token, *, tags=(), phone=None, enabled=True, **fields):
             device=device, application=app, account_type=1002, account=phone
         )
     return device
-
-
-@pytest.fixture
-def app(personas):
-    application, secret = Application.objects.create_for(
-        personas.org, name="Acme Android", platform=Platform.ANDROID
-    )
-    application.test_secret = secret
-    return application

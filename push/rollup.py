@@ -1,0 +1,82 @@
+"""The dashboard rollup: per account and local calendar day, the push and SMS figures.
+
+Every minute the last ``DAYS`` days are recomputed with a few grouped queries per time zone in
+use (not per account), and written as DailyStats rows. Older days stay as they were: events for
+pushes older than that are not counted on the dashboard any more (the push page counts live).
+"""
+
+import zoneinfo
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from accounts.models import Account
+from sms.models import SmsMessage
+
+from .models import DailyStats, Delivery, Push
+
+DAYS = 2
+PUSH_FIELDS = ("pushes", "targets", "sent", "arrived", "clicked", "sms_due")
+SMS_FIELDS = ("sms_sent", "sms_delivered", "sms_failed", "sms_blocked", "sms_unknown", "sms_fee")
+
+
+def refresh(now=None, days: int = DAYS) -> int:
+    """Recompute the last ``days`` local days of every account; returns rows written."""
+    now = now or timezone.now()
+    written = 0
+    zones = Account.objects.values_list("time_zone", flat=True).distinct()
+    for zone in zones:
+        tz = zoneinfo.ZoneInfo(zone)
+        first_day = now.astimezone(tz).date() - timedelta(days=days - 1)
+        since = datetime.combine(first_day, time.min, tzinfo=tz)
+        accounts = Account.objects.filter(time_zone=zone).values("pk")
+        rows: dict = defaultdict(dict)
+        for r in (
+            Push.objects.filter(application__account__in=accounts, created_at__gte=since)
+            .annotate(day=TruncDate("created_at", tzinfo=tz))
+            .values("application__account_id", "day")
+            .annotate(pushes=Count("id"))
+        ):
+            rows[(r["application__account_id"], r["day"])]["pushes"] = r["pushes"]
+        for r in (
+            Delivery.objects.filter(
+                push__application__account__in=accounts, push__created_at__gte=since
+            )
+            .annotate(day=TruncDate("push__created_at", tzinfo=tz))
+            .values("push__application__account_id", "day")
+            .annotate(
+                targets=Count("id"),
+                sent=Count("id", filter=Q(sent_at__isnull=False)),
+                arrived=Count("id", filter=Q(arrived_at__isnull=False)),
+                clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+                sms_due=Count("id", filter=~Q(fallback=Delivery.Fallback.NONE)),
+            )
+        ):
+            key = (r.pop("push__application__account_id"), r.pop("day"))
+            rows[key].update(r)
+        s = SmsMessage.State
+        for r in (
+            SmsMessage.objects.filter(account__in=accounts, created_at__gte=since)
+            .annotate(day=TruncDate("created_at", tzinfo=tz))
+            .values("account_id", "day")
+            .annotate(
+                sms_sent=Count("id", filter=Q(state__in=[s.SENT, s.DELIVERED])),
+                sms_delivered=Count("id", filter=Q(state=s.DELIVERED)),
+                sms_failed=Count("id", filter=Q(state=s.FAILED)),
+                sms_blocked=Count("id", filter=Q(state=s.BLOCKED)),
+                sms_unknown=Count("id", filter=Q(state__in=[s.UNKNOWN, s.SENDING])),
+                sms_fee=Coalesce(Sum("charged"), 0),
+            )
+        ):
+            key = (r.pop("account_id"), r.pop("day"))
+            rows[key].update(r)
+        for (account_id, day), figures in rows.items():
+            defaults = {f: figures.get(f, 0) for f in PUSH_FIELDS + SMS_FIELDS}
+            DailyStats.objects.update_or_create(
+                account_id=account_id, day=day, defaults={**defaults, "updated_at": now}
+            )
+            written += 1
+    return written
