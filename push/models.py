@@ -91,7 +91,11 @@ class Application(models.Model):
     def check_access_key(self, access_key: str) -> bool:
         return hmac.compare_digest(self.access_key.encode(), access_key.encode())
 
+    @transaction.atomic
     def rotate_secret(self, now=None) -> str:
+        """A new SecretKey (returned once); the old one stops working at once. The row lock
+        makes two rotations at the same moment happen one after the other."""
+        Application.objects.select_for_update().filter(pk=self.pk).exists()
         secret = random_string(32, string.hexdigits.lower()[:16])
         self.secret_sealed, self.secret_hint = crypto.seal(secret), secret[-4:]
         self.secret_rotated_at = now or timezone.now()

@@ -4,6 +4,8 @@ import csv
 
 from django.http import StreamingHttpResponse
 
+from .numbers import mask
+
 COLUMNS = [
     ("id", "id"),
     ("created_at", "created_at"),
@@ -31,15 +33,20 @@ class _Echo:
         return value
 
 
-def csv_rows(queryset):
+def csv_rows(queryset, *, mask_numbers: bool = False):
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in COLUMNS])
     fields = [field for _, field in COLUMNS]
+    phone = fields.index("phone_number")
     for row in queryset.values_list(*fields).iterator(chunk_size=2000):
-        yield writer.writerow(["" if v is None else v for v in row])
+        row = ["" if v is None else v for v in row]
+        if mask_numbers:
+            row[phone] = mask(row[phone])
+        yield writer.writerow(row)
 
 
-def csv_response(queryset, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_rows(queryset), content_type="text/csv; charset=utf-8")
+def csv_response(queryset, filename: str, *, mask_numbers: bool = False) -> StreamingHttpResponse:
+    rows = csv_rows(queryset, mask_numbers=mask_numbers)
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -213,7 +213,11 @@ def records(request):
         template_id=filters.get("template", ""),
     )
     if request.GET.get("export") == "csv":
-        return csv_response(qs, f"sms-records-{account.pk}.csv")
+        return csv_response(
+            qs,
+            f"sms-records-{account.pk}.csv",
+            mask_numbers=not request.membership.has_role(Role.OPERATOR),
+        )
     page = Paginator(qs.select_related("template"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

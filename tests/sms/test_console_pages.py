@@ -184,9 +184,13 @@ def test_a_viewer_cannot_reveal_numbers(sms, login, personas):
     send_one(sms)
     Membership.objects.filter(user=personas.member).update(role="viewer")
 
-    text = login(personas.member).get(url(sms.account, "records/")).content.decode()
+    client = login(personas.member)
+    text = client.get(url(sms.account, "records/")).content.decode()
+    export = client.get(url(sms.account, "records/"), {"export": "csv"})
 
     assert "+86137****2222" in text and "+8613711112222" not in text
+    body = b"".join(export.streaming_content).decode()
+    assert "+86137****2222" in body and "+8613711112222" not in body
 
 
 def test_owners_are_warned_once_at_80_percent_and_at_exhaustion(

@@ -1,0 +1,385 @@
+"""Console pages of the push platform, under /a/<account_id>/push/: applications (and their
+keys), devices, pushes with their funnels and per-device deliveries."""
+
+import csv
+import json
+from datetime import datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import account_view
+from accounts.models import Role
+from sms.numbers import InvalidNumber, mask, normalize
+
+from . import stats
+from .forms import ApplicationForm, DeliveryFilterForm, DeviceFilterForm, PushFilterForm
+from .models import (
+    PHONE_ACCOUNT_TYPE,
+    Application,
+    Delivery,
+    Device,
+    DeviceAccount,
+    DeviceTag,
+    Push,
+)
+
+PAGE_SIZE = 50
+RECENT_PUSHES = 10
+DEVICE_DELIVERIES = 50
+
+
+def _require(request, role):
+    if not request.membership.has_role(role):
+        raise PermissionDenied(f"This needs the {Role(role).label} role or higher.")
+
+
+def _phone_of(device_ref: str) -> Subquery:
+    """The phone number (account type 1002) bound to the device; one per device at most."""
+    return Subquery(
+        DeviceAccount.objects.filter(
+            device=OuterRef(device_ref), account_type=PHONE_ACCOUNT_TYPE
+        ).values("account")[:1]
+    )
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("export", None)
+    return query.urlencode()
+
+
+def _local_day_start(day, tz) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+# Applications
+
+
+@never_cache
+@account_view()
+@sensitive_variables("new_secret")
+def applications(request):
+    """The account's applications; creating one shows its SecretKey on this response only."""
+    can_manage = request.membership.has_role(Role.ADMIN)
+    form = ApplicationForm(request.POST or None)
+    new_app = new_secret = None
+    if request.method == "POST":
+        _require(request, Role.ADMIN)
+        if form.is_valid():
+            new_app, new_secret = Application.objects.create_for(
+                request.account, **form.cleaned_data
+            )
+            form = ApplicationForm()
+    apps = (
+        Application.objects.filter(account=request.account)
+        .annotate(device_count=Count("devices"))
+        .order_by("name", "id")
+    )
+    page = Paginator(apps, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "push/applications.html",
+        {
+            "page": page,
+            "form": form,
+            "can_manage": can_manage,
+            "new_app": new_app,
+            "new_secret": new_secret,
+        },
+    )
+
+
+def _application_page(request, app: Application, new_secret: str | None = None):
+    devices = Device.objects.filter(application=app).aggregate(
+        total=Count("id"), enabled=Count("id", filter=Q(notifications_enabled=True))
+    )
+    return render(
+        request,
+        "push/application.html",
+        {
+            "app": app,
+            "devices": devices,
+            "recent_pushes": app.pushes.order_by("-created_at", "-id")[:RECENT_PUSHES],
+            "can_manage": request.membership.has_role(Role.ADMIN),
+            "new_secret": new_secret,
+            "base_url": request.build_absolute_uri("/"),
+        },
+    )
+
+
+@never_cache
+@account_view()
+def application_detail(request, pk):
+    app = get_object_or_404(Application, pk=pk, account=request.account)
+    return _application_page(request, app)
+
+
+@never_cache
+@require_POST
+@account_view(Role.ADMIN)
+@sensitive_variables("new_secret")
+def application_rotate(request, pk):
+    """A new SecretKey, shown on this response only; the old one is refused from now on."""
+    app = get_object_or_404(Application, pk=pk, account=request.account)
+    new_secret = app.rotate_secret()
+    return _application_page(request, app, new_secret=new_secret)
+
+
+# Devices
+
+
+@account_view()
+def devices(request):
+    account = request.account
+    form = DeviceFilterForm(request.GET or None, account=account)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = Device.objects.filter(application__account=account)
+    error = ""
+    # Bindings and tags are matched in subqueries on their (application, …) indexes, so a
+    # device bound or tagged twice is still listed once.
+    bindings = DeviceAccount.objects.filter(application__account=account)
+    tags = DeviceTag.objects.filter(application__account=account)
+    if application := filters.get("application"):
+        qs = qs.filter(application=application)
+        bindings, tags = (
+            bindings.filter(application=application),
+            tags.filter(application=application),
+        )
+    if token := filters.get("token", "").strip():
+        qs = qs.filter(token__startswith=token)
+    if phone := filters.get("phone", "").strip():
+        try:
+            number = normalize(phone)
+        except InvalidNumber as exc:
+            error, qs = str(exc), qs.none()
+        else:
+            phones = bindings.filter(account_type=PHONE_ACCOUNT_TYPE, account=number)
+            qs = qs.filter(pk__in=phones.values("device_id"))
+    if bound := filters.get("account", "").strip():
+        qs = qs.filter(pk__in=bindings.filter(account=bound).values("device_id"))
+    if tag := filters.get("tag", "").strip():
+        qs = qs.filter(pk__in=tags.filter(tag=tag).values("device_id"))
+    if notifications := filters.get("notifications"):
+        qs = qs.filter(notifications_enabled=notifications == "on")
+    qs = (
+        qs.select_related("application")
+        .annotate(phone=_phone_of("pk"))
+        .order_by("-last_seen_at", "-id")
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "push/devices.html",
+        {
+            "form": form,
+            "page": page,
+            "phone_error": error,
+            "query": _query_without_page(request),
+            "reveal": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+@account_view()
+def device_detail(request, pk):
+    device = get_object_or_404(
+        Device.objects.select_related("application"), pk=pk, application__account=request.account
+    )
+    deliveries = device.deliveries.select_related("push").order_by("-id")[
+        :DEVICE_DELIVERIES
+    ]  # newest first, on the (device, id) index
+    return render(
+        request,
+        "push/device.html",
+        {
+            "device": device,
+            "bindings": device.accounts.order_by("account_type", "id"),
+            "tags": device.tags.order_by("tag"),
+            "deliveries": deliveries,
+            "phone_type": PHONE_ACCOUNT_TYPE,
+            "reveal": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+# Pushes
+
+
+@account_view()
+def pushes(request):
+    account = request.account
+    form = PushFilterForm(request.GET or None, account=account)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = Push.objects.filter(application__account=account)
+    if application := filters.get("application"):
+        qs = qs.filter(application=application)
+    if status := filters.get("status"):
+        qs = qs.filter(status=status)
+    if since := filters.get("since"):
+        qs = qs.filter(created_at__gte=_local_day_start(since, account.tz))
+    if until := filters.get("until"):
+        qs = qs.filter(created_at__lt=_local_day_start(until + timedelta(days=1), account.tz))
+    if sms := filters.get("sms"):
+        qs = qs.filter(resend_by_sms=sms == "yes")
+    page = Paginator(qs.select_related("application"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "push/pushes.html",
+        {"form": form, "page": page, "query": _query_without_page(request)},
+    )
+
+
+FUNNEL = [
+    ("targets", "Targets"),
+    ("sent", "Sent"),
+    ("arrived", "Arrived"),
+    ("clicked", "Clicked"),
+    ("dismissed", "Dismissed"),
+    ("expired", "Expired"),
+    ("failed", "Failed"),
+    ("notifications_disabled", "Notifications off"),
+]
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _bars(figures: dict, steps, whole: int) -> list[dict]:
+    return [
+        {
+            "key": key,
+            "label": label,
+            "n": figures.get(key) or 0,
+            "pct": round(100 * (figures.get(key) or 0) / whole, 1) if whole else 0,
+        }
+        for key, label in steps
+    ]
+
+
+@account_view()
+def push_detail(request, pk):
+    account = request.account
+    push = get_object_or_404(
+        Push.objects.select_related("application", "created_by"),
+        pk=pk,
+        application__account=account,
+    )
+    form = DeliveryFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    deliveries = Delivery.objects.filter(push=push)
+    if state := filters.get("state"):
+        deliveries = deliveries.filter(state=state)
+    if outcome := filters.get("outcome"):
+        deliveries = deliveries.filter(outcome=outcome)
+    reveal = request.membership.has_role(Role.OPERATOR)
+    if request.GET.get("export") == "csv":
+        return _deliveries_csv(deliveries, f"push-{push.pk}-deliveries.csv", account.tz, reveal)
+    summary = stats.summary(push)
+    sms = summary["sms"]
+    sms_bars = []
+    if sms["enabled"]:
+        sms_bars = _bars(
+            sms,
+            [
+                ("due", "Due for an SMS"),
+                ("decided", "Decided"),
+                ("outcome_sent", "Outcome: SMS sent"),
+                ("sms_sent", "SMS accepted by the provider"),
+                ("sms_delivered", "SMS delivered"),
+            ],
+            sms["due"],
+        )
+    page = Paginator(
+        deliveries.select_related("device").annotate(phone=_phone_of("device_id")).order_by("id"),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    query = _query_without_page(request)
+    return render(
+        request,
+        "push/push.html",
+        {
+            "push": push,
+            "message_json": _pretty(push.message),
+            "audience_json": _pretty(push.audience),
+            "options_json": _pretty(push.options),
+            "summary": summary,
+            "funnel": _bars(summary, FUNNEL, summary["targets"]),
+            "sms": sms,
+            "sms_bars": sms_bars,
+            "outcomes": [(o, sms.get(f"outcome_{o}", 0)) for o in stats.OUTCOMES],
+            "form": form,
+            "page": page,
+            "query": query,
+            "export_url": reverse("push_push", args=[account.pk, push.pk])
+            + "?"
+            + "&".join(filter(None, [query, "export=csv"])),
+            "reveal": reveal,
+        },
+    )
+
+
+CSV_COLUMNS = [
+    ("delivery_id", "id"),
+    ("device_id", "device_id"),
+    ("token", "device__token"),
+    ("phone_number", "phone"),
+    ("state", "state"),
+    ("notifications_enabled", "notifications_enabled"),
+    ("created_at", "created_at"),
+    ("sent_at", "sent_at"),
+    ("arrived_at", "arrived_at"),
+    ("clicked_at", "clicked_at"),
+    ("dismissed_at", "dismissed_at"),
+    ("fallback", "fallback"),
+    ("sms_due_at", "sms_due_at"),
+    ("outcome", "outcome"),
+    ("outcome_detail", "outcome_detail"),
+    ("decided_at", "decided_at"),
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _deliveries_csv(deliveries, filename: str, tz, reveal: bool) -> StreamingHttpResponse:
+    """Rows are read in chunks of 2000 and written as they come: a million-device push is
+    exported without holding it in memory. Numbers are masked for members below operator."""
+    rows = (
+        deliveries.annotate(phone=_phone_of("device_id"))
+        .order_by("id")
+        .values_list(*[field for _, field in CSV_COLUMNS])
+    )
+    phone_at = [name for name, _ in CSV_COLUMNS].index("phone_number")
+
+    def cell(value):
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return timezone.localtime(value, tz).isoformat()
+        return value
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield writer.writerow([name for name, _ in CSV_COLUMNS])
+        for row in rows.iterator(chunk_size=2000):
+            row = [cell(v) for v in row]
+            if row[phone_at] and not reveal:
+                row[phone_at] = mask(row[phone_at])
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
