@@ -16,4 +16,9 @@ urlpatterns = [
     path("devices/<int:pk>/", views.device_detail, name="push_device"),
     path("pushes/", views.pushes, name="push_pushes"),
     path("pushes/<int:pk>/", views.push_detail, name="push_push"),
+    path(
+        "pushes/<int:pk>/deliveries/<int:delivery_id>/",
+        views.delivery_detail,
+        name="push_delivery",
+    ),
 ]

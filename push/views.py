@@ -31,6 +31,8 @@ from .models import (
     DeviceTag,
     Push,
 )
+from .preview import preview
+from .timeline import timeline
 
 PAGE_SIZE = 50
 RECENT_PUSHES = 10
@@ -325,6 +327,27 @@ def push_detail(request, pk):
             + "?"
             + "&".join(filter(None, [query, "export=csv"])),
             "reveal": reveal,
+            "preview": preview(push) if request.GET.get("preview") and sms["enabled"] else None,
+        },
+    )
+
+
+@account_view()
+def delivery_detail(request, pk, delivery_id):
+    """One delivery's timeline: pushed → arrived / clicked / permission → decided → SMS."""
+    delivery = get_object_or_404(
+        Delivery.objects.select_related("device", "push__application"),
+        pk=delivery_id,
+        push_id=pk,
+        push__application__account=request.account,
+    )
+    return render(
+        request,
+        "push/delivery.html",
+        {
+            "delivery": delivery,
+            "events": timeline(delivery),
+            "reveal": request.membership.has_role(Role.OPERATOR),
         },
     )
 

@@ -103,3 +103,20 @@ def test_another_accounts_push_is_404(scenario, client, personas):
 
     assert c.get(f"/api/v1/pushes/{scenario.pk}").status_code == 404
     assert c.get(f"/api/v1/pushes/{scenario.pk}/fallback-preview").status_code == 404
+
+
+def test_the_push_page_shows_the_preview_and_delivery_timelines(scenario, login, personas):
+    push = scenario
+    client = login(personas.member)
+    base = f"/a/{personas.org.pk}/push/pushes/{push.pk}/"
+
+    page = client.get(base, {"preview": "1"}).content.decode()
+    fallback.sweep(due(push))
+    delivery = push.deliveries.filter(outcome="sent").first()
+    story = client.get(f"{base}deliveries/{delivery.pk}/").content.decode()
+    other = login(personas.outsider).get(f"{base}deliveries/{delivery.pk}/")
+
+    assert "<strong>3</strong> of 11 undecided deliveries would get an SMS" in page
+    assert "blocked:budget_exhausted" in page
+    assert "decided" in story and "sms_sent" in story
+    assert other.status_code == 404
