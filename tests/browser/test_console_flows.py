@@ -1,0 +1,137 @@
+"""Staff work through the console in a real browser (headless Chromium).
+
+Each scenario ends with a screenshot of the page it is about, in test-output/screenshots/.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from push import fallback, fanout, rollup
+from push.models import Delivery, Push
+from sms.models import Template
+from sms.review import REVIEWERS_GROUP
+from tests.conftest import PASSWORD, make_user
+from tests.fakes.tencentcloud import FakeTencentCloud
+from tests.push.conftest import add_device
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_text(driver, text, timeout=10):
+    WebDriverWait(driver, timeout).until(
+        EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
+    )
+
+
+def test_logging_in_shows_the_dashboard(page, personas):
+    page.login("olivia", PASSWORD)
+
+    wait_text(page.driver, "Acme")
+    assert "PUSHES" in page.text().upper() and "SMS SENT" in page.text().upper()
+    page.shot("dashboard")
+
+
+def test_authorizing_tencent_cloud_keys(page, personas, settings):
+    with FakeTencentCloud(credentials={"AKIDbrowser": "browser-secret-key"}) as cloud:
+        settings.TENCENTCLOUD_SMS_ENDPOINT = cloud.endpoint
+        page.login("olivia", PASSWORD)
+        d = page.go(f"/a/{personas.org.pk}/authorization/")
+        d.find_element(By.ID, "id_secret_id").send_keys("AKIDbrowser")
+        d.find_element(By.ID, "id_secret_key").send_keys("browser-secret-key")
+        d.find_element(By.XPATH, "//button[text()='Save key pair']").click()
+        wait_text(d, "Key pair saved")
+        d.find_element(By.XPATH, "//button[text()='Confirm with Tencent Cloud']").click()
+        wait_text(d, "Tencent Cloud accepted the key pair")
+
+    assert "browser-secret-key" not in d.page_source
+    assert "Confirmed" in page.text()
+    page.shot("authorization")
+
+
+def test_applying_for_a_template_and_approving_it_in_admin(page, personas):
+    reviewer = make_user("rita", is_staff=True)
+    reviewer.groups.add(Group.objects.get(name=REVIEWERS_GROUP))
+    page.login("max", PASSWORD)
+    d = page.go(f"/a/{personas.org.pk}/sms/templates/")
+    d.find_element(By.ID, "id_name").send_keys("Payment")
+    d.find_element(By.ID, "id_content").send_keys("您已付款{1}元，订单{2}")
+    assert d.find_element(By.ID, "template-params").text == "2"  # live count as you type
+    d.find_element(By.XPATH, "//button[text()='Submit for review']").click()
+    wait_text(d, "submitted for review")
+    template = Template.objects.get(name="Payment")
+
+    d.delete_all_cookies()
+    page.go("/admin/login/")
+    d.find_element(By.ID, "id_username").send_keys("rita")
+    d.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    d.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    page.go("/admin/sms/template/")
+    d.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{template.pk}']").click()
+    Select(d.find_element(By.NAME, "action")).select_by_value("approve_selected")
+    d.find_element(By.NAME, "index").click()
+    wait_text(d, "pproved")
+    page.shot("admin-templates")
+
+    template.refresh_from_db()
+    assert template.status == "approved" and template.reviewed_by == reviewer
+    page.go(f"/admin/sms/template/{template.pk}/change/")
+    assert "Audit trail" in page.text() and "rita" in page.text()
+
+
+def test_the_due_check_sends_sms_that_the_records_page_shows_filters_and_exports(
+    page, personas, sms, app
+):
+    for i in range(3):
+        add_device(app, f"tok-{i}", phone=f"+861371111000{i}")
+    push = fanout.accept(
+        Push(
+            application=app,
+            audience_type="token_list",
+            audience={"token_list": ["tok-0", "tok-1", "tok-2"]},
+            message_type="notify",
+            title="Approval",
+            resend_by_sms=True,
+            sms_delay=300,
+            sms_trigger=1,
+            sms_app_id="1400006666",
+            sms_template_id="449739",
+            sms_params=["报销单 42", "明天"],
+        )
+    )
+    Delivery.objects.filter(push=push, device__token="tok-0").update(arrived_at=timezone.now())
+    fallback.sweep(timezone.now() + timedelta(seconds=301))
+    rollup.refresh()
+
+    page.login("olivia", PASSWORD)
+    d = page.go(f"/a/{personas.org.pk}/sms/records/")
+    assert "2 SMS" in page.text()
+    d.find_element(By.ID, "id_number").send_keys("13711110002")
+    d.find_element(By.XPATH, "//button[text()='Filter']").click()
+    wait_text(d, "1 SMS")
+    assert "+86137****0002" in page.text()
+    d.find_element(By.CSS_SELECTOR, "button.reveal").click()
+    assert "+8613711110002" in page.text()
+    d.find_element(By.ID, "export-csv").click()
+    wait_text(d, "Exported 1 rows.")
+    page.shot("sms-records")
+
+    page.go(f"/a/{personas.org.pk}/push/pushes/{push.pk}/")
+    assert "Supplementary SMS" in page.text()
+    page.shot("push-page")
+    page.go(f"/a/{personas.org.pk}/")
+    page.shot("dashboard-with-figures")
+
+
+def test_an_individual_account_cannot_edit_the_rate_limit_policy(page, personas):
+    page.login("ivan", PASSWORD)
+    d = page.go(f"/a/{personas.individual.pk}/sms/policy/")
+
+    assert "Read-only for individual accounts" in page.text()
+    assert not d.find_elements(By.ID, "id_daily_limit")
+    page.shot("policy-individual")
