@@ -1,6 +1,7 @@
 """The console shell: log in, land on an account, demo data, health, API docs."""
 
 import io
+import re
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -32,6 +33,8 @@ def test_the_demo_data_is_created_once(db):
     assert demo.check_password("demo-pushconsole")
     assert Membership.objects.get(user=demo).role == "owner"
     assert "already there" in out.getvalue()
+    # The demo app's SecretKey is printed on the first run only.
+    assert len(re.findall(r"SecretKey [0-9a-f]{32}", out.getvalue())) == 1
 
 
 def test_health_reports_database_broker_and_sweep_age(client, db):

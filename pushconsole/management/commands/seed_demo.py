@@ -6,11 +6,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Membership, Role
+from push.models import Application, Platform
 from sms.models import Package, Region, Signature, SmsApplication, Template
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-pushconsole"
 DEMO_ACCOUNT = "Demo Organization"
+DEMO_APP = "Demo Android app"
 
 
 class Command(BaseCommand):
@@ -33,6 +35,21 @@ class Command(BaseCommand):
         self._sms(account, user)
         state = "created" if created else "already there"
         self.stdout.write(f"Demo login ({state}): {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        app, secret = self._app(account)
+        self.stdout.write(
+            f"Demo push application: AccessID {app.access_id}, AccessKey {app.access_key}"
+            + (
+                f", SecretKey {secret} (shown once; rotate it in the console)"
+                if secret
+                else " (its SecretKey was shown on the first run; rotate it in the console)"
+            )
+        )
+
+    def _app(self, account):
+        app = Application.objects.filter(account=account, name=DEMO_APP).first()
+        if app:
+            return app, None
+        return Application.objects.create_for(account, name=DEMO_APP, platform=Platform.ANDROID)
 
     def _sms(self, account, user):
         """An SMS application, an approved signature and template, and a package."""
