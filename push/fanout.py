@@ -9,6 +9,7 @@ locked (SKIP LOCKED, so two workers never start it twice), every delivery is wri
 
 from datetime import timedelta
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -51,7 +52,10 @@ def accept(push: Push, *, now=None) -> Push:
 def fan_out(push: Push, now) -> int:
     """Insert one delivery per target device with one INSERT … SELECT; returns the count."""
     devices = audience.devices(push).values_list("id", "notifications_enabled")
-    select_sql, select_params = devices.query.sql_with_params()
+    try:
+        select_sql, select_params = devices.query.sql_with_params()
+    except EmptyResultSet:  # e.g. an empty token list: nobody to push to
+        return 0
     channel = channel_for(push.application)
     state, sent_at = (
         (Delivery.State.SENT, now)

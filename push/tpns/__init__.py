@@ -1,0 +1,54 @@
+"""The TPNS-compatible server API (``/v3/...``) that existing TPNS customers' server code calls.
+
+Every answer is JSON in TPNS's shape, errors included. TPNS itself is inconsistent about casing
+and we keep it, because clients parse it: the push and account-binding APIs answer
+``{"ret_code", "err_msg"}`` (the push API also echoes ``seq``), the account query and the
+statistics APIs answer ``{"retCode", "errMsg"}`` (reference §2).
+
+``auth`` checks the app's AccessID and SecretKey (Basic or Sign), ``parse`` turns request bodies
+into unsaved models or a ``TpnsError``, ``views`` are thin handlers.
+"""
+
+from enum import IntEnum
+
+
+class RetCode(IntEnum):
+    """TPNS server error codes (reference §1.5) that this API answers with."""
+
+    OK = 0
+    PARSE_ERROR = 1008001  # the body is not JSON, or not an object
+    MISSING = 1008002  # a required field is missing
+    AUTH = 1008003  # authentication failed
+    INTERNAL = 1008004  # internal error
+    INVALID_TOKEN = 1008006  # a token that is not a device of the app (account APIs)
+    INVALID = 1008007  # a field failed validation
+    NO_SUCH_PUSH = 1008015  # statistics: push id does not exist
+    BAD_DATE = 1008016  # statistics: date format
+    PARTLY_FAILED = 1008026  # batch operation partly failed
+    ALL_FAILED = 1008027  # batch operation totally failed
+    TOO_FAST = 1008028  # all/tag pushes over 1 per second
+    TOKEN_NOT_VALID = 1008029  # push to an unknown token without ignore_invalid_token
+    NOT_FOUND = 10110008  # token / account does not exist (account query)
+
+
+class TpnsError(Exception):
+    """A request refused with a TPNS ``ret_code``; ``message`` names the field when there is one.
+
+    TPNS answers refusals with HTTP 200 and the code in the body: the official Java SDK reads
+    the body only on 2xx (``HttpsURLConnection.getInputStream`` throws otherwise, and the caller
+    then sees 10101 instead of the real code). Only authentication failures (401), a wrong
+    method (405), an unknown path (404) and our own crashes (500) use other statuses.
+    """
+
+    def __init__(self, code: RetCode, message: str, *, status: int = 200):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+        self.seq = 0  # the request's seq, echoed by the push API's error answers
+
+
+def invalid(field: str, message: str) -> TpnsError:
+    return TpnsError(RetCode.INVALID, f"{field}: {message}")
+
+
+def missing(field: str, message: str = "required") -> TpnsError:
+    return TpnsError(RetCode.MISSING, f"{field}: {message}")

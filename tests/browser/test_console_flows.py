@@ -71,6 +71,7 @@ def test_applying_for_a_template_and_approving_it_in_admin(page, personas):
     d.find_element(By.ID, "id_username").send_keys("rita")
     d.find_element(By.ID, "id_password").send_keys(PASSWORD)
     d.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_text(d, "Site administration")
     page.go("/admin/sms/template/")
     d.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{template.pk}']").click()
     Select(d.find_element(By.NAME, "action")).select_by_value("approve_selected")

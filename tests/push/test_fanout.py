@@ -171,3 +171,9 @@ def test_the_sweep_starts_a_push_whose_task_was_lost(app, devices):
 
     assert fanout.start_due(timezone.now()) == 0
     assert fanout.start_due(timezone.now() + timedelta(minutes=2)) == 1
+
+
+def test_an_empty_audience_fans_out_to_nobody(app, devices):
+    push = make_push(app, "token_list", {"token_list": []})
+
+    assert push.status == "PUSH_FINISHED" and push.targets == 0

@@ -1,0 +1,481 @@
+"""The TPNS-compatible endpoints. Plain Django views: POST only, CSRF-exempt (the caller is
+authenticated by AccessID and SecretKey, never by a session), JSON in TPNS's shape always, also
+for a wrong method, an unknown path or a crash of ours.
+
+Each handler authenticates the app, lets ``parse`` validate the body, and calls one piece of
+behaviour; every query is scoped to the authenticated app, so an app can never push to, read or
+bind another app's devices or pushes.
+"""
+
+import functools
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from push import fanout, stats
+from push.models import PHONE_ACCOUNT_TYPE, Application, Device, DeviceAccount, Push
+from sms.numbers import InvalidNumber, normalize
+
+from . import RetCode, TpnsError, parse
+from .auth import TpnsAuthentication
+from .auth import now as clock_now
+
+log = logging.getLogger(__name__)
+
+NO_ERROR = "NO_ERROR"
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+BROADCAST_INTERVAL = timedelta(seconds=1)  # all / tag pushes per app (TPNS: 1 per second)
+
+
+def _error_body(exc: TpnsError, camel: bool) -> dict:
+    if camel:
+        return {"retCode": exc.code.value, "errMsg": exc.message}
+    return {"seq": exc.seq, "ret_code": exc.code.value, "err_msg": exc.message}
+
+
+def tpns_api(*, camel: bool = False, authenticate: bool = True):
+    """Wrap a handler ``(request, app) -> dict`` into a TPNS endpoint. ``camel``: the endpoint
+    answers ``retCode``/``errMsg`` (account query, statistics) rather than ``ret_code``/``err_msg``.
+    """
+
+    def decorate(handler):
+        @csrf_exempt
+        @functools.wraps(handler)
+        def view(request, *args, **kwargs):
+            try:
+                if request.method != "POST":
+                    raise TpnsError(RetCode.PARSE_ERROR, "only POST is supported", status=405)
+                app = TpnsAuthentication.authenticate(request) if authenticate else None
+                return JsonResponse(
+                    handler(request, app, *args, **kwargs),
+                    json_dumps_params={"ensure_ascii": False},
+                )
+            except TpnsError as exc:
+                return JsonResponse(
+                    _error_body(exc, camel),
+                    status=exc.status,
+                    json_dumps_params={"ensure_ascii": False},
+                )
+            except RequestDataTooBig:
+                exc = TpnsError(RetCode.PARSE_ERROR, "the request body is too large", status=413)
+                return JsonResponse(_error_body(exc, camel), status=exc.status)
+            except Exception:
+                log.exception("TPNS API %s failed", request.path)
+                exc = TpnsError(RetCode.INTERNAL, "internal error", status=500)
+                return JsonResponse(_error_body(exc, camel), status=exc.status)
+
+        return view
+
+    return decorate
+
+
+# --------------------------------------------------------------------------------------------
+# POST /v3/push/app
+
+
+@tpns_api()
+def push_app(request, app: Application) -> dict:
+    data = parse.load(request.body)
+    try:
+        return _push(request, app, data, clock_now())
+    except TpnsError as exc:
+        exc.seq = parse.seq_of(data)
+        raise
+
+
+def _push(request, app: Application, data: dict, now: datetime) -> dict:
+    key = parse.idempotency_key(request)
+    request_hash = hashlib.sha256(request.body).hexdigest() if key else ""
+    if key and (earlier := _earlier_push(app, key, request_hash, now)):
+        return _accepted(earlier)
+    push = parse.parse_push(app, data, now=now)
+    push.idempotency_key, push.request_hash = key, request_hash
+    return _accepted(_record(push, now))
+
+
+def _accepted(push: Push) -> dict:
+    answer = {
+        "seq": push.seq,
+        "push_id": push.push_id,
+        "ret_code": RetCode.OK.value,
+        "err_msg": NO_ERROR,
+        "environment": push.environment,
+        "result": "[0]",
+    }
+    if (
+        push.audience_type in parse.TOKEN_AUDIENCES
+        and push.options.get("ignore_invalid_token") == 1
+    ):
+        answer["invalid_targe_list"] = push.invalid_targets  # sic: TPNS's spelling
+    return answer
+
+
+def _earlier_push(app: Application, key: str, request_hash: str, now: datetime) -> Push | None:
+    """The push this Idempotency-Key already created, if it was within 24 hours.
+
+    An older push gives its key up (the unique constraint would refuse the new push otherwise).
+    """
+    Push.objects.filter(
+        application=app, idempotency_key=key, created_at__lt=now - IDEMPOTENCY_WINDOW
+    ).update(idempotency_key="")
+    earlier = Push.objects.filter(application=app, idempotency_key=key).first()
+    if earlier is not None and earlier.request_hash != request_hash:
+        raise parse.invalid(
+            "Idempotency-Key", "already used with another request body in the last 24 hours"
+        )
+    return earlier
+
+
+def _record(push: Push, now: datetime) -> Push:
+    """Accept the push in one transaction: all of it is written, or nothing."""
+    app, key = push.application, push.idempotency_key
+    try:
+        with transaction.atomic():
+            if push.audience_type in parse.BROADCAST_AUDIENCES:
+                # Serialise the app's all/tag pushes so that two at once cannot both pass the
+                # 1-per-second check; list pushes do not wait for each other.
+                Application.objects.select_for_update().filter(pk=app.pk).values_list("pk").get()
+                if key and (earlier := _earlier_push(app, key, push.request_hash, now)):
+                    return earlier
+                _check_broadcast_rate(app, now)
+            return fanout.accept(push, now=now)
+    except IntegrityError:
+        # Another request with the same Idempotency-Key won the race: the partial unique
+        # constraint refused ours. Answer with the winner's push.
+        earlier = key and _earlier_push(app, key, push.request_hash, now)
+        if not earlier:
+            raise
+        return earlier
+
+
+def _check_broadcast_rate(app: Application, now: datetime) -> None:
+    recent = Push.objects.filter(
+        application=app,
+        audience_type__in=parse.BROADCAST_AUDIENCES,
+        created_at__gt=now - BROADCAST_INTERVAL,
+    )
+    if recent.exists():
+        raise TpnsError(
+            RetCode.TOO_FAST,
+            "audience_type: all and tag pushes are limited to 1 per second per app",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# POST /v3/device/account/batchoperate and /v3/device/account/query
+
+
+def _devices(app: Application, tokens) -> dict[str, int]:
+    """token → device id, for the tokens that are devices of this app (and no other)."""
+    return dict(
+        Device.objects.filter(application=app, token__in=list(tokens)).values_list("token", "id")
+    )
+
+
+def _bind(app: Application, pairs, now: datetime) -> list[str]:
+    """Operator types 1 and 2: each token's accounts overwrite its accounts of the same types
+    (one account per type per device: a later one in the list overwrites an earlier one).
+    Accounts of other types stay bound, so binding a user id keeps the phone number the SDK
+    bound. Phone numbers (type 1002) are stored in E.164; a token with an invalid one changes
+    nothing and gets 1008007."""
+    devices = _devices(app, (token for token, _ in pairs))
+    results, rows = [], {}
+    for token, bindings in pairs:
+        device_id = devices.get(token)
+        if device_id is None:
+            results.append(str(RetCode.INVALID_TOKEN.value))
+            continue
+        chosen = {}
+        try:
+            for b in bindings:
+                phone = b.account_type == PHONE_ACCOUNT_TYPE
+                chosen[b.account_type] = normalize(b.account) if phone else b.account
+        except InvalidNumber:
+            results.append(str(RetCode.INVALID.value))
+            continue
+        for account_type, account in chosen.items():
+            rows[device_id, account_type] = DeviceAccount(
+                device_id=device_id,
+                application=app,
+                account_type=account_type,
+                account=account,
+                created_at=now,  # the latest binding is the one account_push_type 0 targets
+            )
+        results.append("0")
+    if rows:
+        DeviceAccount.objects.bulk_create(
+            rows.values(),
+            update_conflicts=True,
+            unique_fields=["device", "account_type"],
+            update_fields=["account", "created_at"],
+        )
+    return results
+
+
+def _unbind(app: Application, pairs) -> list[str]:
+    """Operator type 3: each token unbinds the accounts listed for it."""
+    devices = _devices(app, (token for token, _ in pairs))
+    results = []
+    for token, bindings in pairs:
+        device_id = devices.get(token)
+        if device_id is None:
+            results.append(str(RetCode.INVALID_TOKEN.value))
+            continue
+        listed = Q(pk__in=[])
+        for b in bindings:
+            listed |= parse.binding_filter(b)
+        DeviceAccount.objects.filter(application=app, device_id=device_id).filter(listed).delete()
+        results.append("0")
+    return results
+
+
+def _unbind_tokens(app: Application, tokens) -> list[str]:
+    """Operator type 4: each token unbinds all its accounts."""
+    devices = _devices(app, tokens)
+    DeviceAccount.objects.filter(application=app, device_id__in=devices.values()).delete()
+    return ["0" if t in devices else str(RetCode.INVALID_TOKEN.value) for t in tokens]
+
+
+def _unbind_accounts(app: Application, bindings) -> list[str]:
+    """Operator type 5: each account is unbound from all the app's tokens."""
+    for b in bindings:
+        DeviceAccount.objects.filter(application=app).filter(parse.binding_filter(b)).delete()
+    return ["0"] * len(bindings)
+
+
+@tpns_api()
+def account_batchoperate(request, app: Application) -> dict:
+    op = parse.parse_batchoperate(parse.load(request.body))
+    with transaction.atomic():
+        if op.operator_type in (1, 2):  # 1 (append) has behaved as 2 since 2020-10-26
+            results = _bind(app, op.token_accounts, clock_now())
+        elif op.operator_type == 3:
+            results = _unbind(app, op.token_accounts)
+        elif op.operator_type == 4:
+            results = _unbind_tokens(app, op.tokens)
+        else:
+            results = _unbind_accounts(app, op.accounts)
+    failed = sum(r != "0" for r in results)
+    if not failed:
+        code, message = RetCode.OK, NO_ERROR
+    elif failed == len(results):
+        code, message = RetCode.ALL_FAILED, "the operation failed for every item; see result"
+    else:
+        code, message = RetCode.PARTLY_FAILED, "the operation failed for some items; see result"
+    return {"ret_code": code.value, "err_msg": message, "result": results}
+
+
+MAX_TOKENS_PER_ACCOUNT = 100  # TPNS: an account is bound to at most 100 tokens
+
+
+@tpns_api(camel=True)
+def account_query(request, app: Application) -> dict:
+    query = parse.parse_account_query(parse.load(request.body))
+    answer = {"retCode": RetCode.OK.value, "errMsg": NO_ERROR}
+    missing = str(RetCode.NOT_FOUND.value)
+    if query.operator_type == 1:
+        wanted = Q(pk__in=[])
+        for b in query.accounts:
+            wanted |= parse.binding_filter(b)
+        found: dict[tuple[int, str], list[str]] = {}
+        rows = (
+            DeviceAccount.objects.filter(application=app)
+            .filter(wanted)
+            .order_by("-created_at", "-id")  # the latest bound device first
+            .values_list("account_type", "account", "device__token")
+        )
+        for account_type, account, token in rows:
+            found.setdefault((account_type, account), []).append(token)
+        answer["result"], answer["account_tokens"] = [], []
+        for b in query.accounts:
+            key = (b.account_type, parse.stored_account(b))
+            tokens = found.get(key, [])[:MAX_TOKENS_PER_ACCOUNT]
+            answer["result"].append("0" if tokens else missing)
+            answer["account_tokens"].append(
+                {"account": b.account, "account_type": b.account_type, "token_list": tokens}
+            )
+        return answer
+    devices = _devices(app, query.tokens)
+    bound: dict[int, list[dict]] = {}
+    rows = (
+        DeviceAccount.objects.filter(application=app, device_id__in=devices.values())
+        .order_by("account_type", "id")
+        .values_list("device_id", "account", "account_type")
+    )
+    for device_id, account, account_type in rows:
+        bound.setdefault(device_id, []).append({"account": account, "account_type": account_type})
+    answer["result"] = ["0" if t in devices else missing for t in query.tokens]
+    answer["token_accounts"] = [
+        {"token": t, "account_list": bound.get(devices.get(t), [])} for t in query.tokens
+    ]
+    return answer
+
+
+# --------------------------------------------------------------------------------------------
+# POST /v3/statistics/get_push_record and /v3/statistics/get_push_task_stat_channel
+
+
+def _push_of(app: Application, data: dict) -> Push:
+    push_id = parse.push_id(data)
+    push = Push.objects.filter(application=app, pk=push_id).first()
+    if push is None:
+        raise TpnsError(RetCode.NO_SUCH_PUSH, f"pushId: push {push_id} does not exist")
+    return push
+
+
+# Our audience types as TPNS's records name them (pushType).
+RECORD_PUSH_TYPES = {
+    Push.Audience.ALL: "all",
+    Push.Audience.TAG: "tag",
+    Push.Audience.TOKEN: "token_list",
+    Push.Audience.TOKEN_LIST: "token_list",
+    Push.Audience.ACCOUNT: "account_list",
+    Push.Audience.ACCOUNT_LIST: "account_list",
+}
+
+
+def _push_stat(figures: dict) -> dict:
+    return {
+        k: figures[k]
+        for k in (
+            "targets",
+            "sent",
+            "arrived",
+            "clicked",
+            "dismissed",
+            "expired",
+            "failed",
+            "notifications_disabled",
+        )
+    }
+
+
+def _sms_stat(sms: dict) -> dict:
+    """The supplementary-SMS figures TPNS never had (push.stats.fallback), camel-cased."""
+    if not sms["enabled"]:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "triggerCondition": sms["trigger_condition"],
+        "delayTriggerTime": sms["delay_trigger_time"],
+        "maxSms": sms["max_sms"],
+        "due": sms["due"],
+        "waiting": sms["waiting"] + sms["claimed"],
+        "decided": sms["decided"],
+        "outcomes": {o: sms[f"outcome_{o}"] for o in stats.OUTCOMES},
+        "sent": sms["sms_sent"],
+        "delivered": sms["sms_delivered"],
+        "failed": sms["sms_failed"],
+        "unknown": sms["sms_unknown"],
+        "blocked": sms["outcome_blocked"],
+        "blockedByReason": sms["blocked_by_reason"],
+        "fee": sms["fee"],
+    }
+
+
+def _record_of(push: Push) -> dict:
+    """One pushRecordData entry: TPNS's fields, plus pushStat and smsStat (ours)."""
+    options, audience = push.options or {}, push.audience or {}
+    summary = stats.summary(push)
+    return {
+        "date": parse.beijing_time(push.send_at or push.created_at),
+        "pushId": push.push_id,
+        "createTime": int(push.created_at.timestamp()),
+        "title": push.title,
+        "content": push.content,
+        "status": push.status,
+        "pushType": RECORD_PUSH_TYPES.get(push.audience_type, push.audience_type),
+        "messageType": push.message_type,
+        "environment": push.environment,
+        "expireTime": push.expire_time,
+        "xgMediaResources": (push.message or {}).get("xg_media_resources", ""),
+        "xgMediaAudioResources": (push.message or {}).get("xg_media_audio_resources", ""),
+        "multiPkg": bool(options.get("multi_pkg", False)),
+        "targetList": audience.get("token_list") or audience.get("account_list") or [],
+        "collapseID": options.get("collapse_id", 0),
+        "tagSet": {k: audience[k] for k in ("tag_rules", "tag_list") if k in audience},
+        "uploadId": 0,
+        "source": "web" if push.created_by_id else "api",
+        "pushConfig": {
+            **options,
+            "account_type": push.account_type,
+            "account_push_type": push.account_push_type,
+            "resend_by_sms": push.resend_by_sms,
+            **(
+                {
+                    "sms_info": {
+                        "delay_trigger_time": push.sms_delay,
+                        "trigger_condition": push.sms_trigger,
+                        "sms_app_id": push.sms_app_id,
+                        "sms_template_id": push.sms_template_id,
+                        "sms_sign_name": push.sms_sign_name,
+                        "sms_template_params": push.sms_params,
+                        "max_sms": push.sms_max,
+                    }
+                }
+                if push.resend_by_sms
+                else {}
+            ),
+        },
+        "pushStat": _push_stat(summary),
+        "smsStat": _sms_stat(summary["sms"]),
+    }
+
+
+@tpns_api(camel=True)
+def get_push_record(request, app: Application) -> dict:
+    data = parse.load(request.body)
+    answer = {"retCode": RetCode.OK.value, "errMsg": NO_ERROR}
+    if data.get("pushId") is not None:
+        return {**answer, "pushRecordData": [_record_of(_push_of(app, data))]}
+    query = parse.parse_record_query(data)
+    pushes = Push.objects.filter(
+        application=app, created_at__gte=query.start, created_at__lt=query.end
+    )
+    if query.message_type:
+        pushes = pushes.filter(message_type=query.message_type)
+    if query.audience_types:
+        pushes = pushes.filter(audience_type__in=query.audience_types)
+    page = pushes.order_by("-created_at", "-id")[query.offset : query.offset + query.limit]
+    return {**answer, "count": pushes.count(), "pushRecordData": [_record_of(p) for p in page]}
+
+
+@tpns_api(camel=True)
+def get_push_task_stat_channel(request, app: Application) -> dict:
+    """The funnel per channel. Every delivery goes through our own channel, TPNS's "xg", so
+    "xg" and the sum "all" are the same figures. pushActiveUv is every target device."""
+    push = _push_of(app, parse.load(request.body))
+    figures = stats.funnel(push)
+    state = {
+        "pushActiveUv": figures["targets"],
+        "pushOnlineUv": figures["sent"],
+        "arrivalUv": figures["arrived"],
+        "verifySvcUv": figures["arrived"],
+        "clickUv": figures["clicked"],
+        "cleanupUv": figures["dismissed"],
+    }
+    return {
+        "retCode": RetCode.OK.value,
+        "errMsg": NO_ERROR,
+        "pushStatDataAll": [
+            {"channel": "all", "pushState": state},
+            {"channel": "xg", "pushState": dict(state)},
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Anything else under /v3/
+
+
+@tpns_api(authenticate=False)
+def unsupported(request, app, path: str = "") -> dict:
+    raise TpnsError(
+        RetCode.INVALID, f"/v3/{path}: this TPNS API is not supported by this server", status=404
+    )
