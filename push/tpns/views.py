@@ -10,27 +10,26 @@ bind another app's devices or pushes.
 import functools
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from push import fanout, stats
+from push import stats
 from push.models import PHONE_ACCOUNT_TYPE, Application, Device, DeviceAccount, Push
 from sms.numbers import InvalidNumber, normalize
 
 from . import RetCode, TpnsError, parse
 from .auth import TpnsAuthentication
 from .auth import now as clock_now
+from .submit import submit
 
 log = logging.getLogger(__name__)
 
 NO_ERROR = "NO_ERROR"
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
-BROADCAST_INTERVAL = timedelta(seconds=1)  # all / tag pushes per app (TPNS: 1 per second)
 
 
 def _error_body(exc: TpnsError, camel: bool) -> dict:
@@ -92,11 +91,7 @@ def push_app(request, app: Application) -> dict:
 def _push(request, app: Application, data: dict, now: datetime) -> dict:
     key = parse.idempotency_key(request)
     request_hash = hashlib.sha256(request.body).hexdigest() if key else ""
-    if key and (earlier := _earlier_push(app, key, request_hash, now)):
-        return _accepted(earlier)
-    push = parse.parse_push(app, data, now=now)
-    push.idempotency_key, push.request_hash = key, request_hash
-    return _accepted(_record(push, now))
+    return _accepted(submit(app, data, now=now, idempotency_key=key, request_hash=request_hash))
 
 
 def _accepted(push: Push) -> dict:
@@ -114,57 +109,6 @@ def _accepted(push: Push) -> dict:
     ):
         answer["invalid_targe_list"] = push.invalid_targets  # sic: TPNS's spelling
     return answer
-
-
-def _earlier_push(app: Application, key: str, request_hash: str, now: datetime) -> Push | None:
-    """The push this Idempotency-Key already created, if it was within 24 hours.
-
-    An older push gives its key up (the unique constraint would refuse the new push otherwise).
-    """
-    Push.objects.filter(
-        application=app, idempotency_key=key, created_at__lt=now - IDEMPOTENCY_WINDOW
-    ).update(idempotency_key="")
-    earlier = Push.objects.filter(application=app, idempotency_key=key).first()
-    if earlier is not None and earlier.request_hash != request_hash:
-        raise parse.invalid(
-            "Idempotency-Key", "already used with another request body in the last 24 hours"
-        )
-    return earlier
-
-
-def _record(push: Push, now: datetime) -> Push:
-    """Accept the push in one transaction: all of it is written, or nothing."""
-    app, key = push.application, push.idempotency_key
-    try:
-        with transaction.atomic():
-            if push.audience_type in parse.BROADCAST_AUDIENCES:
-                # Serialise the app's all/tag pushes so that two at once cannot both pass the
-                # 1-per-second check; list pushes do not wait for each other.
-                Application.objects.select_for_update().filter(pk=app.pk).values_list("pk").get()
-                if key and (earlier := _earlier_push(app, key, push.request_hash, now)):
-                    return earlier
-                _check_broadcast_rate(app, now)
-            return fanout.accept(push, now=now)
-    except IntegrityError:
-        # Another request with the same Idempotency-Key won the race: the partial unique
-        # constraint refused ours. Answer with the winner's push.
-        earlier = key and _earlier_push(app, key, push.request_hash, now)
-        if not earlier:
-            raise
-        return earlier
-
-
-def _check_broadcast_rate(app: Application, now: datetime) -> None:
-    recent = Push.objects.filter(
-        application=app,
-        audience_type__in=parse.BROADCAST_AUDIENCES,
-        created_at__gt=now - BROADCAST_INTERVAL,
-    )
-    if recent.exists():
-        raise TpnsError(
-            RetCode.TOO_FAST,
-            "audience_type: all and tag pushes are limited to 1 per second per app",
-        )
 
 
 # --------------------------------------------------------------------------------------------

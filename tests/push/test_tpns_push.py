@@ -10,7 +10,7 @@ import pytest
 
 from push import fanout
 from push.models import Application, Delivery, DeviceAccount, Push
-from push.tpns import views
+from push.tpns import submit
 from sms.models import Signature, SmsApplication, Template
 from tests.push.conftest import add_device
 from tests.push.test_tpns_auth import basic, set_clock, tpns
@@ -867,13 +867,13 @@ def test_an_idempotency_race_answers_with_the_winners_push(client, app, devices,
             request_hash=hashlib.sha256(raw).hexdigest(),
         )
     )
-    real, calls = views._earlier_push, []
+    real, calls = submit._earlier_push, []
 
     def not_yet_visible(*args):
         calls.append(args)
         return None if len(calls) == 1 else real(*args)
 
-    monkeypatch.setattr(views, "_earlier_push", not_yet_visible)
+    monkeypatch.setattr(submit, "_earlier_push", not_yet_visible)
 
     answer = push_app(client, app, raw, headers={"Idempotency-Key": "order-42"})
 

@@ -1,0 +1,85 @@
+"""Accepting a push request (a TPNS ``/v3/push/app`` body): the one code path for the API and
+the console's composer. Validates with ``parse``, honours Idempotency-Key, applies the 1-per-
+second limit of all/tag pushes, and records the push in one transaction (all or nothing).
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+
+from push import fanout
+from push.models import Application, Push
+
+from . import RetCode, TpnsError, parse
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+BROADCAST_INTERVAL = timedelta(seconds=1)  # all / tag pushes per app (TPNS: 1 per second)
+
+
+def submit(
+    app: Application,
+    data: dict,
+    *,
+    now: datetime,
+    idempotency_key: str = "",
+    request_hash: str = "",
+    created_by=None,
+) -> Push:
+    """Validate and record a push; raises TpnsError (ret_code + a message naming the field)."""
+    if idempotency_key and (earlier := _earlier_push(app, idempotency_key, request_hash, now)):
+        return earlier
+    push = parse.parse_push(app, data, now=now)
+    push.idempotency_key, push.request_hash = idempotency_key, request_hash
+    push.created_by = created_by
+    return _record(push, now)
+
+
+def _earlier_push(app: Application, key: str, request_hash: str, now: datetime) -> Push | None:
+    """The push this Idempotency-Key already created, if it was within 24 hours.
+
+    An older push gives its key up (the unique constraint would refuse the new push otherwise).
+    """
+    Push.objects.filter(
+        application=app, idempotency_key=key, created_at__lt=now - IDEMPOTENCY_WINDOW
+    ).update(idempotency_key="")
+    earlier = Push.objects.filter(application=app, idempotency_key=key).first()
+    if earlier is not None and earlier.request_hash != request_hash:
+        raise parse.invalid(
+            "Idempotency-Key", "already used with another request body in the last 24 hours"
+        )
+    return earlier
+
+
+def _record(push: Push, now: datetime) -> Push:
+    """Accept the push in one transaction: all of it is written, or nothing."""
+    app, key = push.application, push.idempotency_key
+    try:
+        with transaction.atomic():
+            if push.audience_type in parse.BROADCAST_AUDIENCES:
+                # Serialise the app's all/tag pushes so that two at once cannot both pass the
+                # 1-per-second check; list pushes do not wait for each other.
+                Application.objects.select_for_update().filter(pk=app.pk).values_list("pk").get()
+                if key and (earlier := _earlier_push(app, key, push.request_hash, now)):
+                    return earlier
+                _check_broadcast_rate(app, now)
+            return fanout.accept(push, now=now)
+    except IntegrityError:
+        # Another request with the same Idempotency-Key won the race: the partial unique
+        # constraint refused ours. Answer with the winner's push.
+        earlier = key and _earlier_push(app, key, push.request_hash, now)
+        if not earlier:
+            raise
+        return earlier
+
+
+def _check_broadcast_rate(app: Application, now: datetime) -> None:
+    recent = Push.objects.filter(
+        application=app,
+        audience_type__in=parse.BROADCAST_AUDIENCES,
+        created_at__gt=now - BROADCAST_INTERVAL,
+    )
+    if recent.exists():
+        raise TpnsError(
+            RetCode.TOO_FAST,
+            "audience_type: all and tag pushes are limited to 1 per second per app",
+        )
