@@ -86,3 +86,133 @@ class DeliveryFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any")] + [(o, o) for o in OUTCOMES], label="SMS outcome"
     )
+
+
+class ComposeForm(forms.Form):
+    """The console's push composer. It builds a TPNS /v3/push/app body, so that what it sends
+    is validated and accepted by exactly the same code as the API."""
+
+    AUDIENCES = [
+        ("token_list", "Devices (tokens)"),
+        ("account_list", "Accounts"),
+        ("tag", "Devices with tags"),
+        ("all", "All devices"),
+    ]
+    application = forms.ModelChoiceField(queryset=None, empty_label=None)
+    audience_type = forms.ChoiceField(choices=AUDIENCES, initial="token_list")
+    tokens = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One token per line."
+    )
+    accounts = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One account per line (phone numbers with account type 1002).",
+    )
+    account_type = forms.IntegerField(initial=0, min_value=0)
+    tags = forms.CharField(required=False, help_text="Comma-separated tags.")
+    tags_operator = forms.ChoiceField(
+        choices=[("OR", "any of them"), ("AND", "all of them")], initial="OR"
+    )
+    message_type = forms.ChoiceField(
+        choices=[("notify", "Notification"), ("message", "Pass-through message")]
+    )
+    title = forms.CharField(max_length=200)
+    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    expire_time = forms.IntegerField(
+        initial=86400,
+        min_value=0,
+        max_value=259200,
+        help_text="Seconds the notification waits for an offline device (at most 72 h).",
+    )
+    send_time = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Empty = now (all and tag pushes only); in the account's time zone.",
+    )
+    resend_by_sms = forms.BooleanField(required=False, label="Supplementary SMS")
+    trigger_condition = forms.TypedChoiceField(
+        coerce=int,
+        choices=[
+            (1, "the notification has not arrived"),
+            (2, "the notification has not been clicked"),
+            (0, "the device has notifications turned off"),
+        ],
+        initial=1,
+        label="Send an SMS when",
+    )
+    delay_trigger_time = forms.IntegerField(
+        initial=3600,
+        min_value=300,
+        label="after (seconds)",
+        widget=forms.NumberInput(attrs={"min": 300, "step": 60}),
+    )
+    sms_app_id = forms.ChoiceField(choices=[], required=False, label="SMS application")
+    sms_template_id = forms.ChoiceField(choices=[], required=False, label="Template")
+    sms_sign_name = forms.ChoiceField(choices=[], required=False, label="Signature")
+    sms_template_params = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Parameters",
+        help_text="One per line, in order: {1}, {2}, …",
+    )
+    max_sms = forms.IntegerField(
+        required=False, min_value=1, label="At most this many SMS (budget cap)"
+    )
+
+    def __init__(self, *args, account, templates, signatures, applications, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.fields["application"].queryset = account.push_apps.all()
+        self.fields["sms_app_id"].choices = [(a.sdk_app_id, str(a)) for a in applications]
+        self.fields["sms_template_id"].choices = [("", "—")] + [
+            (t.template_id, f"{t.template_id} · {t.name}") for t in templates
+        ]
+        self.fields["sms_sign_name"].choices = [("", "the account's approved signature")] + [
+            (s.text, f"【{s.text}】 {s.get_region_display()}") for s in signatures
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("resend_by_sms") and not data.get("sms_template_id"):
+            self.add_error("sms_template_id", "Choose an approved template for the SMS.")
+        return data
+
+    def tpns_body(self) -> dict:
+        """The /v3/push/app request this form stands for."""
+        d = self.cleaned_data
+        lines = lambda text: [x.strip() for x in (text or "").splitlines() if x.strip()]  # noqa: E731
+        body = {
+            "audience_type": d["audience_type"],
+            "message_type": d["message_type"],
+            "message": {"title": d["title"], "content": d["content"]},
+            "expire_time": d["expire_time"],
+        }
+        if d["audience_type"] == "token_list":
+            body["token_list"] = lines(d["tokens"])
+        elif d["audience_type"] == "account_list":
+            body["account_list"] = lines(d["accounts"])
+            body["account_type"] = d["account_type"]
+        elif d["audience_type"] == "tag":
+            tags = [t.strip() for t in (d["tags"] or "").split(",") if t.strip()]
+            body["tag_rules"] = [
+                {"tag_items": [{"tags": tags, "tags_operator": d["tags_operator"]}]}
+            ]
+        if d.get("send_time"):
+            from .tpns.parse import beijing_time
+
+            body["send_time"] = beijing_time(d["send_time"])
+        if d.get("resend_by_sms"):
+            info = {
+                "delay_trigger_time": d["delay_trigger_time"],
+                "trigger_condition": d["trigger_condition"],
+                "sms_template_id": d["sms_template_id"],
+                "sms_app_id": d["sms_app_id"],
+                "sms_template_params": lines(d["sms_template_params"]),
+            }
+            if d.get("sms_sign_name"):
+                info["sms_sign_name"] = d["sms_sign_name"]
+            if d.get("max_sms"):
+                info["max_sms"] = d["max_sms"]
+            body["resend_by_sms"] = True
+            body["sms_info"] = info
+        return body

@@ -15,6 +15,7 @@ urlpatterns = [
     path("devices/", views.devices, name="push_devices"),
     path("devices/<int:pk>/", views.device_detail, name="push_device"),
     path("pushes/", views.pushes, name="push_pushes"),
+    path("pushes/new/", views.compose, name="push_compose"),
     path("pushes/<int:pk>/", views.push_detail, name="push_push"),
     path(
         "pushes/<int:pk>/deliveries/<int:delivery_id>/",

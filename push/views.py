@@ -5,11 +5,12 @@ import csv
 import json
 from datetime import datetime, time, timedelta
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -406,3 +407,52 @@ def _deliveries_csv(deliveries, filename: str, tz, reveal: bool) -> StreamingHtt
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@account_view(Role.OPERATOR)
+def compose(request):
+    """The push composer: builds a /v3/push/app body and submits it through the API's code."""
+    from sms.models import Signature, SmsApplication, Template
+
+    from .forms import ComposeForm
+    from .tpns import TpnsError
+    from .tpns.submit import submit
+
+    account = request.account
+    templates = list(Template.objects.sendable().filter(account=account).order_by("template_id"))
+    signatures = list(Signature.objects.sendable().filter(account=account).order_by("text"))
+    form = ComposeForm(
+        request.POST or None,
+        account=account,
+        templates=templates,
+        signatures=signatures,
+        applications=SmsApplication.objects.filter(account=account),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            push = submit(
+                form.cleaned_data["application"],
+                form.tpns_body(),
+                now=timezone.now(),
+                created_by=request.user,
+            )
+        except TpnsError as exc:
+            form.add_error(None, f"{exc.message} (ret_code {exc.code.value})")
+        else:
+            messages.success(request, f"Push {push.pk} accepted: {push.get_status_display()}.")
+            return redirect("push_push", account_id=account.pk, pk=push.pk)
+    return render(
+        request,
+        "push/compose.html",
+        {
+            "form": form,
+            "sms_templates": {
+                t.template_id: {"content": t.content, "params": t.param_count, "region": t.region}
+                for t in templates
+            },
+            "default_signature": {
+                region: next((s.text for s in signatures if s.region == region), "")
+                for region in ("mainland", "global")
+            },
+        },
+    )

@@ -136,3 +136,28 @@ def test_an_individual_account_cannot_edit_the_rate_limit_policy(page, personas)
     assert "Read-only for individual accounts" in page.text()
     assert not d.find_elements(By.ID, "id_daily_limit")
     page.shot("policy-individual")
+
+
+def test_composing_a_push_shows_the_sms_preview_and_submits(page, personas, sms, app):
+    from selenium.webdriver.support.ui import Select
+
+    add_device(app, "tok-a", phone="+8613711110001")
+    page.login("max", PASSWORD)
+    d = page.go(f"/a/{personas.org.pk}/push/pushes/new/")
+    d.find_element(By.ID, "id_tokens").send_keys("tok-a")
+    d.find_element(By.ID, "id_title").send_keys("Approval")
+    d.find_element(By.ID, "id_content").send_keys("Expense report 42 waits for you")
+    d.find_element(By.ID, "id_resend_by_sms").click()
+    Select(d.find_element(By.ID, "id_sms_template_id")).select_by_value("449739")
+    d.find_element(By.ID, "id_sms_template_params").send_keys("报销单 42\n明天")
+
+    preview = d.find_element(By.ID, "sms-preview-text").text
+    assert preview == "【腾讯云】您有一条待审批：报销单 42，请在明天前处理。"
+    assert "1 part per SMS" in d.find_element(By.ID, "sms-preview-figures").text
+    page.shot("composer")
+    d.find_element(By.XPATH, "//button[text()='Push']").click()
+    wait_text(d, "accepted")
+
+    push = Push.objects.get()
+    assert push.resend_by_sms and push.targets == 1
+    page.shot("push-after-compose")

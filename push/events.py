@@ -1,0 +1,271 @@
+"""Arrival, click and dismissal reports of one device, recorded set-based.
+
+``record(device, events, now)`` takes a batch such as the SDK's ``POST /sdk/v1/events`` sends::
+
+    [{"push_id": "123", "type": "arrive", "at": "2025-01-01T08:00:00+08:00"},
+     {"push_id": "123", "type": "click", "at": 1735689605}]
+
+and sets the timestamps of the device's deliveries. The rules:
+
+- The first report wins: a timestamp that is set is never changed, so a repeated report (a retry
+  of the same batch, the same event twice in one batch) changes nothing and counts as duplicate.
+- A click or a dismissal implies arrival: ``arrived_at`` is set too (to the click's or dismissal's
+  time) when arrival was never reported.
+- The state only moves forward: queued/sent/expired/failed → arrived → clicked | dismissed.
+  A delivery that expired before the device reported it arrives late and becomes ``arrived``.
+  Between clicked and dismissed the first one wins (the other timestamp is still recorded).
+- ``at`` is an aware datetime, ISO-8601 text or unix seconds; missing means ``now``; a time in the
+  future (a device clock running ahead) is taken as ``now``.
+- Events for a push the device has no delivery of (unknown push, another app's, another device's)
+  are counted as ``unknown`` and ignored.
+
+On PostgreSQL a batch is one statement: a ``VALUES`` list with one row per push, a CTE that locks
+the matching deliveries (in id order, so concurrent batches cannot deadlock) and reads what they
+held before, and one ``UPDATE push_delivery … FROM`` that writes only the rows that change. Other
+databases (SQLite for ``make run``) take the portable path: one locking SELECT and one CASE-based
+``bulk_update``. Both apply the same rules; the tests run both on PostgreSQL.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .models import Delivery, Device
+
+ARRIVE, CLICK, DISMISS = "arrive", "click", "dismiss"
+EVENT_TYPES = (ARRIVE, CLICK, DISMISS)
+MAX_BATCH = 500  # events per API request
+ROWS_PER_STATEMENT = 1000  # distinct pushes per UPDATE when a caller passes more
+
+_ARRIVED, _CLICKED, _DISMISSED = (
+    Delivery.State.ARRIVED.value,
+    Delivery.State.CLICKED.value,
+    Delivery.State.DISMISSED.value,
+)
+_ENDED = (_CLICKED, _DISMISSED)
+_COLUMN = {ARRIVE: "arrived_at", CLICK: "clicked_at", DISMISS: "dismissed_at"}
+
+
+def parse_at(value) -> datetime | None:
+    """An event time as an aware datetime: ISO-8601 text (UTC if it has no offset), or unix
+    seconds (int, float or numeric text). None stays None. Raises ValueError."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        raise ValueError("expected ISO-8601 or unix seconds")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            parsed = parse_datetime(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            if parsed is None:
+                raise ValueError("expected ISO-8601 or unix seconds") from None
+            return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        if value > 10**11:
+            raise ValueError("expected unix seconds (this looks like milliseconds)")
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("expected unix seconds") from None
+    raise ValueError("expected ISO-8601 or unix seconds")
+
+
+def _push_pk(value) -> int | None:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)
+
+
+@dataclass
+class _Row:
+    """What one batch reports about one push: the first time of each type, and how many
+    events of each type it carries."""
+
+    push_id: int
+    arrive_at: datetime | None = None
+    click_at: datetime | None = None
+    dismiss_at: datetime | None = None
+    counts: dict | None = None
+
+    @property
+    def arrival(self) -> datetime | None:
+        """The arrival to record when none is: reported, else implied by a click or dismissal."""
+        if self.arrive_at is not None:
+            return self.arrive_at
+        implied = [t for t in (self.click_at, self.dismiss_at) if t is not None]
+        return min(implied) if implied else None
+
+    @property
+    def end_state(self) -> str | None:
+        """clicked or dismissed, whichever the batch reports first in time (a tie: clicked)."""
+        if self.click_at is None and self.dismiss_at is None:
+            return None
+        if self.dismiss_at is None or (self.click_at and self.click_at <= self.dismiss_at):
+            return _CLICKED
+        return _DISMISSED
+
+
+def _plan(events: Iterable[Mapping], now: datetime) -> tuple[dict[int, _Row], int]:
+    """One row per push id; the events that name no possible push are counted."""
+    rows: dict[int, _Row] = {}
+    unknown = 0
+    for event in events:
+        kind = event.get("type")
+        if kind not in EVENT_TYPES:
+            raise ValueError(f"event type must be one of {', '.join(EVENT_TYPES)}, not {kind!r}")
+        at = parse_at(event.get("at"))
+        at = now if at is None or at > now else at
+        pk = _push_pk(event.get("push_id"))
+        if pk is None:
+            unknown += 1
+            continue
+        row = rows.get(pk)
+        if row is None:
+            row = rows[pk] = _Row(pk, counts={ARRIVE: 0, CLICK: 0, DISMISS: 0})
+        row.counts[kind] += 1
+        attr = f"{kind}_at"
+        if getattr(row, attr) is None:
+            setattr(row, attr, at)
+    return rows, unknown
+
+
+def _advance(state: str, times: dict, row: _Row) -> tuple[str, dict]:
+    """The delivery's state and timestamps after the row is applied (the SQL mirrors this)."""
+    new = dict(times)
+    if new["arrived_at"] is None:
+        new["arrived_at"] = row.arrival
+    if new["clicked_at"] is None:
+        new["clicked_at"] = row.click_at
+    if new["dismissed_at"] is None:
+        new["dismissed_at"] = row.dismiss_at
+    if state in _ENDED:
+        new_state = state
+    else:
+        new_state = row.end_state or _ARRIVED
+    return new_state, new
+
+
+def record(device: Device, events: Iterable[Mapping], now: datetime | None = None) -> dict:
+    """Apply a batch of the device's events; returns ``{accepted, duplicates, unknown}``.
+
+    ``accepted`` counts the events that set their own timestamp, ``duplicates`` the events whose
+    timestamp was already set (before, or by an earlier event of the batch), ``unknown`` the
+    events for pushes the device has no delivery of. Raises ValueError for an unknown type or an
+    unreadable time (the API validates both before calling).
+    """
+    now = now or timezone.now()
+    rows, unknown = _plan(events, now)
+    accepted = duplicates = 0
+    update = _UPDATES.get(connection.vendor, _update_portable)
+    items = list(rows.values())
+    with transaction.atomic():
+        for start in range(0, len(items), ROWS_PER_STATEMENT):
+            chunk = {row.push_id: row for row in items[start : start + ROWS_PER_STATEMENT]}
+            before = update(device, chunk)
+            for push_id, row in chunk.items():
+                held = before.get(push_id)
+                if held is None:
+                    unknown += sum(row.counts.values())
+                    continue
+                for kind, count in row.counts.items():
+                    if count:
+                        fresh = held[_COLUMN[kind]] is None
+                        accepted += fresh
+                        duplicates += count - fresh
+    return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown}
+
+
+def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, dict]:
+    """One statement; returns, per push id with a delivery, which timestamps were null."""
+    table = Delivery._meta.db_table
+    values = ", ".join(
+        ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::varchar)"]
+        * len(rows)
+    )
+    params: list = []
+    for row in rows.values():
+        params += [row.push_id, row.arrival, row.click_at, row.dismiss_at, row.end_state]
+    # "old" locks the rows and keeps what they held before, for the counts; the UPDATE writes
+    # only the rows that change, so a retried batch costs no writes.
+    sql = f"""
+        WITH v (push_id, arrive_at, click_at, dismiss_at, end_state) AS (VALUES {values}),
+        old AS (
+            SELECT d.id, d.push_id, d.arrived_at, d.clicked_at, d.dismissed_at
+            FROM {table} AS d JOIN v ON v.push_id = d.push_id
+            WHERE d.device_id = %s
+            ORDER BY d.id
+            FOR UPDATE OF d
+        ),
+        changed AS (
+            UPDATE {table} AS d SET
+                arrived_at = COALESCE(d.arrived_at, v.arrive_at),
+                clicked_at = COALESCE(d.clicked_at, v.click_at),
+                dismissed_at = COALESCE(d.dismissed_at, v.dismiss_at),
+                state = CASE
+                    WHEN d.state IN (%s, %s) THEN d.state
+                    ELSE COALESCE(v.end_state, %s)
+                END
+            FROM v
+            WHERE d.id IN (SELECT id FROM old)
+                AND d.push_id = v.push_id
+                AND (
+                    d.arrived_at IS NULL
+                    OR (d.clicked_at IS NULL AND v.click_at IS NOT NULL)
+                    OR (d.dismissed_at IS NULL AND v.dismiss_at IS NOT NULL)
+                    OR d.state NOT IN (%s, %s, %s)
+                    OR (d.state = %s AND v.end_state IS NOT NULL)
+                )
+            RETURNING d.id
+        )
+        SELECT push_id, arrived_at IS NULL, clicked_at IS NULL, dismissed_at IS NULL FROM old
+    """
+    params += [device.pk, _CLICKED, _DISMISSED, _ARRIVED]
+    params += [_ARRIVED, _CLICKED, _DISMISSED, _ARRIVED]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {push_id: _nulls(a, c, d) for push_id, a, c, d in cursor.fetchall()}
+
+
+def _nulls(arrived_null: bool, clicked_null: bool, dismissed_null: bool) -> dict:
+    """Stand-ins for the old timestamps: only whether each was null matters to the counts."""
+    return {
+        "arrived_at": None if arrived_null else True,
+        "clicked_at": None if clicked_null else True,
+        "dismissed_at": None if dismissed_null else True,
+    }
+
+
+def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, dict]:
+    """Any database: lock and read the deliveries, apply the rules, one CASE-based UPDATE."""
+    fields = ["state", "arrived_at", "clicked_at", "dismissed_at"]
+    deliveries = list(
+        Delivery.objects.select_for_update()
+        .filter(device=device, push_id__in=list(rows))
+        .order_by("pk")
+        .only("pk", "push_id", *fields)
+    )
+    before, changed = {}, []
+    for delivery in deliveries:
+        times = {name: getattr(delivery, name) for name in fields[1:]}
+        before[delivery.push_id] = times
+        state, new = _advance(delivery.state, times, rows[delivery.push_id])
+        if state != delivery.state or new != times:
+            delivery.state = state
+            for name, value in new.items():
+                setattr(delivery, name, value)
+            changed.append(delivery)
+    if changed:
+        Delivery.objects.bulk_update(changed, fields)
+    return before
+
+
+_UPDATES = {"postgresql": _update_postgresql}
