@@ -152,6 +152,7 @@ def _load():
     s["Q_CLUSTER_NAME"] = env.str("Q_CLUSTER_NAME", default="pushconsole")
     # The supplementary-SMS sweep: deliveries per claimed batch, and how long a claim holds
     # before another worker may take the batch over (its worker is presumed dead).
+    s["BENCH_ENDPOINTS"] = _get(env, "BENCH_ENDPOINTS", "bool", False)
     s["FALLBACK_BATCH_SIZE"] = _get(env, "FALLBACK_BATCH_SIZE", "int", 1000)
     s["FALLBACK_LEASE_SECONDS"] = _get(env, "FALLBACK_LEASE_SECONDS", "int", 300)
     s["MEDIA_ROOT"] = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
@@ -279,6 +280,7 @@ DEFAULT_FROM_EMAIL = _s["DEFAULT_FROM_EMAIL"]
 # schedule runs are not replayed in a burst after downtime (`catch_up` off): the minute sweep
 # finds due work in the database anyway.
 FALLBACK_BATCH_SIZE = _s["FALLBACK_BATCH_SIZE"]
+BENCH_ENDPOINTS = _s["BENCH_ENDPOINTS"]
 FALLBACK_LEASE_SECONDS = _s["FALLBACK_LEASE_SECONDS"]
 
 Q_CLUSTER = {

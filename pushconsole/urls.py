@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -66,6 +67,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     *console,
 ]
+
+if settings.BENCH_ENDPOINTS:  # the benchmark's reference endpoints, never in production
+    urlpatterns.append(path("bench/", include("bench.urls")))
 
 admin.site.site_header = "pushconsole administration"
 admin.site.site_title = "pushconsole admin"
