@@ -27,7 +27,7 @@ databases (SQLite for ``make run``) take the portable path: one locking SELECT a
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
@@ -94,7 +94,7 @@ class _Row:
     arrive_at: datetime | None = None
     click_at: datetime | None = None
     dismiss_at: datetime | None = None
-    counts: dict | None = None
+    counts: dict = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, 0))
 
     @property
     def arrival(self) -> datetime | None:
@@ -109,7 +109,9 @@ class _Row:
         """clicked or dismissed, whichever the batch reports first in time (a tie: clicked)."""
         if self.click_at is None and self.dismiss_at is None:
             return None
-        if self.dismiss_at is None or (self.click_at and self.click_at <= self.dismiss_at):
+        if self.dismiss_at is None or (
+            self.click_at is not None and self.click_at <= self.dismiss_at
+        ):
             return _CLICKED
         return _DISMISSED
 
@@ -130,7 +132,7 @@ def _plan(events: Iterable[Mapping], now: datetime) -> tuple[dict[int, _Row], in
             continue
         row = rows.get(pk)
         if row is None:
-            row = rows[pk] = _Row(pk, counts={ARRIVE: 0, CLICK: 0, DISMISS: 0})
+            row = rows[pk] = _Row(pk)
         row.counts[kind] += 1
         attr = f"{kind}_at"
         if getattr(row, attr) is None:
@@ -170,26 +172,25 @@ def record(device: Device, events: Iterable[Mapping], now: datetime | None = Non
     with transaction.atomic():
         for start in range(0, len(items), ROWS_PER_STATEMENT):
             chunk = {row.push_id: row for row in items[start : start + ROWS_PER_STATEMENT]}
-            before = update(device, chunk)
+            empty = update(device, chunk)
             for push_id, row in chunk.items():
-                held = before.get(push_id)
+                held = empty.get(push_id)
                 if held is None:
                     unknown += sum(row.counts.values())
                     continue
                 for kind, count in row.counts.items():
                     if count:
-                        fresh = held[_COLUMN[kind]] is None
+                        fresh = _COLUMN[kind] in held
                         accepted += fresh
                         duplicates += count - fresh
     return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown}
 
 
-def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, dict]:
-    """One statement; returns, per push id with a delivery, which timestamps were null."""
+def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, set[str]]:
+    """One statement; returns, per push id with a delivery, the timestamps that were empty."""
     table = Delivery._meta.db_table
     values = ", ".join(
-        ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::varchar)"]
-        * len(rows)
+        ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::varchar)"] * len(rows)
     )
     params: list = []
     for row in rows.values():
@@ -224,7 +225,6 @@ def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, dict]
                     OR d.state NOT IN (%s, %s, %s)
                     OR (d.state = %s AND v.end_state IS NOT NULL)
                 )
-            RETURNING d.id
         )
         SELECT push_id, arrived_at IS NULL, clicked_at IS NULL, dismissed_at IS NULL FROM old
     """
@@ -232,19 +232,17 @@ def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, dict]
     params += [_ARRIVED, _CLICKED, _DISMISSED, _ARRIVED]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {push_id: _nulls(a, c, d) for push_id, a, c, d in cursor.fetchall()}
+        return {
+            push_id: {
+                name
+                for name, empty in zip(_COLUMN.values(), flags, strict=True)
+                if empty  # the column was NULL before this batch
+            }
+            for push_id, *flags in cursor.fetchall()
+        }
 
 
-def _nulls(arrived_null: bool, clicked_null: bool, dismissed_null: bool) -> dict:
-    """Stand-ins for the old timestamps: only whether each was null matters to the counts."""
-    return {
-        "arrived_at": None if arrived_null else True,
-        "clicked_at": None if clicked_null else True,
-        "dismissed_at": None if dismissed_null else True,
-    }
-
-
-def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, dict]:
+def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, set[str]]:
     """Any database: lock and read the deliveries, apply the rules, one CASE-based UPDATE."""
     fields = ["state", "arrived_at", "clicked_at", "dismissed_at"]
     deliveries = list(
@@ -253,10 +251,10 @@ def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, dict]:
         .order_by("pk")
         .only("pk", "push_id", *fields)
     )
-    before, changed = {}, []
+    empty, changed = {}, []
     for delivery in deliveries:
         times = {name: getattr(delivery, name) for name in fields[1:]}
-        before[delivery.push_id] = times
+        empty[delivery.push_id] = {name for name, value in times.items() if value is None}
         state, new = _advance(delivery.state, times, rows[delivery.push_id])
         if state != delivery.state or new != times:
             delivery.state = state
@@ -265,7 +263,7 @@ def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, dict]:
             changed.append(delivery)
     if changed:
         Delivery.objects.bulk_update(changed, fields)
-    return before
+    return empty
 
 
 _UPDATES = {"postgresql": _update_postgresql}

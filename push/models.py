@@ -397,3 +397,18 @@ class DailyStats(models.Model):
 
     def __str__(self):
         return f"{self.account} {self.day}"
+
+
+class PushStats(models.Model):
+    """A push's figures as the minute rollup last counted them (see ``push.stats``): a push page
+    with a million deliveries reads this row instead of counting them."""
+
+    push = models.OneToOneField(Push, on_delete=models.CASCADE, primary_key=True)
+    figures = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "push stats"
+
+    def __str__(self):
+        return f"stats of push {self.push_id}"

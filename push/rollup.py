@@ -80,3 +80,14 @@ def refresh(now=None, days: int = DAYS) -> int:
             )
             written += 1
     return written
+
+
+def refresh_pushes(now=None, days: int = DAYS) -> int:
+    """Store the figures of the large pushes of the last ``days`` days (their pages read them)."""
+    from . import stats
+
+    now = now or timezone.now()
+    recent = Push.objects.filter(
+        created_at__gte=now - timedelta(days=days), targets__gt=stats.LIVE_LIMIT
+    )
+    return stats.store(recent.iterator(chunk_size=500), now=now)

@@ -1,14 +1,22 @@
 """Per-push figures: the delivery funnel and the supplementary-SMS funnel.
 
-Each is one aggregate query (deliveries of the push; SMS messages whose source is one of them).
+``compute(pushes)`` counts them for many pushes at once: one grouped pass over their deliveries,
+one over their outcomes, one over their SMS records. The minute rollup stores the result as
+PushStats for recent pushes, so that a push page with a million deliveries reads one row;
+``summary(push)`` uses the stored figures when they are fresh and the push is large, and counts
+live otherwise.
 """
+
+from collections import defaultdict
+from datetime import timedelta
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from sms.models import SmsMessage
 
-from .models import Delivery, Push
+from .models import Delivery, Push, PushStats
 
 OUTCOMES = (
     "not_needed",
@@ -19,67 +27,102 @@ OUTCOMES = (
     "failed",
     "unknown",
 )
+# Below this many targets a push page counts live; above it, it reads the rollup.
+LIVE_LIMIT = 20_000
+FRESH = timedelta(minutes=3)
+
+_FUNNEL = {
+    "targets": Count("id"),
+    "sent": Count("id", filter=Q(sent_at__isnull=False)),
+    "arrived": Count("id", filter=Q(arrived_at__isnull=False)),
+    "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
+    "dismissed": Count("id", filter=Q(dismissed_at__isnull=False)),
+    "expired": Count("id", filter=Q(state=Delivery.State.EXPIRED)),
+    "failed": Count("id", filter=Q(state=Delivery.State.FAILED)),
+    "notifications_disabled": Count("id", filter=Q(notifications_enabled=False)),
+    "due": Count("id", filter=~Q(fallback=Delivery.Fallback.NONE)),
+    "waiting": Count("id", filter=Q(fallback=Delivery.Fallback.WAITING)),
+    "claimed": Count("id", filter=Q(fallback=Delivery.Fallback.CLAIMED)),
+    "decided": Count("id", filter=Q(fallback=Delivery.Fallback.DECIDED)),
+}
+_SMS_FIELDS = ("due", "waiting", "claimed", "decided")
 
 
-def funnel(push: Push) -> dict:
-    """targets → sent → arrived → clicked (and dismissed, expired, failed)."""
-    d = Delivery.objects.filter(push=push)
-    reached = Q(arrived_at__isnull=False)
-    return d.aggregate(
-        targets=Count("id"),
-        sent=Count("id", filter=Q(sent_at__isnull=False)),
-        arrived=Count("id", filter=reached),
-        clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-        dismissed=Count("id", filter=Q(dismissed_at__isnull=False)),
-        expired=Count("id", filter=Q(state=Delivery.State.EXPIRED)),
-        failed=Count("id", filter=Q(state=Delivery.State.FAILED)),
-        notifications_disabled=Count("id", filter=Q(notifications_enabled=False)),
-    )
-
-
-def fallback(push: Push) -> dict:
-    """due → decided (by outcome) → SMS sent → delivered; blocked by reason; fee."""
-    if not push.resend_by_sms:
-        return {"enabled": False}
-    d = Delivery.objects.filter(push=push)
-    counts = d.aggregate(
-        due=Count("id", filter=~Q(fallback=Delivery.Fallback.NONE)),
-        waiting=Count("id", filter=Q(fallback=Delivery.Fallback.WAITING)),
-        claimed=Count("id", filter=Q(fallback=Delivery.Fallback.CLAIMED)),
-        decided=Count("id", filter=Q(fallback=Delivery.Fallback.DECIDED)),
-        **{
-            f"outcome_{o}": Count("id", filter=Q(outcome=o, fallback=Delivery.Fallback.DECIDED))
-            for o in OUTCOMES
-        },
-    )
-    blocked = dict(
-        d.filter(outcome="blocked")
-        .values_list("outcome_detail")
-        .annotate(n=Count("id"))
-        .values_list("outcome_detail", "n")
-    )
-    messages = SmsMessage.objects.filter(
-        source_type=SmsMessage.Source.PUSH_DELIVERY, source_id__in=d.values("id")
-    ).aggregate(
-        sms_sent=Count(
-            "id",
-            filter=Q(state__in=[SmsMessage.State.SENT, SmsMessage.State.DELIVERED]),
-        ),
-        sms_delivered=Count("id", filter=Q(state=SmsMessage.State.DELIVERED)),
-        sms_failed=Count("id", filter=Q(state=SmsMessage.State.FAILED)),
-        sms_unknown=Count("id", filter=Q(state=SmsMessage.State.UNKNOWN)),
-        fee=Coalesce(Sum("charged"), 0),
-    )
-    return {
-        "enabled": True,
-        "trigger_condition": push.sms_trigger,
-        "delay_trigger_time": push.sms_delay,
-        "max_sms": push.sms_max,
-        **counts,
-        "blocked_by_reason": blocked,
-        **messages,
+def compute(pushes) -> dict[int, dict]:
+    """push id → summary, for many pushes in three grouped queries."""
+    pushes = {p.pk: p for p in pushes}
+    if not pushes:
+        return {}
+    ids = list(pushes)
+    rows = {
+        r.pop("push_id"): r
+        for r in Delivery.objects.filter(push_id__in=ids).values("push_id").annotate(**_FUNNEL)
     }
+    outcomes: dict[int, dict] = defaultdict(lambda: defaultdict(int))
+    blocked: dict[int, dict] = defaultdict(dict)
+    for push_id, outcome, detail, n in (
+        Delivery.objects.filter(push_id__in=ids, fallback=Delivery.Fallback.DECIDED)
+        .values_list("push_id", "outcome", "outcome_detail")
+        .annotate(n=Count("id"))
+    ):
+        outcomes[push_id][outcome] += n
+        if outcome == "blocked":
+            blocked[push_id][detail] = blocked[push_id].get(detail, 0) + n
+    s = SmsMessage.State
+    sms = {
+        r.pop("session_context"): r
+        for r in SmsMessage.objects.filter(
+            source_type=SmsMessage.Source.PUSH_DELIVERY,
+            session_context__in=[f"push:{i}" for i in ids],
+        )
+        .values("session_context")
+        .annotate(
+            sms_sent=Count("id", filter=Q(state__in=[s.SENT, s.DELIVERED])),
+            sms_delivered=Count("id", filter=Q(state=s.DELIVERED)),
+            sms_failed=Count("id", filter=Q(state=s.FAILED)),
+            sms_unknown=Count("id", filter=Q(state__in=[s.UNKNOWN, s.SENDING])),
+            fee=Coalesce(Sum("charged"), 0),
+        )
+    }
+    empty_funnel = {key: 0 for key in _FUNNEL}
+    empty_sms = {"sms_sent": 0, "sms_delivered": 0, "sms_failed": 0, "sms_unknown": 0, "fee": 0}
+    out = {}
+    for push_id, push in pushes.items():
+        counts = rows.get(push_id, empty_funnel)
+        funnel = {k: v for k, v in counts.items() if k not in _SMS_FIELDS}
+        if push.resend_by_sms:
+            fallback = {
+                "enabled": True,
+                "trigger_condition": push.sms_trigger,
+                "delay_trigger_time": push.sms_delay,
+                "max_sms": push.sms_max,
+                **{k: counts[k] for k in _SMS_FIELDS},
+                **{f"outcome_{o}": outcomes[push_id].get(o, 0) for o in OUTCOMES},
+                "blocked_by_reason": blocked.get(push_id, {}),
+                **sms.get(f"push:{push_id}", empty_sms),
+            }
+        else:
+            fallback = {"enabled": False}
+        out[push_id] = {"push_id": str(push_id), "status": push.status, **funnel, "sms": fallback}
+    return out
 
 
-def summary(push: Push) -> dict:
-    return {"push_id": push.push_id, "status": push.status, **funnel(push), "sms": fallback(push)}
+def summary(push: Push, now=None) -> dict:
+    """A push's figures: stored ones for a large push (≤ FRESH old), else counted now."""
+    now = now or timezone.now()
+    if push.targets > LIVE_LIMIT:
+        stored = PushStats.objects.filter(push=push, updated_at__gte=now - FRESH).first()
+        if stored is not None:
+            return {**stored.figures, "status": push.status, "as_of": stored.updated_at}
+    return compute([push])[push.pk]
+
+
+def store(pushes, now=None) -> int:
+    """Compute and keep the figures of these pushes (the minute rollup)."""
+    now = now or timezone.now()
+    figures = compute(pushes)
+    for push_id, summary_ in figures.items():
+        PushStats.objects.update_or_create(
+            push_id=push_id, defaults={"figures": summary_, "updated_at": now}
+        )
+    return len(figures)

@@ -26,5 +26,5 @@ def fallback_sweep() -> dict:
 
 
 def rollup_daily_stats() -> int:
-    """Every minute: the dashboard's figures for today and yesterday."""
-    return rollup.refresh()
+    """Every minute: the dashboard's figures for today and yesterday, and recent pushes'."""
+    return rollup.refresh() + rollup.refresh_pushes()

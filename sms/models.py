@@ -715,6 +715,12 @@ class SmsMessage(models.Model):
             models.Index(fields=["account", "created_at"], name="sms_message_account_idx"),
             # Supplementary SMS: the message of a push delivery.
             models.Index(fields=["source_type", "source_id"], name="sms_message_source_idx"),
+            # Push figures: the SMS of a push (SessionContext "push:<id>").
+            models.Index(
+                fields=["session_context"],
+                name="sms_message_push_idx",
+                condition=Q(source_type="push_delivery"),
+            ),
             # Reconciling messages left in "sending" by a dead worker.
             models.Index(
                 fields=["created_at"], name="sms_message_sending_idx", condition=Q(state="sending")

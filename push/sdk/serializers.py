@@ -1,0 +1,325 @@
+"""Validation of every SDK request, and the shapes of the answers (also the OpenAPI schema).
+
+A device is named by ``token``; the serializers only check its form, the views look it up among
+the authenticated app's devices.
+"""
+
+import re
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from push import events
+from push.models import (
+    PHONE_ACCOUNT_TYPE,
+    TOKEN_MAX_LENGTH,
+    Device,
+    DeviceAccount,
+    DeviceTag,
+    Platform,
+)
+from sms.numbers import InvalidNumber, normalize
+
+MAX_TAGS = 100
+MAX_ACCOUNTS = 100
+COUNTRY = re.compile(r"[A-Za-z]{2}")
+
+
+def component(cls):
+    """Name the class's OpenAPI component ``Sdk<Name>``, apart from the management API's."""
+    name = cls.__name__.removesuffix("Serializer")
+    return extend_schema_serializer(component_name=f"Sdk{name}")(cls)
+
+
+class TokenField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", TOKEN_MAX_LENGTH)
+        kwargs.setdefault("help_text", "The device token returned by register.")
+        super().__init__(**kwargs)
+
+
+def phone_number(value: str) -> str:
+    """E.164; a number without a country code is taken as mainland China (+86)."""
+    try:
+        return normalize(value)
+    except InvalidNumber as exc:
+        raise serializers.ValidationError(str(exc)) from None
+
+
+@component
+class DeviceRequest(serializers.Serializer):
+    token = TokenField()
+
+
+# Registration
+
+
+@component
+class RegisterSerializer(serializers.Serializer):
+    token = TokenField(
+        required=False,
+        help_text="Refresh this device (the token register returned earlier); omit it to "
+        "register a new device.",
+    )
+    platform = serializers.ChoiceField(
+        Platform.choices, help_text="Must be the application's platform."
+    )
+    app_version = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    sdk_version = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    os_version = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    device_brand = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    system_language = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2."
+    )
+    notifications_enabled = serializers.BooleanField(
+        required=False,
+        help_text="Whether the user allows notifications (default true for a new device; "
+        "unchanged when omitted on a refresh).",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50),
+        max_length=MAX_TAGS,
+        required=False,
+        help_text=f"Replaces the device's tags (at most {MAX_TAGS}); omit to keep them.",
+    )
+
+    PROFILE = (
+        "app_version",
+        "sdk_version",
+        "os_version",
+        "device_brand",
+        "system_language",
+        "country",
+    )
+
+    def validate_platform(self, value):
+        app = self.context["application"]
+        if value != app.platform:
+            raise serializers.ValidationError(
+                f"This application is for {app.get_platform_display()}, not {value}."
+            )
+        return value
+
+    def validate_country(self, value):
+        if value and not COUNTRY.fullmatch(value):
+            raise serializers.ValidationError("An ISO 3166-1 alpha-2 code, such as CN.")
+        return value.upper()
+
+    def validate_tags(self, value):
+        return list(dict.fromkeys(value))  # drop repeats, keep the order
+
+    @transaction.atomic
+    def register(self, *, device: Device | None, now) -> tuple[Device, bool]:
+        """Create the device (``device`` None) or refresh it; returns it and whether it is new."""
+        data = self.validated_data
+        app = self.context["application"]
+        profile = {name: data[name] for name in self.PROFILE if name in data}
+        created = device is None
+        if created:
+            device = Device.objects.create(
+                application=app,
+                token=Device.new_token(),
+                platform=data["platform"],
+                notifications_enabled=data.get("notifications_enabled", True),
+                notifications_changed_at=now,
+                created_at=now,
+                last_seen_at=now,
+                **profile,
+            )
+        else:
+            if "notifications_enabled" in data:
+                device.set_notifications(data["notifications_enabled"], now)
+            for name, value in profile.items():
+                setattr(device, name, value)
+            device.last_seen_at = now
+            device.save(update_fields=[*profile, "last_seen_at"])
+        if "tags" in data:
+            tags = data["tags"]
+            DeviceTag.objects.filter(device=device).exclude(tag__in=tags).delete()
+            DeviceTag.objects.bulk_create(
+                [DeviceTag(device=device, application=app, tag=tag) for tag in tags],
+                ignore_conflicts=True,
+            )
+        return device, created
+
+
+@component
+class RegisteredDeviceSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    platform = serializers.CharField()
+    notifications_enabled = serializers.BooleanField()
+    app_version = serializers.CharField()
+    sdk_version = serializers.CharField()
+    os_version = serializers.CharField()
+    device_brand = serializers.CharField()
+    system_language = serializers.CharField()
+    country = serializers.CharField()
+    tags = serializers.SerializerMethodField()
+    phone = serializers.SerializerMethodField(help_text="The bound number (E.164) or null.")
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField()
+
+    def get_tags(self, device) -> list[str]:
+        return sorted(DeviceTag.objects.filter(device=device).values_list("tag", flat=True))
+
+    def get_phone(self, device) -> str | None:
+        return (
+            DeviceAccount.objects.filter(device=device, account_type=PHONE_ACCOUNT_TYPE)
+            .values_list("account", flat=True)
+            .first()
+        )
+
+
+# Phone number and accounts
+
+
+@component
+class PhoneSerializer(DeviceRequest):
+    phone = serializers.CharField(
+        max_length=32,
+        help_text="E.164 such as +8613711112222; without a country code +86 is assumed.",
+    )
+
+    def validate_phone(self, value):
+        return phone_number(value)
+
+
+@component
+class PhoneAnswer(serializers.Serializer):
+    token = serializers.CharField()
+    phone = serializers.CharField(allow_null=True)
+
+
+@component
+class BoundAccountSerializer(serializers.Serializer):
+    account = serializers.CharField(max_length=128)
+    account_type = serializers.IntegerField(
+        min_value=0, default=0, help_text=f"TPNS account type; {PHONE_ACCOUNT_TYPE} = phone."
+    )
+
+    def validate(self, attrs):
+        if attrs["account_type"] == PHONE_ACCOUNT_TYPE:
+            try:
+                attrs["account"] = phone_number(attrs["account"])
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"account": exc.detail}) from None
+        return attrs
+
+
+@component
+class AccountsSerializer(DeviceRequest):
+    accounts = serializers.ListField(
+        child=BoundAccountSerializer(),
+        min_length=1,
+        max_length=MAX_ACCOUNTS,
+        help_text="One account per type per device: a new one overwrites.",
+    )
+
+
+@component
+class AccountsDeleteSerializer(DeviceRequest):
+    account_types = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        max_length=MAX_ACCOUNTS,
+        required=False,
+        help_text="The types to unbind; omitted: all of the device's accounts.",
+    )
+
+
+@component
+class AccountsAnswer(serializers.Serializer):
+    token = serializers.CharField()
+    deleted = serializers.IntegerField(required=False, help_text="For DELETE: accounts removed.")
+    accounts = BoundAccountSerializer(many=True, help_text="The device's accounts now.")
+
+
+# Notification permission
+
+
+@component
+class NotificationStateSerializer(DeviceRequest):
+    enabled = serializers.BooleanField(help_text="Whether the user allows notifications now.")
+
+
+@component
+class NotificationStateAnswer(serializers.Serializer):
+    token = serializers.CharField()
+    notifications_enabled = serializers.BooleanField()
+    changed = serializers.BooleanField()
+
+
+# Events
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+        "description": "ISO-8601 (UTC if no offset) or unix seconds; default: now; "
+        "a future time is taken as now.",
+    }
+)
+class EventTimeField(serializers.Field):
+    def to_internal_value(self, data):
+        try:
+            return events.parse_at(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+@component
+class DeviceEventSerializer(serializers.Serializer):
+    push_id = serializers.CharField(max_length=40, help_text="The push's push_id.")
+    type = serializers.ChoiceField(events.EVENT_TYPES)
+    at = EventTimeField(required=False, allow_null=True)
+
+
+@component
+class EventsSerializer(DeviceRequest):
+    events = serializers.ListField(child=DeviceEventSerializer(), max_length=events.MAX_BATCH)
+
+
+@component
+class EventsAnswer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events that set their timestamp.")
+    duplicates = serializers.IntegerField(help_text="Events already recorded: nothing changed.")
+    unknown = serializers.IntegerField(
+        help_text="Events for pushes this device has no delivery of: ignored."
+    )
+
+
+# The built-in channel's inbox
+
+
+@component
+class MessagesQuery(DeviceRequest):
+    after = serializers.IntegerField(
+        min_value=0, default=0, help_text="The cursor: `next` of the previous answer."
+    )
+    wait = serializers.IntegerField(
+        min_value=0,
+        max_value=30,
+        default=0,
+        help_text="Long-poll: when nothing is waiting, wait up to this many seconds for it.",
+    )
+
+
+@component
+class InboxMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk", help_text="The cursor of this notification.")
+    push_id = serializers.CharField(source="push.push_id")
+    message_type = serializers.CharField(source="push.message_type")
+    title = serializers.CharField(source="push.title")
+    content = serializers.CharField(source="push.content")
+    message = serializers.JSONField(source="push.message", help_text="The message object.")
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
+@component
+class MessagesAnswer(serializers.Serializer):
+    messages = InboxMessageSerializer(many=True)
+    next = serializers.IntegerField(help_text="Pass as `after` next time.")
