@@ -33,7 +33,7 @@ run: $(VENV)/.runtime
 	DATABASE_URL=$(RUN_DATABASE_URL) $(PY) manage.py migrate --no-input -v 0
 	DATABASE_URL=$(RUN_DATABASE_URL) $(PY) manage.py seed_demo
 	@echo "Open http://$(ADDR)/ and log in with the demo login above."
-	DATABASE_URL=$(RUN_DATABASE_URL) exec $(PY) manage.py runconsole $(ADDR)
+	DATABASE_URL=$(RUN_DATABASE_URL) exec $(PY) manage.py runconsole $(ADDR) --demo
 
 test: $(VENV)/.dev
 	DATABASE_URL=$(DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)

@@ -107,7 +107,15 @@ def _load():
         db["CONN_MAX_AGE"] = _get(env, "DB_CONN_MAX_AGE", "int", 60)
         db["CONN_HEALTH_CHECKS"] = True
     else:
-        db.setdefault("OPTIONS", {})["timeout"] = 20
+        # SQLite (development): writers queue up instead of failing with "database is locked"
+        # when the web server, the task cluster and the demo simulator write at once.
+        db.setdefault("OPTIONS", {}).update(
+            {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
     s["DATABASES"] = {"default": db}
 
     s["REDIS_URL"] = env.str("REDIS_URL", default="")
