@@ -3,6 +3,7 @@
 Each scenario ends with a screenshot of the page it is about, in test-output/screenshots/.
 """
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,35 @@ def test_composing_a_push_shows_the_sms_preview_and_submits(page, personas, sms,
     push = Push.objects.get()
     assert push.resend_by_sms and push.targets == 1
     page.shot("push-after-compose")
+
+
+def test_simulated_devices_report_events_and_the_funnel_updates(page, personas, sms, app, tmp_path):
+    from django.core.management import call_command
+
+    common = [
+        "--app", str(app.access_id), "--url", page.url, "--count", "4", "--phones",
+        "--disabled", "0", "--state", str(tmp_path / "devices.json"), "--seed", "7",
+    ]  # fmt: skip
+    call_command("simulate_devices", *common, "--rounds", "0", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    push = fanout.accept(
+        Push(application=app, audience_type="all", message_type="notify", title="Hello")
+    )
+    fanout.start(push.pk)
+    page.login("olivia", PASSWORD)
+    page.go(f"/a/{personas.org.pk}/push/pushes/{push.pk}/")
+    arrived_before = page.driver.find_element(
+        By.XPATH, "//section[@id='funnel']//tr[contains(@class,'step-arrived')]/td[@class='n']"
+    ).text
+
+    call_command(
+        "simulate_devices", *common, "--rounds", "1", "--arrive", "1", "--click", "0.5",
+        "--interval", "0", stdout=open(os.devnull, "w"),  # noqa: SIM115
+    )  # fmt: skip
+    page.driver.refresh()
+
+    arrived = page.driver.find_element(
+        By.XPATH, "//section[@id='funnel']//tr[contains(@class,'step-arrived')]/td[@class='n']"
+    ).text
+    assert (arrived_before, arrived) == ("0", "4")
+    assert Delivery.objects.filter(push=push, arrived_at__isnull=False).count() == 4
+    page.shot("push-funnel-after-events")
