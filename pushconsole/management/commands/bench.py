@@ -14,6 +14,7 @@ SIZES = {
     "fanout": (2_000, 1_000_000),
     "fallback": (1_000, 100_000),
     "pushapi": (5, 200),  # requests
+    "events": (1_000, 100_000),
     "console": (2_000, 1_000_000),  # deliveries (and a tenth as many SMS records)
 }
 
