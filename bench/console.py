@@ -73,6 +73,7 @@ def run(size: int) -> dict:
             cursor.execute("ANALYZE push_delivery")
             cursor.execute("ANALYZE sms_smsmessage")
         rollup.refresh()
+        rollup.refresh_pushes()
         client = Client()
         client.force_login(user)
         base = _server_ms(client, "/login/")

@@ -303,10 +303,14 @@ def push_detail(request, pk):
             ],
             sms["due"],
         )
-    page = Paginator(
+    paginator = Paginator(
         deliveries.select_related("device").annotate(phone=_phone_of("device_id")).order_by("id"),
         PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    )
+    if not filters.get("state") and not filters.get("outcome"):
+        # Unfiltered, the count is the push's target count: no COUNT over a million rows.
+        paginator.count = summary["targets"]
+    page = paginator.get_page(request.GET.get("page"))
     query = _query_without_page(request)
     return render(
         request,

@@ -97,3 +97,4 @@ class MessageFilterForm(forms.Form):
     number = forms.CharField(required=False)
     state = forms.ChoiceField(required=False, choices=[("", "any")] + SmsMessage.State.choices)
     template = forms.CharField(required=False, label="Template ID")
+    push = forms.IntegerField(required=False, min_value=1, label="Push ID")

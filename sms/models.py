@@ -593,6 +593,7 @@ class SmsMessageQuerySet(models.QuerySet):
         template_id="",
         source_type="",
         source_id=None,
+        push_id=None,
     ):
         """The account's SMS records, newest first, filtered as the records page and API do.
 
@@ -614,6 +615,10 @@ class SmsMessageQuerySet(models.QuerySet):
             qs = qs.filter(source_type=source_type)
         if source_id is not None:
             qs = qs.filter(source_id=source_id)
+        if push_id is not None:  # the supplementary SMS of one push
+            qs = qs.filter(
+                source_type=SmsMessage.Source.PUSH_DELIVERY, session_context=f"push:{push_id}"
+            )
         return qs.order_by("-created_at", "-id")
 
     def totals(self) -> dict:

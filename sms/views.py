@@ -211,6 +211,7 @@ def records(request):
         phone_number=number,
         state=filters.get("state", ""),
         template_id=filters.get("template", ""),
+        push_id=filters.get("push"),
     )
     if request.GET.get("export") == "csv":
         return csv_response(

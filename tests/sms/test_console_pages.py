@@ -240,3 +240,18 @@ def test_simulated_messages_are_delivered_a_few_seconds_later(sms):
     assert receipts.deliver_simulated(now=message.sent_at + timedelta(seconds=6)) == 1
     message.refresh_from_db()
     assert message.state == "delivered" and message.delivered_at
+
+
+def test_the_records_page_filters_by_push(sms, login, personas):
+    from sms.models import SmsMessage
+
+    send_one(sms)
+    send_one(sms, number="+8613711113333")
+    SmsMessage.objects.filter(phone_number="+8613711113333").update(
+        source_type="push_delivery", session_context="push:77"
+    )
+
+    page = login(personas.member).get(url(sms.account, "records/"), {"push": 77})
+
+    assert page.context["totals"]["total"] == 1
+    assert "+86137****3333" in page.content.decode()
