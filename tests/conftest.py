@@ -145,3 +145,31 @@ def app(personas):
     )
     application.test_secret = secret
     return application
+
+
+def run_concurrently(count, target):
+    """Run ``target(i)`` in ``count`` threads released at once, each on its own database
+    connection; returns the results and fails on any exception."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def run(i):
+        try:
+            barrier.wait()
+            results.append(target(i))
+        except Exception as exc:  # collected and asserted on
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return results

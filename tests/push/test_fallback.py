@@ -1,15 +1,14 @@
 """The supplementary SMS engine: triggers, outcomes, gates, exactly-once under concurrency."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from push import fallback, fanout
 from push.models import Delivery, Push
 from sms.models import Package, RateLimitPolicy, SmsMessage, Template
+from tests.conftest import run_concurrently
 from tests.push.conftest import add_device
 
 DELAY = 300
@@ -257,28 +256,6 @@ def test_a_worker_killed_after_writing_the_sms_row_never_sends_it_again(app, pho
     assert SmsMessage.objects.count() == 1
 
 
-def run_concurrently(count, target):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # collected and asserted on
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sweeps_never_send_two_sms_for_one_delivery(app, sms):
@@ -290,7 +267,7 @@ def test_concurrent_sweeps_never_send_two_sms_for_one_delivery(app, sms):
     push = sms_push(app, tokens)
     now = due(push)
 
-    run_concurrently(4, lambda: fallback.sweep(now, batch_size=37))
+    run_concurrently(4, lambda i: fallback.sweep(now, batch_size=37))
 
     assert push.deliveries.filter(fallback="decided").count() == 300
     assert SmsMessage.objects.filter(state="sent").count() == 100

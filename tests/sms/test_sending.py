@@ -1,15 +1,14 @@
 """Gates, limits and quota of sending, on real connections."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from sms.models import ExemptNumber, Package, PackageCharge, RateLimitPolicy, SmsMessage
 from sms.sending import SmsRejected, prepare, send
 from sms.transports import LOCAL_OUTBOX, LocalTransport
+from tests.conftest import run_concurrently
 
 NUMBER = "+8613711112222"
 
@@ -219,28 +218,6 @@ def test_one_live_message_per_source_is_enforced_by_the_database(sms):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         send(prepared, now=timezone.now() + timedelta(minutes=5))
-
-
-def run_concurrently(count, target):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except Exception as exc:  # collected and asserted on
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.postgres
