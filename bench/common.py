@@ -76,3 +76,60 @@ def rate(count: int, seconds: float) -> float:
 
 def later(seconds: int):
     return timezone.now() + timedelta(seconds=seconds)
+
+
+def database_url() -> str:
+    """The current database as a URL, for child processes."""
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@contextmanager
+def gunicorn(*, threads: int = 1, **env_extra):
+    """The product under gunicorn (2 workers) on a free loopback port; yields its base URL
+    and a requests session that ignores proxy settings."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "true", **env_extra}
+    args = ["--workers", "2", "--log-level", "warning"]
+    if threads > 1:
+        args += ["--worker-class", "gthread", "--threads", str(threads)]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "pushconsole.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            *args,
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        for _ in range(100):
+            try:
+                session.get(base + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base, session
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)

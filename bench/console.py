@@ -10,11 +10,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Membership, Role
-from push import fanout, rollup
-from push.models import Push
+from push import rollup
 
 from .common import cleanup, make_devices, tenant
-from .fallback import sms_ready
+from .fallback import sms_push_to_all, sms_ready
 
 REPEAT = 5
 
@@ -36,21 +35,7 @@ def run(size: int) -> dict:
         Membership.objects.create(user=user, account=account, role=Role.OWNER)
         make_devices(app, size, phones=True)
         sms_ready(account, size)
-        push = fanout.accept(
-            Push(
-                application=app,
-                audience_type="all",
-                message_type="notify",
-                title="bench",
-                resend_by_sms=True,
-                sms_delay=300,
-                sms_trigger=Push.Trigger.NOT_ARRIVED,
-                sms_app_id="1400009999",
-                sms_template_id="777",
-                sms_params=["42"],
-            )
-        )
-        fanout.start(push.pk)
+        push = sms_push_to_all(app)
         now = timezone.now()
         with connection.cursor() as cursor:
             # A tenth of the deliveries arrived; SMS records for a tenth of the numbers.

@@ -2,11 +2,6 @@
 events per second, vs a raw ``UPDATE … FROM (VALUES …)`` of the same rows."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -16,8 +11,7 @@ from django.utils import timezone
 from push import fanout
 from push.models import Delivery, Device, Push
 
-from .common import cleanup, make_devices, rate, tenant, timer
-from .pushapi import ROOT, _database_url, _free_port
+from .common import cleanup, gunicorn, make_devices, rate, tenant, timer
 
 PER_REQUEST = 500
 CLIENTS = 4
@@ -26,15 +20,6 @@ CLIENTS = 4
 def run(size: int) -> dict:
     devices = max(1, size // PER_REQUEST)
     account, app = tenant("events")
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DEBUG": "true"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "pushconsole.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )  # fmt: skip
     try:
         make_devices(app, devices)
         pushes = []
@@ -63,15 +48,6 @@ def run(size: int) -> dict:
         tokens = list(Device.objects.filter(application=app).values_list("token", flat=True))
         headers = {"X-Access-Id": str(app.access_id), "X-Access-Key": app.access_key,
                    "Content-Type": "application/json"}  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        session = requests.Session()
-        session.trust_env = False
-        for _ in range(100):
-            try:
-                session.get(base + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
         bodies = [
             json.dumps(
                 {"token": token, "events": [{"push_id": p, "type": "arrive"} for p in pushes]}
@@ -79,19 +55,18 @@ def run(size: int) -> dict:
             for token in tokens
         ]
 
-        def post(body):
+        def post(base, body):
             with requests.Session() as s:
                 s.trust_env = False
                 r = s.post(base + "/sdk/v1/events", data=body, headers=headers, timeout=60)
                 r.raise_for_status()
                 return r.json()["accepted"]
 
-        with timer(t, "product"), ThreadPoolExecutor(CLIENTS) as pool:
-            accepted = sum(pool.map(post, bodies))
+        with gunicorn(threads=4) as (base, _), timer(t, "product"):
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                accepted = sum(pool.map(lambda body: post(base, body), bodies))
         assert accepted == total, (accepted, total)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
         cleanup(account)
     return {
         "figure": "SDK events: POST /sdk/v1/events, 500 a request",

@@ -28,26 +28,32 @@ def sms_ready(account, quantity):
     RateLimitPolicy.objects.create(account=account, daily_limit=0, same_content_seconds=0)
 
 
+def sms_push_to_all(app) -> Push:
+    """An all push with supplementary SMS (trigger: not arrived), fanned out."""
+    push = fanout.accept(
+        Push(
+            application=app,
+            audience_type="all",
+            message_type="notify",
+            title="bench",
+            resend_by_sms=True,
+            sms_delay=300,
+            sms_trigger=Push.Trigger.NOT_ARRIVED,
+            sms_app_id="1400009999",
+            sms_template_id="777",
+            sms_params=["42"],
+        )
+    )
+    fanout.start(push.pk)
+    return push
+
+
 def run(size: int) -> dict:
     account, app = tenant("fallback")
     try:
         make_devices(app, size, phones=True)
         sms_ready(account, size * 2)
-        push = fanout.accept(
-            Push(
-                application=app,
-                audience_type="all",
-                message_type="notify",
-                title="bench",
-                resend_by_sms=True,
-                sms_delay=300,
-                sms_trigger=Push.Trigger.NOT_ARRIVED,
-                sms_app_id="1400009999",
-                sms_template_id="777",
-                sms_params=["42"],
-            )
-        )
-        fanout.start(push.pk)
+        push = sms_push_to_all(app)
         now = timezone.now() + timedelta(seconds=301)
         t: dict = {}
         # The limit: the claim statement alone over the same rows, committed like the real

@@ -2,34 +2,12 @@
 p99 latency, vs a bare DRF endpoint that only parses the same body."""
 
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import requests
-from django.db import connection
+from .common import cleanup, gunicorn, make_devices, tenant
 
-from .common import cleanup, make_devices, tenant
-
-ROOT = Path(__file__).resolve().parents[1]
 TOKENS = 1000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def _timings(session, url, body, count, **kwargs) -> list[float]:
@@ -45,32 +23,6 @@ def _timings(session, url, body, count, **kwargs) -> list[float]:
 
 def run(size: int) -> dict:
     account, app = tenant("pushapi")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "BENCH_ENDPOINTS": "true",
-        "DEBUG": "true",
-    }
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        env.pop(name, None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "pushconsole.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
     try:
         make_devices(app, TOKENS)
         tokens = [f"b{i:035d}" for i in range(TOKENS)]
@@ -82,24 +34,14 @@ def run(size: int) -> dict:
                 "message": {"title": "Approval", "content": "Expense report 42 waits"},
             }
         ).encode()
-        base = f"http://127.0.0.1:{port}"
-        session = requests.Session()
-        session.trust_env = False
-        for _ in range(100):
-            try:
-                session.get(base + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        auth = (str(app.access_id), app.secret_key())
-        headers = {"Content-Type": "application/json"}
-        _timings(session, base + "/v3/push/app", body, 3, auth=auth, headers=headers)  # warm-up
-        _timings(session, base + "/bench/parse", body, 3, headers=headers)
-        real = _timings(session, base + "/v3/push/app", body, size, auth=auth, headers=headers)
-        bare = _timings(session, base + "/bench/parse", body, size, headers=headers)
+        with gunicorn(BENCH_ENDPOINTS="true") as (base, session):
+            auth = (str(app.access_id), app.secret_key())
+            headers = {"Content-Type": "application/json"}
+            _timings(session, base + "/v3/push/app", body, 3, auth=auth, headers=headers)
+            _timings(session, base + "/bench/parse", body, 3, headers=headers)  # warm-up
+            real = _timings(session, base + "/v3/push/app", body, size, auth=auth, headers=headers)
+            bare = _timings(session, base + "/bench/parse", body, size, headers=headers)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
         cleanup(account)
 
     def p(values, q):
