@@ -161,6 +161,18 @@ class DeviceTag(models.Model):
         return self.tag
 
 
+class DeviceAccountQuerySet(models.QuerySet):
+    def upsert(self, rows) -> None:
+        """Bind accounts, one per type per device: a new one overwrites the old and counts as
+        bound now (``account_push_type`` 0 pushes to the device an account was bound to last)."""
+        self.bulk_create(
+            list(rows),
+            update_conflicts=True,
+            unique_fields=["device", "account_type"],
+            update_fields=["account", "created_at"],
+        )
+
+
 class DeviceAccount(models.Model):
     """An account bound to a device (TPNS account + account_type); type 1002 is a phone number.
 
@@ -172,6 +184,8 @@ class DeviceAccount(models.Model):
     account_type = models.IntegerField(default=0)
     account = models.CharField(max_length=128)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = DeviceAccountQuerySet.as_manager()
 
     class Meta:
         constraints = [

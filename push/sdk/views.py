@@ -110,20 +110,15 @@ def accounts_of(device: Device) -> list[dict]:
 
 def bind(device: Device, accounts: dict[int, str], now: datetime) -> None:
     """Upsert the accounts, one per type: a new one overwrites (and counts as bound now)."""
-    DeviceAccount.objects.bulk_create(
-        [
-            DeviceAccount(
-                device=device,
-                application_id=device.application_id,
-                account_type=account_type,
-                account=account,
-                created_at=now,
-            )
-            for account_type, account in accounts.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["device", "account_type"],
-        update_fields=["account", "created_at"],
+    DeviceAccount.objects.upsert(
+        DeviceAccount(
+            device=device,
+            application_id=device.application_id,
+            account_type=account_type,
+            account=account,
+            created_at=now,
+        )
+        for account_type, account in accounts.items()
     )
 
 

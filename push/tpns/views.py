@@ -152,13 +152,7 @@ def _bind(app: Application, pairs, now: datetime) -> list[str]:
                 created_at=now,  # the latest binding is the one account_push_type 0 targets
             )
         results.append("0")
-    if rows:
-        DeviceAccount.objects.bulk_create(
-            rows.values(),
-            update_conflicts=True,
-            unique_fields=["device", "account_type"],
-            update_fields=["account", "created_at"],
-        )
+    DeviceAccount.objects.upsert(rows.values())
     return results
 
 
