@@ -161,8 +161,11 @@ class Decisions:
                 decided_at=now,
                 claimed_until=None,
             )
+        by_attempts: dict[int, list[int]] = defaultdict(list)
         for delivery_id, attempts in self.retry.items():
-            Delivery.objects.filter(pk=delivery_id, fallback=Delivery.Fallback.CLAIMED).update(
+            by_attempts[attempts].append(delivery_id)
+        for attempts, ids in by_attempts.items():
+            Delivery.objects.filter(pk__in=ids, fallback=Delivery.Fallback.CLAIMED).update(
                 fallback=Delivery.Fallback.WAITING,
                 sms_due_at=now + RETRY_BACKOFF * 2 ** (attempts - 1),
                 sms_attempts=attempts,
@@ -251,10 +254,7 @@ def send_group(deliveries: list["Due"], phones, decisions: Decisions, now) -> No
     try:
         _, template, _ = resolve(
             account,
-            sdk_app_id=push.sms_app_id,
-            template_id=push.sms_template_id,
-            sign_name=push.sms_sign_name,
-            params=push.sms_params,
+            **push.sms_info(),
         )
     except SmsRejected as exc:  # revoked or removed since the push was accepted
         for delivery in deliveries:
@@ -282,10 +282,7 @@ def send_group(deliveries: list["Due"], phones, decisions: Decisions, now) -> No
     try:
         order = prepare(
             account,
-            sdk_app_id=push.sms_app_id,
-            template_id=push.sms_template_id,
-            sign_name=push.sms_sign_name,
-            params=push.sms_params,
+            **push.sms_info(),
             numbers=list(carriers),
             max_numbers=None,
             normalized=True,

@@ -298,6 +298,15 @@ class Push(models.Model):
     def push_id(self) -> str:
         return str(self.pk)
 
+    def sms_info(self) -> dict:
+        """The push's SMS fields as ``sms.sending.resolve`` / ``prepare`` take them."""
+        return {
+            "sdk_app_id": self.sms_app_id,
+            "template_id": self.sms_template_id,
+            "sign_name": self.sms_sign_name,
+            "params": self.sms_params,
+        }
+
 
 class Delivery(models.Model):
     """One push to one device, and its supplementary-SMS decision."""

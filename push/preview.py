@@ -57,10 +57,7 @@ def preview(push: Push, now=None) -> dict:
     try:
         _, template, signature = resolve(
             account,
-            sdk_app_id=push.sms_app_id,
-            template_id=push.sms_template_id,
-            sign_name=push.sms_sign_name,
-            params=push.sms_params,
+            **push.sms_info(),
         )
     except SmsRejected as exc:
         skipped[NO_PHONE] = sum(1 for _, p in rows if not p)

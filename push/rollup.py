@@ -73,12 +73,22 @@ def refresh(now=None, days: int = DAYS) -> int:
         ):
             key = (r.pop("account_id"), r.pop("day"))
             rows[key].update(r)
-        for (account_id, day), figures in rows.items():
-            defaults = {f: figures.get(f, 0) for f in PUSH_FIELDS + SMS_FIELDS}
-            DailyStats.objects.update_or_create(
-                account_id=account_id, day=day, defaults={**defaults, "updated_at": now}
-            )
-            written += 1
+        fields = PUSH_FIELDS + SMS_FIELDS
+        DailyStats.objects.bulk_create(
+            [
+                DailyStats(
+                    account_id=account_id,
+                    day=day,
+                    updated_at=now,
+                    **{f: figures.get(f, 0) for f in fields},
+                )
+                for (account_id, day), figures in rows.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["account", "day"],
+            update_fields=[*fields, "updated_at"],
+        )
+        written += len(rows)
     return written
 
 

@@ -121,8 +121,10 @@ def store(pushes, now=None) -> int:
     """Compute and keep the figures of these pushes (the minute rollup)."""
     now = now or timezone.now()
     figures = compute(pushes)
-    for push_id, summary_ in figures.items():
-        PushStats.objects.update_or_create(
-            push_id=push_id, defaults={"figures": summary_, "updated_at": now}
-        )
+    PushStats.objects.bulk_create(
+        [PushStats(push_id=i, figures=f, updated_at=now) for i, f in figures.items()],
+        update_conflicts=True,
+        unique_fields=["push"],
+        update_fields=["figures", "updated_at"],
+    )
     return len(figures)

@@ -9,7 +9,6 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import TencentCloudAuthorization
@@ -192,5 +191,5 @@ def reconcile_stale(now=None) -> int:
     """Messages left ``sending`` (the worker died mid-send) become ``unknown``: never re-sent."""
     now = now or timezone.now()
     return SmsMessage.objects.filter(
-        Q(state=SmsMessage.State.SENDING), created_at__lt=now - UNKNOWN_AFTER
+        state=SmsMessage.State.SENDING, created_at__lt=now - UNKNOWN_AFTER
     ).update(state=SmsMessage.State.UNKNOWN, reason="worker_lost")

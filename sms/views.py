@@ -60,42 +60,47 @@ def _apply(request, form, redirect_to):
     return redirect(redirect_to, account_id=request.account.pk)
 
 
+def _applications_page(request, form, model, page, done_url):
+    """A list of the account's signatures or templates, with the form to apply for one."""
+    if request.method == "POST" and (done := _apply(request, form, done_url)):
+        return done
+    return render(
+        request,
+        page,
+        {
+            "items": model.objects.filter(account=request.account),
+            "form": form,
+            "can_apply": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+def _review_item(request, model, pk):
+    item = get_object_or_404(model, pk=pk, account=request.account)
+    kind = model._meta.verbose_name.capitalize()
+    return render(request, "sms/review_item.html", {"item": item, "kind": kind})
+
+
 @account_view()
 def signatures(request):
     form = SignatureForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and (done := _apply(request, form, "sms_signatures")):
-        return done
-    items = Signature.objects.filter(account=request.account)
-    return render(
-        request,
-        "sms/signatures.html",
-        {"items": items, "form": form, "can_apply": request.membership.has_role(Role.OPERATOR)},
-    )
+    return _applications_page(request, form, Signature, "sms/signatures.html", "sms_signatures")
 
 
 @account_view()
 def signature_detail(request, pk):
-    item = get_object_or_404(Signature, pk=pk, account=request.account)
-    return render(request, "sms/review_item.html", {"item": item, "kind": "Signature"})
+    return _review_item(request, Signature, pk)
 
 
 @account_view()
 def templates(request):
     form = TemplateForm(request.POST or None, account=request.account)
-    if request.method == "POST" and (done := _apply(request, form, "sms_templates")):
-        return done
-    items = Template.objects.filter(account=request.account)
-    return render(
-        request,
-        "sms/templates.html",
-        {"items": items, "form": form, "can_apply": request.membership.has_role(Role.OPERATOR)},
-    )
+    return _applications_page(request, form, Template, "sms/templates.html", "sms_templates")
 
 
 @account_view()
 def template_detail(request, pk):
-    item = get_object_or_404(Template, pk=pk, account=request.account)
-    return render(request, "sms/review_item.html", {"item": item, "kind": "Template"})
+    return _review_item(request, Template, pk)
 
 
 @account_view()

@@ -1,9 +1,8 @@
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from accounts.models import ApiKeyPair, KeyLimitReached
+from tests.conftest import run_concurrently
 
 
 def all_stored_text(table):
@@ -41,24 +40,15 @@ def test_a_user_can_have_two_key_pairs_and_deleting_one_frees_its_place(personas
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creations_never_yield_a_third_key_pair(personas):
     workers = 8
-    barrier = threading.Barrier(workers)
-    outcomes = []
 
-    def create():
+    def create(i):
         try:
-            barrier.wait()
             ApiKeyPair.objects.issue(personas.owner)
-            outcomes.append("created")
+            return "created"
         except KeyLimitReached:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()  # this thread's own connection
+            return "refused"
 
-    threads = [threading.Thread(target=create) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_concurrently(workers, create)
 
     assert sorted(outcomes) == ["created"] * 2 + ["refused"] * (workers - 2)
     assert ApiKeyPair.objects.filter(user=personas.owner).count() == 2

@@ -273,3 +273,36 @@ def test_concurrent_sweeps_never_send_two_sms_for_one_delivery(app, sms):
     assert SmsMessage.objects.filter(state="sent").count() == 100
     assert len(set(SmsMessage.objects.values_list("phone_number", flat=True))) == 100
     assert push.deliveries.filter(outcome="duplicate_number").count() == 200
+
+
+def test_a_retryable_refusal_is_retried_with_backoff_then_decided_failed(app, phones, settings):
+    from tests.fakes.tencentcloud import FakeTencentCloud, TencentCloudError
+
+    def throttled(params, request):
+        raise TencentCloudError("RequestLimitExceeded", "too fast")
+
+    push = sms_push(app, ["tok-a", "tok-b"], trigger=1)
+    with FakeTencentCloud(credentials={"AKIDretry": "retry-key"}) as cloud:
+        settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
+        app.account.authorize_tencent_cloud(secret_id="AKIDretry", secret_key="retry-key", by=None)
+        assert app.account.tencent_cloud_authorization.confirm()
+        cloud.on("SendSms", throttled)
+        now = due(push)
+
+        assert fallback.sweep(now) == {"retry": 2, "batches": 1}
+        deliveries = list(push.deliveries.all())
+        assert {(d.fallback, d.sms_attempts) for d in deliveries} == {("waiting", 1)}
+        assert {d.sms_due_at for d in deliveries} == {now + fallback.RETRY_BACKOFF}
+        assert SmsMessage.objects.filter(state="failed", charged=0).count() == 2  # not charged
+
+        for attempt in range(2, fallback.MAX_ATTEMPTS):
+            now += fallback.RETRY_BACKOFF * 2 ** (attempt - 1)
+            assert fallback.sweep(now)["retry"] == 2
+        now += fallback.RETRY_BACKOFF * 2 ** (fallback.MAX_ATTEMPTS - 1)
+        fallback.sweep(now)
+
+    assert outcomes(push) == {
+        "tok-a": ("failed", "RequestLimitExceeded"),
+        "tok-b": ("failed", "RequestLimitExceeded"),
+    }
+    assert len(cloud.calls("SendSms")) == fallback.MAX_ATTEMPTS

@@ -9,9 +9,9 @@ from push.models import Delivery
 from push.preview import preview
 from sms.models import Package, RateLimitPolicy, SmsMessage
 from sms.sending import prepare, send
+from tests.accounts.test_scoping import api as api_client
 from tests.push.conftest import add_device
 from tests.push.test_fallback import due, sms_push
-from tests.push.test_scoping_api import api_client
 
 
 @pytest.fixture
