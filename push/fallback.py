@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sms.models import SmsMessage, region_of
-from sms.sending import Recipient, SmsRejected, prepare, resolve, send
+from sms.sending import Recipient, SmsRejected, prepare, resolve, send_rows
 
 from .models import PHONE_ACCOUNT_TYPE, Delivery, DeviceAccount, Push
 
@@ -154,7 +154,7 @@ class Decisions:
 
     def write(self, now) -> None:
         for (outcome, detail), ids in self.by_outcome.items():
-            Delivery.objects.filter(pk__in=ids, fallback=Delivery.Fallback.CLAIMED).update(
+            Delivery.objects.filter(pk__any=ids, fallback=Delivery.Fallback.CLAIMED).update(
                 fallback=Delivery.Fallback.DECIDED,
                 outcome=outcome,
                 outcome_detail=detail,
@@ -165,7 +165,7 @@ class Decisions:
         for delivery_id, attempts in self.retry.items():
             by_attempts[attempts].append(delivery_id)
         for attempts, ids in by_attempts.items():
-            Delivery.objects.filter(pk__in=ids, fallback=Delivery.Fallback.CLAIMED).update(
+            Delivery.objects.filter(pk__any=ids, fallback=Delivery.Fallback.CLAIMED).update(
                 fallback=Delivery.Fallback.WAITING,
                 sms_due_at=now + RETRY_BACKOFF * 2 ** (attempts - 1),
                 sms_attempts=attempts,
@@ -173,15 +173,15 @@ class Decisions:
             )
 
 
-def outcome_of(message: SmsMessage) -> tuple[str, str]:
-    state = message.state
+def outcome_of(state: str, reason: str) -> tuple[str, str]:
+    """The delivery's outcome from the state of its SMS row."""
     if state in (SmsMessage.State.SENT, SmsMessage.State.DELIVERED):
         return SENT, ""
     if state == SmsMessage.State.BLOCKED:
-        return BLOCKED, message.reason
+        return BLOCKED, reason
     if state == SmsMessage.State.FAILED:
-        return FAILED, message.reason
-    return UNKNOWN, message.reason or state  # sending (a worker died) or unknown
+        return FAILED, reason
+    return UNKNOWN, reason or state  # sending (a worker died) or unknown
 
 
 def process(batch: list[Claimed], now) -> dict:
@@ -193,7 +193,7 @@ def process(batch: list[Claimed], now) -> dict:
     pushes = Push.objects.select_related("application__account").in_bulk({c.push_id for c in batch})
     deliveries = {
         row[0]: Due(row[0], pushes[row[1]], *row[2:])
-        for row in Delivery.objects.filter(pk__in=ids).values_list(
+        for row in Delivery.objects.filter(pk__any=ids).values_list(
             "pk",
             "push_id",
             "device_id",
@@ -206,16 +206,16 @@ def process(batch: list[Claimed], now) -> dict:
     # A delivery that already has an SMS row (its worker died after writing it) is decided
     # by that row: never a second SMS.
     existing = {
-        m.source_id: m
-        for m in SmsMessage.objects.filter(
+        source_id: (state, reason)
+        for source_id, state, reason in SmsMessage.objects.filter(
             source_type=SmsMessage.Source.PUSH_DELIVERY,
-            source_id__in=ids,
+            source_id__any=ids,
             state__in=SmsMessage.LIVE_STATES,
-        )
+        ).values_list("source_id", "state", "reason")
     }
     phones = dict(
         DeviceAccount.objects.filter(
-            device_id__in=[d.device_id for d in deliveries.values()],
+            device_id__any=[d.device_id for d in deliveries.values()],
             account_type=PHONE_ACCOUNT_TYPE,
         ).values_list("device_id", "account")
     )
@@ -223,7 +223,7 @@ def process(batch: list[Claimed], now) -> dict:
     for delivery in deliveries.values():
         push = delivery.push
         if delivery.pk in existing:
-            decisions.add(delivery.pk, *outcome_of(existing[delivery.pk]))
+            decisions.add(delivery.pk, *outcome_of(*existing[delivery.pk]))
         elif not fired(
             push,
             notifications_enabled=delivery.notifications_enabled,
@@ -290,7 +290,7 @@ def send_group(deliveries: list["Due"], phones, decisions: Decisions, now) -> No
             source_ids=[d.pk for d in carriers.values()],
             session_context=session_context(push),
         )
-        messages = send(order, now=now, screen=last_checks)
+        rows = send_rows(order, now=now, screen=last_checks)
     except SmsRejected as exc:
         for delivery in carriers.values():
             decisions.add(delivery.pk, BLOCKED, rejected_rule(exc))
@@ -303,13 +303,13 @@ def send_group(deliveries: list["Due"], phones, decisions: Decisions, now) -> No
     for source_id, reason in screened.items():
         outcome, _, detail = reason.partition(":")
         decisions.add(source_id, outcome, detail)
-    for message in messages:
-        outcome, detail = outcome_of(message)
-        attempts = by_id[message.source_id].sms_attempts + 1
-        if outcome == FAILED and message.retryable and attempts < MAX_ATTEMPTS:
-            decisions.retry[message.source_id] = attempts
+    for row in rows:
+        outcome, detail = outcome_of(row.state, row.reason)
+        attempts = by_id[row.source_id].sms_attempts + 1
+        if outcome == FAILED and row.retryable and attempts < MAX_ATTEMPTS:
+            decisions.retry[row.source_id] = attempts
         else:
-            decisions.add(message.source_id, outcome, detail)
+            decisions.add(row.source_id, outcome, detail)
 
 
 def rejected_rule(exc: SmsRejected) -> str:
@@ -324,7 +324,7 @@ def screen(push: Push, recipients: list[Recipient]) -> dict[int, str]:
     """
     ids = [r.source_id for r in recipients]
     dropped: dict[int, str] = {}
-    rows = Delivery.objects.filter(pk__in=ids).values_list(
+    rows = Delivery.objects.filter(pk__any=ids).values_list(
         "pk", "arrived_at", "clicked_at", "device__notifications_enabled"
     )
     for pk, arrived_at, clicked_at, enabled in rows:
@@ -338,7 +338,7 @@ def screen(push: Push, recipients: list[Recipient]) -> dict[int, str]:
         state__in=SmsMessage.LIVE_STATES,
     )
     taken = set(
-        already.filter(phone_number__in=[r.number for r in recipients]).values_list(
+        already.filter(phone_number__any=[r.number for r in recipients]).values_list(
             "phone_number", flat=True
         )
     )

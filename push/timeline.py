@@ -36,7 +36,9 @@ def timeline(delivery: Delivery) -> list[dict]:
         )
         steps.append({"at": delivery.decided_at, "event": "decided", "detail": detail})
     messages = SmsMessage.objects.filter(
-        source_type=SmsMessage.Source.PUSH_DELIVERY, source_id=delivery.pk
+        source_type=SmsMessage.Source.PUSH_DELIVERY,
+        session_context=f"push:{delivery.push_id}",
+        source_id=delivery.pk,
     ).order_by("created_at", "id")
     for m in messages:
         steps.append(

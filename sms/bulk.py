@@ -1,88 +1,114 @@
-"""Set-based updates of many rows with different values: one ``UPDATE … FROM (VALUES …)``.
+"""Set-based writes of many rows without model instances: one statement, one array per column.
 
-Django's ``bulk_update`` builds a CASE expression per field and row, which costs far more in
-Python than the statement costs in the database; this builds the VALUES list directly. Other
-databases (SQLite in development) fall back to ``bulk_update``.
+The supplementary SMS engine writes a thousand SmsMessage rows per batch and completes them
+after the provider answers. Model instances (``bulk_create`` / ``bulk_update``) and one
+placeholder per value cost far more in Python and in psycopg than the statements cost in
+PostgreSQL; here every column travels as one array through ``unnest``, so the statement text is
+the same for every batch. Other databases (SQLite in development) fall back to the ORM.
+
+Values are plain column values (str, int, bool, datetime, None); foreign keys by attname
+(``account_id``).
 """
 
+import psycopg
 from django.db import connection
 
 
-def update_rows(model, objs, fields: list[str]) -> int:
-    """Write ``fields`` of each object in ``objs`` (matched by primary key) in one statement."""
-    objs = list(objs)
-    if not objs:
-        return 0
-    if connection.vendor != "postgresql":
-        return model.objects.bulk_update(objs, fields)
+def _cursor():
+    """A psycopg cursor on Django's connection (in its transaction) that binds parameters on
+    the server: the arrays travel in binary, without the quoting of every element that
+    Django's client-side binding does in Python."""
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def _column(field) -> str:
+    return connection.ops.quote_name(field.column)
+
+
+def _array_type(field) -> str:
+    return f"{field.cast_db_type(connection)}[]"
+
+
+def _field(meta, name):
+    for field in meta.concrete_fields:
+        if name in (field.name, field.attname):
+            return field
+    raise ValueError(f"{meta.label} has no column {name!r}")
+
+
+def insert_rows(model, common: dict, varying: dict[str, list]) -> list[int]:
+    """Insert one row per position of the ``varying`` lists (all of one length); every other
+    column takes its value from ``common`` or else the field's default. Returns the primary
+    keys in insertion order."""
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
-    pk = meta.pk
-    casts = [f"%s::{pk.db_type(connection)}"] + [
-        f"%s::{field.db_type(connection)}" for field in columns
-    ]
-    row = "(" + ", ".join(casts) + ")"
-    params = []
-    for obj in objs:
-        params.append(obj.pk)
-        for field in columns:
-            params.append(field.get_db_prep_save(getattr(obj, field.attname), connection))
-    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(f.column)} = v.{connection.ops.quote_name(f.column)}"
-        for f in columns
-    )
-    table, key = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(pk.column)
-    sql = (
-        f"UPDATE {table} AS t SET {assignments} "
-        f"FROM (VALUES {', '.join([row] * len(objs))}) AS v({key}, {names}) "
-        f"WHERE t.{key} = v.{key}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def insert_rows(model, objs, varying: list[str]) -> None:
-    """Insert objects that differ only in the ``varying`` fields, in one statement, and set
-    their primary keys.
-
-    Every other field is taken from the first object and sent once; the varying ones go as one
-    array each through ``unnest``. Rows come back in insertion order (as Django's own
-    ``bulk_create`` relies on for PostgreSQL).
-    """
-    objs = list(objs)
-    if not objs:
-        return
+    lengths = {len(values) for values in varying.values()}
+    if len(lengths) != 1:
+        raise ValueError("varying columns must be lists of one length")
+    count = lengths.pop()
+    if not count:
+        return []
     if connection.vendor != "postgresql":
+        objs = [
+            model(**common, **{name: values[i] for name, values in varying.items()})
+            for i in range(count)
+        ]
         model.objects.bulk_create(objs)
-        return
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    varying_set = set(varying)
-    first = objs[0]
-    columns, selects, params = [], [], []
-    arrays = []
-    for field in fields:
-        columns.append(connection.ops.quote_name(field.column))
-        if field.name in varying_set:
+        return [obj.pk for obj in objs]
+    varying_fields = {_field(meta, name).attname: values for name, values in varying.items()}
+    common_fields = {
+        _field(meta, name).attname: value.pk if hasattr(value, "_meta") else value
+        for name, value in common.items()
+    }
+    columns, selects, params, arrays = [], [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(_column(field))
+        if field.attname in varying_fields:
             selects.append(f"u.c{len(arrays)}")
-            arrays.append(field)
+            arrays.append((field, varying_fields[field.attname]))
+            continue
+        if field.attname in common_fields:
+            value = common_fields[field.attname]
         else:
-            selects.append(f"%s::{field.db_type(connection)}")
-            params.append(field.get_db_prep_save(getattr(first, field.attname), connection))
-    unnest_args = ", ".join(f"%s::{f.db_type(connection)}[]" for f in arrays)
+            value = field.get_default()
+        selects.append(f"%s::{field.cast_db_type(connection)}")
+        params.append(field.get_db_prep_save(value, connection))
+    params += [values for _, values in arrays]
+    unnest = ", ".join(f"%b::{_array_type(field)}" for field, _ in arrays)
     aliases = ", ".join(f"c{i}" for i in range(len(arrays)))
-    for field in arrays:
-        params.append([field.get_db_prep_save(getattr(o, field.attname), connection) for o in objs])
-    table = connection.ops.quote_name(meta.db_table)
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)} "
-        f"FROM unnest({unnest_args}) AS u({aliases}) "
-        f"RETURNING {connection.ops.quote_name(meta.pk.column)}"
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS u({aliases}) "
+        f"RETURNING {_column(meta.pk)}"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(sql, params)
-        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-            obj.pk = pk
-            obj._state.adding, obj._state.db = False, connection.alias
+        # Rows come back in insertion order (as Django's own bulk_create relies on).
+        return [row[0] for row in cursor.fetchall()]
+
+
+def update_rows(model, pks: list[int], values: dict[str, list]) -> int:
+    """Set each row's columns (matched by primary key, position by position) in one statement."""
+    if not pks:
+        return 0
+    meta = model._meta
+    if connection.vendor != "postgresql":
+        names = list(values)
+        objs = [
+            model(pk=pk, **{name: values[name][i] for name in names}) for i, pk in enumerate(pks)
+        ]
+        return model.objects.bulk_update(objs, names)
+    fields = [(_field(meta, name), column) for name, column in values.items()]
+    key = _column(meta.pk)
+    assignments = ", ".join(f"{_column(f)} = v.{_column(f)}" for f, _ in fields)
+    unnest = ", ".join(f"%b::{_array_type(f)}" for f in [meta.pk, *[f for f, _ in fields]])
+    aliases = ", ".join([key, *[_column(f) for f, _ in fields]])
+    sql = (
+        f"UPDATE {connection.ops.quote_name(meta.db_table)} AS t SET {assignments} "
+        f"FROM unnest({unnest}) AS v({aliases}) WHERE t.{key} = v.{key}"
+    )
+    with _cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(sql, [list(pks), *[list(column) for _, column in fields]])
+        return cursor.rowcount

@@ -66,14 +66,14 @@ class Limiter:
         """Read the exempt list and recent usage of these numbers: two queries in all."""
         numbers = sorted(set(numbers))
         self.exempt = set(
-            ExemptNumber.objects.filter(account=self.account, number__in=numbers).values_list(
+            ExemptNumber.objects.filter(account=self.account, number__any=numbers).values_list(
                 "number", flat=True
             )
         )
         since = min(self.day_start, self.hour_start, self.same_since)
         rows = (
             SmsMessage.objects.counting_for_limits()
-            .filter(account=self.account, phone_number__in=numbers, created_at__gte=since)
+            .filter(account=self.account, phone_number__any=numbers, created_at__gte=since)
             .values("phone_number")
             .annotate(
                 day=Count("id", filter=Q(created_at__gte=self.day_start)),

@@ -646,17 +646,32 @@ class SmsMessage(models.Model):
 
     LIVE_STATES = (State.SENDING, State.SENT, State.DELIVERED, State.UNKNOWN)
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_messages")
+    # Few indexes, on purpose: every row is written twice per SMS (``sending``, then the
+    # provider's answer) and each index costs both writes. The account is covered by the
+    # composite indexes below; the other foreign keys are only searched when their object is
+    # deleted, which the console never does.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="sms_messages", db_index=False
+    )
     application = models.ForeignKey(
-        SmsApplication, null=True, on_delete=models.SET_NULL, related_name="messages"
+        SmsApplication,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     phone_number = models.CharField(max_length=20)
     region = models.CharField(max_length=10, choices=Region.choices)
     template = models.ForeignKey(
-        Template, null=True, on_delete=models.SET_NULL, related_name="messages"
+        Template, null=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     signature = models.ForeignKey(
-        Signature, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Signature,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     sign_name = models.CharField(max_length=12, blank=True)
     template_code = models.CharField("template ID", max_length=40)
@@ -682,7 +697,12 @@ class SmsMessage(models.Model):
     transport = models.CharField(max_length=20, blank=True)
     simulated = models.BooleanField(default=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -708,21 +728,17 @@ class SmsMessage(models.Model):
             models.CheckConstraint(condition=Q(charged__lte=F("fee")), name="sms_charge_le_fee"),
         ]
         indexes = [
-            # Rate limits: an account's recent messages to one number.
+            # Rate limits, and receipts (matched by number, then SerialNo): an account's recent
+            # messages to one number.
             models.Index(
                 fields=["account", "phone_number", "created_at"], name="sms_message_limits_idx"
             ),
-            # Receipts match on SerialNo.
-            models.Index(
-                fields=["serial_no"], name="sms_message_serial_idx", condition=~Q(serial_no="")
-            ),
             # Records page and statistics: an account's messages by date.
             models.Index(fields=["account", "created_at"], name="sms_message_account_idx"),
-            # Supplementary SMS: the message of a push delivery.
-            models.Index(fields=["source_type", "source_id"], name="sms_message_source_idx"),
-            # Push figures: the SMS of a push (SessionContext "push:<id>").
+            # Supplementary SMS: the SMS of a push (SessionContext "push:<id>") and of one of
+            # its deliveries; the live one of a delivery is also found by the unique index.
             models.Index(
-                fields=["session_context"],
+                fields=["session_context", "source_id"],
                 name="sms_message_push_idx",
                 condition=Q(source_type="push_delivery"),
             ),

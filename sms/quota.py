@@ -78,14 +78,14 @@ def refund(messages) -> None:
         return
     with transaction.atomic():
         per_package = (
-            PackageCharge.objects.filter(message_id__in=ids)
+            PackageCharge.objects.filter(message_id__any=ids)
             .values("package_id")
             .annotate(total=Sum("amount"))
         )
         for row in per_package:
             Package.objects.filter(pk=row["package_id"]).update(used=F("used") - row["total"])
-        PackageCharge.objects.filter(message_id__in=ids).delete()
-        SmsMessage.objects.filter(pk__in=ids).update(charged=0)
+        PackageCharge.objects.filter(message_id__any=ids).delete()
+        SmsMessage.objects.filter(pk__any=ids).update(charged=0)
     for message in messages:
         message.charged = 0
 

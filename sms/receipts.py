@@ -1,8 +1,9 @@
 """Status reports (receipts): Tencent's callback, the pull, and reconciling lost sends.
 
-Receipts match messages on SerialNo within the SMS application. They are idempotent: a report
-for a message that already has its final receipt changes nothing. A message left ``sending`` by
-a worker that died mid-send becomes ``unknown`` (never re-sent) and a later receipt settles it.
+Receipts match messages on number and SerialNo within the SMS application. They are idempotent:
+a report for a message that already has its final receipt changes nothing. A message left
+``sending`` by a worker that died mid-send becomes ``unknown`` (never re-sent) and a later
+receipt settles it.
 """
 
 import json
@@ -18,6 +19,8 @@ from .models import UNKNOWN_AFTER, SmsApplication, SmsMessage
 log = logging.getLogger(__name__)
 
 SIMULATED_DELIVERY_AFTER = timedelta(seconds=5)
+# How far back a receipt may settle a message (Tencent reports within 72 hours).
+RECEIPT_WINDOW = timedelta(days=7)
 # How far back a receipt may settle a message whose SerialNo we never learnt.
 LOST_SERIAL_WINDOW = timedelta(days=3)
 # A receipt may settle a message in any of these states (and never a final one again).
@@ -78,32 +81,38 @@ def _phone(nation_code, mobile) -> str:
 def apply_receipts(application: SmsApplication, reports: list[dict], now=None) -> int:
     """Settle messages from receipts: a few queries for the whole batch. Returns how many changed.
 
-    Reports match on SerialNo. A report whose SerialNo we never learnt (the send timed out, so
-    the message is ``unknown`` with no SerialNo) matches the oldest such message to the same
-    number of the same SMS application, which then takes that SerialNo.
+    Reports match on SerialNo among the recent messages of the SMS application to the report's
+    number (the rate-limit index finds them; SerialNo is not indexed, so that completing a
+    send writes no index entry for it). A report whose SerialNo we never learnt (the send
+    timed out, so the message is ``unknown`` with no SerialNo) matches the oldest such message
+    to the same number, which then takes that SerialNo.
     """
     now = now or timezone.now()
     by_serial = {r["serial_no"]: r for r in reports}
-    messages = list(
-        SmsMessage.objects.filter(
-            application=application, serial_no__in=list(by_serial), state__in=OPEN_STATES
+    recent = SmsMessage.objects.filter(
+        account_id=application.account_id,
+        application=application,
+        created_at__gte=now - RECEIPT_WINDOW,
+    )
+    phones = sorted({r["phone"] for r in reports if r.get("phone")})
+    candidates = list(recent.filter(phone_number__any=phones)) if phones else []
+    if any(not r.get("phone") for r in reports):  # rare: the account's recent messages
+        candidates += recent.filter(serial_no__any=list(by_serial)).exclude(
+            phone_number__any=phones
         )
-    )
-    known = set(
-        SmsMessage.objects.filter(
-            application=application, serial_no__in=list(by_serial)
-        ).values_list("serial_no", flat=True)
-    )
+    known = {m.serial_no for m in candidates if m.serial_no in by_serial}
+    messages = [m for m in candidates if m.serial_no in known and m.state in OPEN_STATES]
     unmatched = [r for r in reports if r["serial_no"] not in known and r.get("phone")]
     if unmatched:
         waiting: dict[str, list[SmsMessage]] = {}
-        for message in SmsMessage.objects.filter(
-            application=application,
-            serial_no="",
-            state__in=[SmsMessage.State.UNKNOWN, SmsMessage.State.SENDING],
-            phone_number__in={r["phone"] for r in unmatched},
-            created_at__gte=now - LOST_SERIAL_WINDOW,
-        ).order_by("created_at", "id"):
+        lost = [
+            m
+            for m in candidates
+            if not m.serial_no
+            and m.state in (SmsMessage.State.UNKNOWN, SmsMessage.State.SENDING)
+            and m.created_at >= now - LOST_SERIAL_WINDOW
+        ]
+        for message in sorted(lost, key=lambda m: (m.created_at, m.pk)):
             waiting.setdefault(message.phone_number, []).append(message)
         for report in unmatched:
             if waiting.get(report["phone"]):

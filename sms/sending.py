@@ -242,13 +242,27 @@ def recheck(order: SmsOrder) -> None:
             raise SmsRejected("sign_name", f"signature {signature.text!r} is no longer approved")
 
 
+@dataclass(slots=True)
+class Outgoing:
+    """One recipient of an order as its SmsMessage row stands (no model instance: the engine
+    writes thousands of these a second)."""
+
+    number: str
+    source_id: int | None = None
+    pk: int | None = None
+    state: str = SmsMessage.State.SENDING
+    reason: str = ""
+    charged: int = 0
+    retryable: bool = False
+
+
 def reserve(
     order: SmsOrder,
     *,
     now=None,
     screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
-) -> list[SmsMessage]:
-    """Apply the gates and write one SmsMessage per recipient, in one transaction.
+) -> list[Outgoing]:
+    """Apply the gates and write one SmsMessage row per recipient, in one transaction.
 
     ``screen`` lets a caller drop recipients at the last moment, under the same per-number
     locks (so its checks cannot race with another sender of the same numbers): it gets the
@@ -258,11 +272,11 @@ def reserve(
     fee = SmsMessage.fee_of(order.content)
     content_hash = SmsMessage.hash_content(order.content)
     common = dict(
-        account=order.account,
-        application=order.application,
+        account_id=order.account.pk,
+        application_id=order.application.pk,
         region=order.region,
-        template=order.template,
-        signature=order.signature,
+        template_id=order.template.pk,
+        signature_id=order.signature.pk if order.signature else None,
         sign_name=order.sign_name,
         template_code=order.template.template_id,
         params=order.params,
@@ -271,7 +285,7 @@ def reserve(
         fee=fee,
         session_context=order.session_context,
         source_type=order.source_type,
-        created_by=order.created_by,
+        created_by_id=order.created_by.pk if order.created_by else None,
         created_at=now,
     )
     with transaction.atomic():
@@ -280,85 +294,71 @@ def reserve(
         if screen is not None:
             dropped = screen(recipients)
             recipients = [r for r in recipients if r.source_id not in dropped]
-        numbers = [r.number for r in recipients]
         limiter = Limiter(order.account, content_hash, now)
-        limiter.load(numbers)
+        limiter.load([r.number for r in recipients])
         wallet = quota.Wallet(order.account, order.region, now)
-        messages, charges = [], []
+        rows, charges = [], []
         for recipient in recipients:
-            message = SmsMessage(
-                phone_number=recipient.number, source_id=recipient.source_id, **common
-            )
+            row = Outgoing(recipient.number, recipient.source_id)
             rule = limiter.broken_rule(recipient.number)
             taken = None if rule else wallet.take(fee)
             if rule or taken is None:
-                message.state, message.reason = (
-                    SmsMessage.State.BLOCKED,
-                    rule or INSUFFICIENT_PACKAGE,
-                )
+                row.state, row.reason = SmsMessage.State.BLOCKED, rule or INSUFFICIENT_PACKAGE
             else:
                 limiter.count(recipient.number)
-                message.charged = fee
-                charges.extend((message, package, amount) for package, amount in taken)
-            messages.append(message)
-        insert_rows(
-            SmsMessage, messages, ["phone_number", "source_id", "state", "reason", "charged"]
+                row.charged = fee
+                charges.extend((row, package.pk, amount) for package, amount in taken)
+            rows.append(row)
+        pks = insert_rows(
+            SmsMessage,
+            common,
+            {
+                "phone_number": [r.number for r in rows],
+                "source_id": [r.source_id for r in rows],
+                "state": [r.state for r in rows],
+                "reason": [r.reason for r in rows],
+                "charged": [r.charged for r in rows],
+            },
         )
+        for row, pk in zip(rows, pks, strict=True):
+            row.pk = pk
         insert_rows(
             PackageCharge,
-            [PackageCharge(message=m, package=p, amount=a, at=now) for m, p, a in charges],
-            ["message", "package", "amount"],
+            {"at": now},
+            {
+                "message_id": [row.pk for row, _, _ in charges],
+                "package_id": [package for _, package, _ in charges],
+                "amount": [amount for _, _, amount in charges],
+            },
         )
         wallet.commit()
-    return messages
+    return rows
 
 
-def dispatch(
-    order: SmsOrder, messages: list[SmsMessage], transport: Transport, *, now=None
-) -> list[SmsMessage]:
+def dispatch(order: SmsOrder, rows: list[Outgoing], transport: Transport, *, now=None) -> None:
     """Hand the reserved messages to the transport and complete their rows."""
-    pending = [m for m in messages if m.state == SmsMessage.State.SENDING]
+    pending = [r for r in rows if r.state == SmsMessage.State.SENDING]
     if not pending:
-        return messages
+        return
     batch = OutgoingBatch(
         sdk_app_id=order.application.sdk_app_id,
         template_id=order.template.provider_template_id,
         sign_name=order.sign_name,
         params=tuple(order.params),
-        numbers=tuple(m.phone_number for m in pending),
+        numbers=tuple(r.number for r in pending),
         region=order.region,
         session_context=order.session_context,
         content=order.content,
     )
-    results = transport.send(batch)
-    complete(pending, results, transport, now=now)
-    return messages
+    complete(pending, transport.send(batch), transport, now=now)
 
 
-def complete(pending: list[SmsMessage], results, transport: Transport, *, now=None) -> None:
+def complete(pending: list[Outgoing], results, transport: Transport, *, now=None) -> None:
+    """Write the provider's answer into the rows (one statement) and refund what surely failed."""
     now = now or timezone.now()
-    not_sent = []
-    for message, result in zip(pending, results, strict=True):
-        message.transport, message.simulated = transport.name, transport.simulated
-        message.serial_no, message.iso_code = result.serial_no, result.iso_code
-        message.request_id = result.request_id
-        if result.outcome == Outcome.SENT:
-            message.state, message.sent_at = SmsMessage.State.SENT, now
-        else:
-            message.state = (
-                SmsMessage.State.FAILED
-                if result.outcome == Outcome.FAILED
-                else SmsMessage.State.UNKNOWN
-            )
-            message.reason = result.code
-            message.error_message = result.message
-            message.retryable = bool(result.error and result.error.kind != "permanent")
-            if result.outcome == Outcome.FAILED:
-                not_sent.append(message)
-    update_rows(
-        SmsMessage,
-        pending,
-        [
+    columns = {
+        name: []
+        for name in (
             "state",
             "reason",
             "error_message",
@@ -367,11 +367,49 @@ def complete(pending: list[SmsMessage], results, transport: Transport, *, now=No
             "iso_code",
             "request_id",
             "sent_at",
-            "transport",
-            "simulated",
-        ],
-    )
+        )
+    }
+    not_sent = []
+    for row, result in zip(pending, results, strict=True):
+        if result.outcome == Outcome.SENT:
+            row.state = SmsMessage.State.SENT
+        else:
+            row.state = (
+                SmsMessage.State.FAILED
+                if result.outcome == Outcome.FAILED
+                else SmsMessage.State.UNKNOWN
+            )
+            row.reason = result.code
+            row.retryable = bool(result.error and result.error.kind != "permanent")
+            if result.outcome == Outcome.FAILED:
+                not_sent.append(row)
+        columns["state"].append(row.state)
+        columns["reason"].append(row.reason)
+        sent = row.state == SmsMessage.State.SENT
+        columns["error_message"].append("" if sent else result.message)
+        columns["retryable"].append(row.retryable)
+        columns["serial_no"].append(result.serial_no)
+        columns["iso_code"].append(result.iso_code)
+        columns["request_id"].append(result.request_id)
+        columns["sent_at"].append(now if sent else None)
+    columns["transport"] = [transport.name] * len(pending)
+    columns["simulated"] = [transport.simulated] * len(pending)
+    update_rows(SmsMessage, [r.pk for r in pending], columns)
     quota.refund(not_sent)
+
+
+def send_rows(
+    order: SmsOrder,
+    *,
+    now=None,
+    transport: Transport | None = None,
+    screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
+) -> list[Outgoing]:
+    """Gate, record, send and complete; one row per recipient not screened out."""
+    recheck(order)
+    rows = reserve(order, now=now, screen=screen)
+    dispatch(order, rows, transport or transport_for(order.account), now=now)
+    return rows
 
 
 def send(
@@ -381,7 +419,7 @@ def send(
     transport: Transport | None = None,
     screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
 ) -> list[SmsMessage]:
-    """Gate, record, send and complete; returns one SmsMessage per recipient not screened out."""
-    recheck(order)
-    messages = reserve(order, now=now, screen=screen)
-    return dispatch(order, messages, transport or transport_for(order.account), now=now)
+    """``send_rows``, answered with the SmsMessage records (for the API: at most 200)."""
+    rows = send_rows(order, now=now, transport=transport, screen=screen)
+    found = SmsMessage.objects.in_bulk([r.pk for r in rows])
+    return [found[r.pk] for r in rows]
