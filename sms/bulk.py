@@ -107,8 +107,13 @@ def update_rows(model, pks: list[int], values: dict[str, list]) -> int:
     aliases = ", ".join([key, *[_column(f) for f, _ in fields]])
     sql = (
         f"UPDATE {connection.ops.quote_name(meta.db_table)} AS t SET {assignments} "
-        f"FROM unnest({unnest}) AS v({aliases}) WHERE t.{key} = v.{key}"
+        f"FROM unnest({unnest}) AS v({aliases}) "
+        # The second condition lets the planner find the rows through the primary key even when
+        # its statistics still think the table is small (a hash join over a sequential scan
+        # would grow with the table).
+        f"WHERE t.{key} = v.{key} AND t.{key} = ANY(%b::{_array_type(meta.pk)})"
     )
     with _cursor() as cursor, connection.wrap_database_errors:
-        cursor.execute(sql, [list(pks), *[list(column) for _, column in fields]])
+        pks = list(pks)
+        cursor.execute(sql, [pks, *[list(column) for _, column in fields], pks])
         return cursor.rowcount
