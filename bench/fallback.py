@@ -100,8 +100,9 @@ def history(account, app, at) -> None:
             "error_message, retryable, serial_no, request_id, iso_code, session_context, "
             "source_type, source_id, transport, simulated, created_at, receipt_status, "
             "receipt_code, receipt_description) "
-            "SELECT %s, a.account, 'mainland', '基准', '777', '[\"41\"]', '【基准】审批 41 待处理', "
-            "'', 1, 1, 'delivered', '', '', false, 's' || a.id, '', 'CN', 'push:0', "
+            "SELECT %s, a.account, 'mainland', '基准', '777', '[\"41\"]', "
+            "'【基准】审批 41 待处理', '', 1, 1, 'delivered', '', '', false, 's' || a.id, '', "
+            "'CN', 'push:0', "
             "'push_delivery', 1000000000000 + a.id, 'tencent', false, "
             "%s - (a.id %% 2880) * interval '1 minute', 'SUCCESS', 'DELIVRD', '' "
             "FROM push_deviceaccount a WHERE a.application_id = %s",

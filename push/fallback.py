@@ -362,6 +362,21 @@ def screen(push: Push, recipients: list[Recipient]) -> dict[int, str]:
 # The sweep ------------------------------------------------------------------------------------
 
 
+def due_batches(now, *, at_most: int, batch_size: int | None = None) -> int:
+    """How many batches are due now, counting no further than ``at_most`` (a bounded walk of
+    the partial index of waiting rows)."""
+    batch_size = batch_size or BATCH_SIZE
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE fallback = 'waiting' "
+            "AND sms_due_at <= %s LIMIT %s) AS due",
+            [now, batch_size * at_most],
+        )
+        due = cursor.fetchone()[0]
+    return -(-due // batch_size)
+
+
 def sweep(now=None, *, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> dict:
     """Claim and decide due deliveries batch after batch until none is due."""
     totals: dict[str, int] = defaultdict(int)

@@ -1,5 +1,9 @@
 """django-q2 entry points of the push platform (thin)."""
 
+from django.conf import settings
+from django.utils import timezone
+from django_q.tasks import async_task
+
 from . import fallback, fanout, rollup
 from .models import SweepRun
 
@@ -19,10 +23,24 @@ def push_sweep() -> dict:
 
 
 def fallback_sweep() -> dict:
-    """Every minute: decide the due supplementary SMS."""
+    """Every minute: decide the due supplementary SMS.
+
+    With more than one batch due, up to ``FALLBACK_WORKERS - 1`` helpers are queued first, so
+    that the workers of every cluster share a backlog (their claims never overlap). Nothing
+    depends on a helper running: a lost one only leaves more for the next minute's sweep.
+    """
+    helpers = fallback.due_batches(timezone.now(), at_most=settings.FALLBACK_WORKERS) - 1
+    for _ in range(max(0, helpers)):
+        async_task("push.tasks.fallback_sweep_helper", task_name="fallback sweep helper")
     result = fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
+    result["helpers"] = max(0, helpers)
     SweepRun.record("fallback", result)
     return result
+
+
+def fallback_sweep_helper() -> dict:
+    """A helper of the minute sweep: the same sweep, within the same budget."""
+    return fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
 
 
 def rollup_daily_stats() -> int:

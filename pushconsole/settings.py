@@ -163,6 +163,8 @@ def _load():
     s["BENCH_ENDPOINTS"] = _get(env, "BENCH_ENDPOINTS", "bool", False)
     s["FALLBACK_BATCH_SIZE"] = _get(env, "FALLBACK_BATCH_SIZE", "int", 1000)
     s["FALLBACK_LEASE_SECONDS"] = _get(env, "FALLBACK_LEASE_SECONDS", "int", 300)
+    # How many task workers (across all clusters) sweep at once when a backlog is waiting.
+    s["FALLBACK_WORKERS"] = _get(env, "FALLBACK_WORKERS", "int", s["Q_WORKERS"])
     s["MEDIA_ROOT"] = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
     # Behind a TLS-terminating proxy that already redirects, SECURE_SSL_REDIRECT=false.
     s["SECURE_SSL_REDIRECT"] = _get(env, "SECURE_SSL_REDIRECT", "bool", True)
@@ -290,6 +292,7 @@ DEFAULT_FROM_EMAIL = _s["DEFAULT_FROM_EMAIL"]
 FALLBACK_BATCH_SIZE = _s["FALLBACK_BATCH_SIZE"]
 BENCH_ENDPOINTS = _s["BENCH_ENDPOINTS"]
 FALLBACK_LEASE_SECONDS = _s["FALLBACK_LEASE_SECONDS"]
+FALLBACK_WORKERS = _s["FALLBACK_WORKERS"]
 
 Q_CLUSTER = {
     "name": _s["Q_CLUSTER_NAME"],

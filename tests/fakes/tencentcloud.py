@@ -199,6 +199,8 @@ class FakeTencentCloud:
         self.max_skew = max_skew
         self.delay = 0.0
         self.requests: list[ReceivedRequest] = []
+        self.max_in_flight = 0  # the most requests being handled at one moment
+        self._in_flight = 0
         self._handlers: dict[str, Handler] = {
             "DescribeSmsSignList": _describe_sign_list,
             "DescribeSmsTemplateList": _describe_template_list,
@@ -296,8 +298,17 @@ class FakeTencentCloud:
         with self._lock:
             self.requests.append(request)
             handler = self._handlers.get(request.action)
-        if self.delay:
-            self._stopping.wait(self.delay)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.delay:
+                self._stopping.wait(self.delay)
+            return self._answer(request, handler, params, error)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, request, handler, params, error) -> tuple[int, dict]:
         try:
             if error:
                 raise TencentCloudError(error, _AUTH_MESSAGES[error])

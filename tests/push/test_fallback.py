@@ -306,3 +306,39 @@ def test_a_retryable_refusal_is_retried_with_backoff_then_decided_failed(app, ph
         "tok-b": ("failed", "RequestLimitExceeded"),
     }
     assert len(cloud.calls("SendSms")) == fallback.MAX_ATTEMPTS
+
+
+def test_a_backlog_is_shared_with_helper_tasks_queued_by_the_minute_sweep(
+    app, sms, settings, monkeypatch
+):
+    from django_q.models import OrmQ
+
+    from push import tasks
+
+    monkeypatch.setattr(fallback, "BATCH_SIZE", 10)
+    settings.FALLBACK_WORKERS = 3
+    tokens = [f"tok-{i:03d}" for i in range(25)]  # three batches of 10
+    for i, token in enumerate(tokens):
+        add_device(app, token, phone=f"+86137{i:08d}")
+    push = sms_push(app, tokens)
+    push.deliveries.update(sms_due_at=timezone.now() - timedelta(seconds=1))
+    OrmQ.objects.all().delete()
+
+    result = tasks.fallback_sweep()
+
+    assert result["helpers"] == 2
+    queued = [q.func() for q in OrmQ.objects.all()]
+    assert queued == ["push.tasks.fallback_sweep_helper"] * 2
+    # The sweep itself never waits for its helpers: everything due is decided already.
+    assert push.deliveries.filter(fallback="decided").count() == 25
+    assert tasks.fallback_sweep()["helpers"] == 0
+    assert tasks.fallback_sweep_helper() == {"batches": 0}
+
+
+def test_one_due_batch_needs_no_helper(app, phones, settings):
+    from push import tasks
+
+    settings.FALLBACK_WORKERS = 4
+    push = sms_push(app, ["tok-a", "tok-b", "tok-c"])
+    push.deliveries.update(sms_due_at=timezone.now() - timedelta(seconds=1))
+    assert tasks.fallback_sweep()["helpers"] == 0

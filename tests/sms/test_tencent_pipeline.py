@@ -42,7 +42,9 @@ def test_450_numbers_go_out_in_three_requests_and_are_recorded_sent(cloud, sms):
     messages = send(order(sms, 450))
 
     calls = cloud.calls("SendSms")
-    assert [len(c.params["PhoneNumberSet"]) for c in calls] == [200, 200, 50]
+    assert sorted(len(c.params["PhoneNumberSet"]) for c in calls) == [50, 200, 200]
+    sent_to = [n for c in calls for n in c.params["PhoneNumberSet"]]
+    assert sorted(sent_to) == sorted(m.phone_number for m in messages)
     assert all(c.signature_valid for c in calls)
     assert calls[0].params["TemplateId"] == "449739"
     assert calls[0].params["SignName"] == "腾讯云"
@@ -52,6 +54,16 @@ def test_450_numbers_go_out_in_three_requests_and_are_recorded_sent(cloud, sms):
         SmsMessage.objects.filter(state="sent", transport="tencent", simulated=False).count() == 450
     )
     assert len(set(SmsMessage.objects.values_list("serial_no", flat=True))) == 450
+
+
+def test_the_requests_of_one_batch_are_in_flight_together(cloud, sms):
+    cloud.delay = 0.5  # each request takes a while at the provider: they overlap
+
+    messages = send(order(sms, 450))
+
+    assert len(cloud.calls("SendSms")) == 3
+    assert cloud.max_in_flight == 3
+    assert {m.state for m in messages} == {"sent"}
 
 
 def test_a_timeout_leaves_the_messages_unknown_charged_and_not_resent(cloud, sms):
