@@ -30,7 +30,7 @@ from django.utils import timezone
 from sms.models import SmsMessage, region_of
 from sms.sending import Recipient, SmsRejected, prepare, resolve, send_rows
 
-from .models import PHONE_ACCOUNT_TYPE, Delivery, DeviceAccount, Push
+from .models import PHONE_ACCOUNT_TYPE, Delivery, Device, DeviceAccount, Push
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,14 @@ REJECTED_RULES = {
 
 @dataclass
 class Claimed:
+    """A claimed delivery as the claim statement returned it (no second read)."""
+
     id: int
     push_id: int
     device_id: int
+    arrived_at: object = None
+    clicked_at: object = None
+    sms_attempts: int = 0
 
 
 @dataclass
@@ -67,7 +72,7 @@ class Due:
     pk: int
     push: Push
     device_id: int
-    notifications_enabled: bool
+    notifications_enabled: bool | None  # read only for the permission-off trigger
     arrived_at: object
     clicked_at: object
     sms_attempts: int
@@ -106,7 +111,7 @@ def claim(now, *, limit: int = BATCH_SIZE, lease: timedelta = LEASE) -> list[Cla
     """
     table = Delivery._meta.db_table
     lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    returning = "RETURNING id, push_id, device_id"
+    returning = "RETURNING id, push_id, device_id, arrived_at, clicked_at, sms_attempts"
     until = now + lease
     claimed = []
     statements = [
@@ -191,17 +196,28 @@ def process(batch: list[Claimed], now) -> dict:
     ids = [c.id for c in batch]
     decisions = Decisions()
     pushes = Push.objects.select_related("application__account").in_bulk({c.push_id for c in batch})
+    # Only the permission-off trigger looks at the device; the others decide on what the
+    # claim returned (an event after the claim is caught by the last checks before sending).
+    enabled = dict(
+        Device.objects.filter(
+            pk__any=[
+                c.device_id
+                for c in batch
+                if pushes[c.push_id].sms_trigger == Push.Trigger.PERMISSION_OFF
+            ]
+        ).values_list("pk", "notifications_enabled")
+    )
     deliveries = {
-        row[0]: Due(row[0], pushes[row[1]], *row[2:])
-        for row in Delivery.objects.filter(pk__any=ids).values_list(
-            "pk",
-            "push_id",
-            "device_id",
-            "device__notifications_enabled",
-            "arrived_at",
-            "clicked_at",
-            "sms_attempts",
+        c.id: Due(
+            c.id,
+            pushes[c.push_id],
+            c.device_id,
+            enabled.get(c.device_id),
+            c.arrived_at,
+            c.clicked_at,
+            c.sms_attempts,
         )
+        for c in batch
     }
     # A delivery that already has an SMS row (its worker died after writing it) is decided
     # by that row: never a second SMS.
@@ -324,10 +340,13 @@ def screen(push: Push, recipients: list[Recipient]) -> dict[int, str]:
     """
     ids = [r.source_id for r in recipients]
     dropped: dict[int, str] = {}
-    rows = Delivery.objects.filter(pk__any=ids).values_list(
-        "pk", "arrived_at", "clicked_at", "device__notifications_enabled"
-    )
-    for pk, arrived_at, clicked_at, enabled in rows:
+    fields = ["pk", "arrived_at", "clicked_at"]
+    if push.sms_trigger == Push.Trigger.PERMISSION_OFF:  # the only trigger that reads the device
+        fields.append("device__notifications_enabled")
+    for pk, arrived_at, clicked_at, *device in Delivery.objects.filter(pk__any=ids).values_list(
+        *fields
+    ):
+        enabled = device[0] if device else None
         if not fired(
             push, notifications_enabled=enabled, arrived_at=arrived_at, clicked_at=clicked_at
         ):
