@@ -326,8 +326,14 @@ class Delivery(models.Model):
         CLAIMED = "claimed", "Being decided"
         DECIDED = "decided", "Decided"
 
-    push = models.ForeignKey(Push, on_delete=models.CASCADE, related_name="deliveries")
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of their own: (push, device) is unique and (device, id) is the inbox index, so
+    # both are covered, and every delivery write would pay for two more.
+    push = models.ForeignKey(
+        Push, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     notifications_enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
