@@ -326,8 +326,8 @@ class Delivery(models.Model):
         CLAIMED = "claimed", "Being decided"
         DECIDED = "decided", "Decided"
 
-    # No index of their own: (push, device) is unique and (device, id) is the inbox index, so
-    # both are covered, and every delivery write would pay for two more.
+    # No index of their own: the (push, id) and (device, id) indexes below cover both, and
+    # every delivery write would pay for two more.
     push = models.ForeignKey(
         Push, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
@@ -359,6 +359,8 @@ class Delivery(models.Model):
         indexes = [
             # The built-in channel: a device's notifications after a cursor.
             models.Index(fields=["device", "id"], name="push_delivery_inbox_idx"),
+            # A push's deliveries in order (the push page, its CSV, statistics).
+            models.Index(fields=["push", "id"], name="push_delivery_push_idx"),
             # The supplementary SMS sweep: undecided deliveries by due time.
             models.Index(
                 fields=["sms_due_at"],

@@ -733,8 +733,9 @@ class SmsMessage(models.Model):
             models.Index(
                 fields=["account", "phone_number", "created_at"], name="sms_message_limits_idx"
             ),
-            # Records page and statistics: an account's messages by date.
-            models.Index(fields=["account", "created_at"], name="sms_message_account_idx"),
+            # Records page and statistics: an account's messages by date (newest first, in the
+            # page's exact order, so a page is read straight off the index).
+            models.Index(fields=["account", "created_at", "id"], name="sms_message_account_idx"),
             # Supplementary SMS: the SMS of a push (SessionContext "push:<id>") and of one of
             # its deliveries; the live one of a delivery is also found by the unique index.
             models.Index(
