@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -25,7 +26,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wait_text(driver, text, timeout=10):
-    WebDriverWait(driver, timeout).until(
+    # While a click navigates, the <body> just found may belong to the page being left:
+    # Chromium then answers "Node ... does not belong to the document" (a plain
+    # WebDriverException, not a stale element). Look again until the text shows or time is up.
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
         EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
     )
 
