@@ -27,7 +27,7 @@ from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from sms.models import SmsMessage, region_of
+from sms.models import SmsMessage, push_context, region_of
 from sms.sending import Recipient, SmsRejected, prepare, resolve, send_rows
 
 from .models import PHONE_ACCOUNT_TYPE, Delivery, Device, DeviceAccount, Push
@@ -55,7 +55,9 @@ REJECTED_RULES = {
 
 @dataclass
 class Claimed:
-    """A claimed delivery as the claim statement returned it (no second read)."""
+    """A claimed delivery as the claim statement returned it (no second read), and what
+    ``process`` adds to decide it: its push, and for the permission-off trigger only, whether
+    the device has notifications on."""
 
     id: int
     push_id: int
@@ -63,23 +65,8 @@ class Claimed:
     arrived_at: object = None
     clicked_at: object = None
     sms_attempts: int = 0
-
-
-@dataclass
-class Due:
-    """What deciding a claimed delivery needs (read as plain values: no model instances)."""
-
-    pk: int
-    push: Push
-    device_id: int
-    notifications_enabled: bool | None  # read only for the permission-off trigger
-    arrived_at: object
-    clicked_at: object
-    sms_attempts: int
-
-
-def session_context(push) -> str:
-    return f"push:{push.pk}"
+    push: Push | None = None
+    notifications_enabled: bool | None = None
 
 
 def fired(push: Push, *, notifications_enabled: bool, arrived_at, clicked_at) -> bool:
@@ -196,29 +183,17 @@ def process(batch: list[Claimed], now) -> dict:
     ids = [c.id for c in batch]
     decisions = Decisions()
     pushes = Push.objects.select_related("application__account").in_bulk({c.push_id for c in batch})
+    for delivery in batch:
+        delivery.push = pushes[delivery.push_id]
     # Only the permission-off trigger looks at the device; the others decide on what the
     # claim returned (an event after the claim is caught by the last checks before sending).
-    enabled = dict(
-        Device.objects.filter(
-            pk__any=[
-                c.device_id
-                for c in batch
-                if pushes[c.push_id].sms_trigger == Push.Trigger.PERMISSION_OFF
-            ]
-        ).values_list("pk", "notifications_enabled")
-    )
-    deliveries = {
-        c.id: Due(
-            c.id,
-            pushes[c.push_id],
-            c.device_id,
-            enabled.get(c.device_id),
-            c.arrived_at,
-            c.clicked_at,
-            c.sms_attempts,
+    devices = [d.device_id for d in batch if d.push.sms_trigger == Push.Trigger.PERMISSION_OFF]
+    if devices:
+        enabled = dict(
+            Device.objects.filter(pk__any=devices).values_list("pk", "notifications_enabled")
         )
-        for c in batch
-    }
+        for delivery in batch:
+            delivery.notifications_enabled = enabled.get(delivery.device_id)
     # A delivery that already has an SMS row (its worker died after writing it) is decided
     # by that row: never a second SMS.
     existing = {
@@ -231,24 +206,24 @@ def process(batch: list[Claimed], now) -> dict:
     }
     phones = dict(
         DeviceAccount.objects.filter(
-            device_id__any=[d.device_id for d in deliveries.values()],
+            device_id__any=[d.device_id for d in batch],
             account_type=PHONE_ACCOUNT_TYPE,
         ).values_list("device_id", "account")
     )
-    wanted: dict[int, list[Due]] = defaultdict(list)  # push id → deliveries to SMS
-    for delivery in deliveries.values():
+    wanted: dict[int, list[Claimed]] = defaultdict(list)  # push id → deliveries to SMS
+    for delivery in batch:
         push = delivery.push
-        if delivery.pk in existing:
-            decisions.add(delivery.pk, *outcome_of(*existing[delivery.pk]))
+        if delivery.id in existing:
+            decisions.add(delivery.id, *outcome_of(*existing[delivery.id]))
         elif not fired(
             push,
             notifications_enabled=delivery.notifications_enabled,
             arrived_at=delivery.arrived_at,
             clicked_at=delivery.clicked_at,
         ):
-            decisions.add(delivery.pk, NOT_NEEDED)
+            decisions.add(delivery.id, NOT_NEEDED)
         elif delivery.device_id not in phones:
-            decisions.add(delivery.pk, NO_PHONE)
+            decisions.add(delivery.id, NO_PHONE)
         else:
             wanted[push.pk].append(delivery)
     for group in wanted.values():
@@ -262,29 +237,28 @@ def process(batch: list[Claimed], now) -> dict:
     return dict(counts)
 
 
-def send_group(deliveries: list["Due"], phones, decisions: Decisions, now) -> None:
+def send_group(deliveries: list[Claimed], phones, decisions: Decisions, now) -> None:
     """Send one push's due SMS: one template and parameter set, many numbers."""
     push = deliveries[0].push
     account = push.application.account
-    by_id = {d.pk: d for d in deliveries}
+    sms_info = push.sms_info()
+    by_id = {d.id: d for d in deliveries}
     try:
-        _, template, _ = resolve(
-            account,
-            **push.sms_info(),
-        )
+        resolved = resolve(account, **sms_info)
     except SmsRejected as exc:  # revoked or removed since the push was accepted
         for delivery in deliveries:
-            decisions.add(delivery.pk, BLOCKED, rejected_rule(exc))
+            decisions.add(delivery.id, BLOCKED, rejected_rule(exc))
         return
     # One SMS per number within the batch (the first delivery of a number carries it); a
     # number of another region than the template's cannot get this SMS.
-    carriers: dict[str, Due] = {}
-    for delivery in sorted(deliveries, key=lambda d: d.pk):
+    region = resolved[1].region
+    carriers: dict[str, Claimed] = {}
+    for delivery in sorted(deliveries, key=lambda d: d.id):
         number = phones[delivery.device_id]
-        if region_of(number) != template.region:
-            decisions.add(delivery.pk, BLOCKED, "wrong_region")
+        if region_of(number) != region:
+            decisions.add(delivery.id, BLOCKED, "wrong_region")
         elif number in carriers:
-            decisions.add(delivery.pk, DUPLICATE)
+            decisions.add(delivery.id, DUPLICATE)
         else:
             carriers[number] = delivery
     if not carriers:
@@ -298,18 +272,19 @@ def send_group(deliveries: list["Due"], phones, decisions: Decisions, now) -> No
     try:
         order = prepare(
             account,
-            **push.sms_info(),
+            **sms_info,
+            resolved=resolved,
             numbers=list(carriers),
             max_numbers=None,
             normalized=True,
             source_type=SmsMessage.Source.PUSH_DELIVERY,
-            source_ids=[d.pk for d in carriers.values()],
-            session_context=session_context(push),
+            source_ids=[d.id for d in carriers.values()],
+            session_context=push_context(push.pk),
         )
         rows = send_rows(order, now=now, screen=last_checks)
     except SmsRejected as exc:
         for delivery in carriers.values():
-            decisions.add(delivery.pk, BLOCKED, rejected_rule(exc))
+            decisions.add(delivery.id, BLOCKED, rejected_rule(exc))
         return
     except IntegrityError:
         # Another worker wrote an SMS for one of these deliveries at the same moment (its
@@ -351,10 +326,8 @@ def screen(push: Push, recipients: list[Recipient]) -> dict[int, str]:
             push, notifications_enabled=enabled, arrived_at=arrived_at, clicked_at=clicked_at
         ):
             dropped[pk] = NOT_NEEDED
-    already = SmsMessage.objects.filter(
-        account_id=push.application.account_id,
-        session_context=session_context(push),
-        state__in=SmsMessage.LIVE_STATES,
+    already = SmsMessage.objects.of_push(push.pk).filter(
+        account_id=push.application.account_id, state__in=SmsMessage.LIVE_STATES
     )
     taken = set(
         already.filter(phone_number__any=[r.number for r in recipients]).values_list(

@@ -23,7 +23,6 @@ from .fallback import (
     NOT_NEEDED,
     fired_q,
     rejected_rule,
-    session_context,
 )
 from .models import PHONE_ACCOUNT_TYPE, Delivery, DeviceAccount, Push
 
@@ -68,8 +67,8 @@ def preview(push: Push, now=None) -> dict:
             "package_balance": None,
             "balance_covers": False,
         }
-    already = SmsMessage.objects.filter(
-        account=account, session_context=session_context(push), state__in=SmsMessage.LIVE_STATES
+    already = SmsMessage.objects.of_push(push.pk).filter(
+        account=account, state__in=SmsMessage.LIVE_STATES
     )
     taken = set(already.values_list("phone_number", flat=True))
     room = None if push.sms_max is None else max(0, push.sms_max - len(taken))

@@ -14,7 +14,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from sms.models import SmsMessage
+from sms.models import SmsMessage, push_context
 
 from .models import Delivery, Push, PushStats
 
@@ -71,10 +71,7 @@ def compute(pushes) -> dict[int, dict]:
     s = SmsMessage.State
     sms = {
         r.pop("session_context"): r
-        for r in SmsMessage.objects.filter(
-            source_type=SmsMessage.Source.PUSH_DELIVERY,
-            session_context__in=[f"push:{i}" for i in ids],
-        )
+        for r in SmsMessage.objects.of_push(*ids)
         .values("session_context")
         .annotate(
             sms_sent=Count("id", filter=Q(state__in=[s.SENT, s.DELIVERED])),
@@ -99,7 +96,7 @@ def compute(pushes) -> dict[int, dict]:
                 **{k: counts[k] for k in _SMS_FIELDS},
                 **{f"outcome_{o}": outcomes[push_id].get(o, 0) for o in OUTCOMES},
                 "blocked_by_reason": blocked.get(push_id, {}),
-                **sms.get(f"push:{push_id}", empty_sms),
+                **sms.get(push_context(push_id), empty_sms),
             }
         else:
             fallback = {"enabled": False}

@@ -35,11 +35,11 @@ def timeline(delivery: Delivery) -> list[dict]:
             f": {delivery.outcome_detail}" if delivery.outcome_detail else ""
         )
         steps.append({"at": delivery.decided_at, "event": "decided", "detail": detail})
-    messages = SmsMessage.objects.filter(
-        source_type=SmsMessage.Source.PUSH_DELIVERY,
-        session_context=f"push:{delivery.push_id}",
-        source_id=delivery.pk,
-    ).order_by("created_at", "id")
+    messages = (
+        SmsMessage.objects.of_push(delivery.push_id)
+        .filter(source_id=delivery.pk)
+        .order_by("created_at", "id")
+    )
     for m in messages:
         steps.append(
             {"at": m.created_at, "event": "sms_" + m.state, "detail": m.reason or m.serial_no}

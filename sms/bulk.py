@@ -30,13 +30,6 @@ def _array_type(field) -> str:
     return f"{field.cast_db_type(connection)}[]"
 
 
-def _field(meta, name):
-    for field in meta.concrete_fields:
-        if name in (field.name, field.attname):
-            return field
-    raise ValueError(f"{meta.label} has no column {name!r}")
-
-
 def insert_rows(model, common: dict, varying: dict[str, list]) -> list[int]:
     """Insert one row per position of the ``varying`` lists (all of one length); every other
     column takes its value from ``common`` or else the field's default. Returns the primary
@@ -55,11 +48,8 @@ def insert_rows(model, common: dict, varying: dict[str, list]) -> list[int]:
         ]
         model.objects.bulk_create(objs)
         return [obj.pk for obj in objs]
-    varying_fields = {_field(meta, name).attname: values for name, values in varying.items()}
-    common_fields = {
-        _field(meta, name).attname: value.pk if hasattr(value, "_meta") else value
-        for name, value in common.items()
-    }
+    varying_fields = {meta.get_field(name).attname: values for name, values in varying.items()}
+    common_fields = {meta.get_field(name).attname: value for name, value in common.items()}
     columns, selects, params, arrays = [], [], [], []
     for field in meta.concrete_fields:
         if field.primary_key:
@@ -69,10 +59,7 @@ def insert_rows(model, common: dict, varying: dict[str, list]) -> list[int]:
             selects.append(f"u.c{len(arrays)}")
             arrays.append((field, varying_fields[field.attname]))
             continue
-        if field.attname in common_fields:
-            value = common_fields[field.attname]
-        else:
-            value = field.get_default()
+        value = common_fields.get(field.attname, field.get_default())
         selects.append(f"%s::{field.cast_db_type(connection)}")
         params.append(field.get_db_prep_save(value, connection))
     params += [values for _, values in arrays]
@@ -100,20 +87,15 @@ def update_rows(model, pks: list[int], values: dict[str, list]) -> int:
             model(pk=pk, **{name: values[name][i] for name in names}) for i, pk in enumerate(pks)
         ]
         return model.objects.bulk_update(objs, names)
-    fields = [(_field(meta, name), column) for name, column in values.items()]
+    fields = [(meta.get_field(name), column) for name, column in values.items()]
     key = _column(meta.pk)
     assignments = ", ".join(f"{_column(f)} = v.{_column(f)}" for f, _ in fields)
     unnest = ", ".join(f"%b::{_array_type(f)}" for f in [meta.pk, *[f for f, _ in fields]])
     aliases = ", ".join([key, *[_column(f) for f, _ in fields]])
     sql = (
         f"UPDATE {connection.ops.quote_name(meta.db_table)} AS t SET {assignments} "
-        f"FROM unnest({unnest}) AS v({aliases}) "
-        # The second condition lets the planner find the rows through the primary key even when
-        # its statistics still think the table is small (a hash join over a sequential scan
-        # would grow with the table).
-        f"WHERE t.{key} = v.{key} AND t.{key} = ANY(%b::{_array_type(meta.pk)})"
+        f"FROM unnest({unnest}) AS v({aliases}) WHERE t.{key} = v.{key}"
     )
     with _cursor() as cursor, connection.wrap_database_errors:
-        pks = list(pks)
-        cursor.execute(sql, [pks, *[list(column) for _, column in fields], pks])
+        cursor.execute(sql, [list(pks), *[list(column) for _, column in fields]])
         return cursor.rowcount

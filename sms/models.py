@@ -577,7 +577,21 @@ class QuotaAlert(models.Model):
         return f"{self.account}: {self.region} {self.get_level_display()}"
 
 
+def push_context(push_id: int) -> str:
+    """The SessionContext of a push's supplementary SMS: how its messages are found (and what
+    Tencent echoes back in receipts)."""
+    return f"push:{push_id}"
+
+
 class SmsMessageQuerySet(models.QuerySet):
+    def of_push(self, *push_ids):
+        """The supplementary SMS of these pushes (what ``sms_message_push_idx`` indexes)."""
+        contexts = [push_context(push_id) for push_id in push_ids]
+        qs = self.filter(source_type=SmsMessage.Source.PUSH_DELIVERY)
+        if len(contexts) == 1:
+            return qs.filter(session_context=contexts[0])
+        return qs.filter(session_context__in=contexts)
+
     def counting_for_limits(self):
         """Messages that count against rate limits: everything that was or may be sent."""
         return self.filter(state__in=SmsMessage.LIVE_STATES)
@@ -615,10 +629,8 @@ class SmsMessageQuerySet(models.QuerySet):
             qs = qs.filter(source_type=source_type)
         if source_id is not None:
             qs = qs.filter(source_id=source_id)
-        if push_id is not None:  # the supplementary SMS of one push
-            qs = qs.filter(
-                source_type=SmsMessage.Source.PUSH_DELIVERY, session_context=f"push:{push_id}"
-            )
+        if push_id is not None:
+            qs = qs.of_push(push_id)
         return qs.order_by("-created_at", "-id")
 
     def totals(self) -> dict:

@@ -194,10 +194,14 @@ def prepare(
     source_ids: Sequence[int | None] | None = None,
     session_context: str = "",
     created_by=None,
+    resolved: tuple[SmsApplication, Template, Signature | None] | None = None,
 ) -> SmsOrder:
-    """Resolve and check a send; raises SmsRejected naming the field. Writes nothing."""
+    """Resolve and check a send; raises SmsRejected naming the field. Writes nothing.
+
+    A caller that already has what ``resolve`` returned for these arguments passes it as
+    ``resolved`` instead of having it looked up again."""
     params = list(params)
-    application, template, signature = resolve(
+    application, template, signature = resolved or resolve(
         account, sdk_app_id=sdk_app_id, template_id=template_id, sign_name=sign_name, params=params
     )
     if max_numbers is not None and len(numbers) > max_numbers:
