@@ -40,7 +40,7 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	@DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -c "import psycopg, environ; c = environ.Env.db_url_config('$(BENCH_DATABASE_URL)'); \
-	a = psycopg.connect(host=c['HOST'] or None, port=c['PORT'] or None, user=c['USER'] or None, dbname='postgres', autocommit=True); \
+	a = psycopg.connect(host=c['HOST'] or None, port=c['PORT'] or None, user=c['USER'] or None, password=c['PASSWORD'] or None, dbname='postgres', autocommit=True); \
 	a.execute('CREATE DATABASE ' + c['NAME']) if not a.execute('SELECT 1 FROM pg_database WHERE datname = %s', [c['NAME']]).fetchone() else None"
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py migrate --no-input -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench $(BENCH_ARGS)

@@ -30,20 +30,22 @@ def membership(request, account_id, minimum=Role.VIEWER) -> Membership:
     return found
 
 
-def _roles(user):
-    return dict(Membership.objects.filter(user=user).values_list("account_id", "role"))
+def _user_accounts(user) -> list:
+    """The user's accounts with the user's role in each, from one query."""
+    memberships = list(user.memberships.select_related("account"))
+    roles = {m.account_id: m.role for m in memberships}
+    accounts = [m.account for m in memberships]
+    return AccountSerializer(accounts, many=True, context={"roles": roles}).data
 
 
 @extend_schema(summary="The key's owner and the accounts it may use", responses=MeSerializer)
 @api_view(["GET"])
 def me(request):
-    roles = _roles(request.user)
-    accounts = [m.account for m in request.user.memberships.select_related("account")]
     return Response(
         {
             "username": request.user.username,
             "secret_id": request.auth.secret_id,
-            "accounts": AccountSerializer(accounts, many=True, context={"roles": roles}).data,
+            "accounts": _user_accounts(request.user),
         }
     )
 
@@ -51,9 +53,7 @@ def me(request):
 @extend_schema(responses=AccountSerializer(many=True))
 @api_view(["GET"])
 def account_list(request):
-    roles = _roles(request.user)
-    accounts = [m.account for m in request.user.memberships.select_related("account")]
-    return Response(AccountSerializer(accounts, many=True, context={"roles": roles}).data)
+    return Response(_user_accounts(request.user))
 
 
 @extend_schema(request=AccountSerializer, responses=AccountSerializer)

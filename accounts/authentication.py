@@ -5,14 +5,18 @@ Signed form: headers ``SecretId``, ``TimeStamp`` (unix seconds, within
 Base64(lowercase hex(HMAC-SHA256(SecretKey, TimeStamp + SecretId + raw body))).
 """
 
-import base64
-import binascii
 import time
 
-from django.conf import settings
 from rest_framework import authentication, exceptions
 
 from .models import ApiKeyPair
+from .signing import (
+    MalformedBasic,
+    MalformedTimestamp,
+    StaleTimestamp,
+    check_timestamp,
+    decode_basic,
+)
 
 INVALID = "Invalid SecretId or SecretKey, or the key pair is disabled."
 
@@ -32,13 +36,9 @@ class BasicKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != "basic":
             return None
         try:
-            secret_id, sep, secret_key = (
-                base64.b64decode(value, validate=True).decode().partition(":")
-            )
-        except (binascii.Error, UnicodeDecodeError):
+            secret_id, secret_key = decode_basic(value)
+        except MalformedBasic:
             raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
-        if not sep:
-            raise exceptions.AuthenticationFailed("Malformed Basic credentials.")
         key = _usable_key(secret_id)
         if not key.check_secret(secret_key):
             raise exceptions.AuthenticationFailed(INVALID)
@@ -65,14 +65,13 @@ class SignatureAuthentication(authentication.BaseAuthentication):
                 "Signed requests need TimeStamp and Sign headers."
             )
         try:
-            skew = abs(self.clock() - int(timestamp))
-        except ValueError:
+            check_timestamp(timestamp, self.clock())
+        except MalformedTimestamp:
             raise exceptions.AuthenticationFailed("TimeStamp must be unix seconds.") from None
-        if skew > settings.API_SIGNATURE_MAX_SKEW:
+        except StaleTimestamp as exc:
             raise exceptions.AuthenticationFailed(
-                f"TimeStamp is more than {settings.API_SIGNATURE_MAX_SKEW} seconds away from "
-                "the server's clock."
-            )
+                f"TimeStamp is more than {exc.max_skew} seconds away from the server's clock."
+            ) from None
         key = _usable_key(secret_id)
         if not key.check_signature(timestamp, signature, request._request.body):
             raise exceptions.AuthenticationFailed("Sign does not match the request.")

@@ -26,7 +26,9 @@ def account_view(minimum: str = Role.VIEWER):
             if not membership.has_role(minimum):
                 raise PermissionDenied(f"This needs the {Role(minimum).label} role or higher.")
             request.membership, request.account = membership, membership.account
-            request.session["account_id"] = membership.account_id
+            # Only a change is written, so viewing pages does not rewrite the session each time.
+            if request.session.get("account_id") != membership.account_id:
+                request.session["account_id"] = membership.account_id
             # Times on the account's pages are shown in the account's time zone.
             with timezone.override(membership.account.tz):
                 return view(request, *args, **kwargs)

@@ -6,7 +6,6 @@ This app knows no product: SMS and push features build on it.
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 import string
 import zoneinfo
@@ -298,10 +297,10 @@ class TencentCloudAuthorization(models.Model):
     def secret_key(self) -> str:
         return crypto.unseal(self.secret_key_sealed)
 
-    def sms_client(self, *, region: str | None = None):
+    def sms_client(self):
         from .tencentcloud import sms_client_for
 
-        return sms_client_for(self.secret_id, self.secret_key(), region=region)
+        return sms_client_for(self.secret_id, self.secret_key())
 
     def confirm(self, now=None) -> bool:
         """Check the key pair by calling Tencent Cloud SMS; record and return the verdict.
@@ -312,10 +311,11 @@ class TencentCloudAuthorization(models.Model):
         may not list signatures but can send). A network failure changes nothing but the
         error shown, because it says nothing about the key pair.
         """
-        from .tencentcloud import TencentCloudSDKException, is_network_error, models
+        from .tencentcloud import TencentCloudSDKException, build_request, is_network_error, models
 
-        request = models.DescribeSmsSignListRequest()
-        request.from_json_string(json.dumps({"International": 0, "Limit": 1, "Offset": 0}))
+        request = build_request(
+            models.DescribeSmsSignListRequest, {"International": 0, "Limit": 1, "Offset": 0}
+        )
         now = now or timezone.now()
         try:
             self.sms_client().DescribeSmsSignList(request)

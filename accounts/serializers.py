@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Account, Membership, TencentCloudAuthorization, validate_time_zone
+from .models import Account, Membership, TencentCloudAuthorization
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -13,15 +13,6 @@ class AccountSerializer(serializers.ModelSerializer):
 
     def get_role(self, account) -> str | None:
         return self.context["roles"].get(account.pk)
-
-    def validate_time_zone(self, value):
-        from django.core.exceptions import ValidationError
-
-        try:
-            validate_time_zone(value)
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
-        return value
 
 
 class MemberSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ One place knows how to point the official SDK at ``TENCENTCLOUD_SMS_ENDPOINT`` (
 service, or a loopback server speaking API 3.0 in tests and staging) and which region to sign for.
 """
 
+import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -13,7 +14,13 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
-__all__ = ["TencentCloudSDKException", "models", "sms_client_for", "is_network_error"]
+__all__ = [
+    "TencentCloudSDKException",
+    "models",
+    "sms_client_for",
+    "is_network_error",
+    "build_request",
+]
 
 # Codes the SDK uses for failures before a response from Tencent was read.
 NETWORK_ERROR_CODES = frozenset({"ClientNetworkError", "ServerNetworkError"})
@@ -23,7 +30,14 @@ def is_network_error(exc: TencentCloudSDKException) -> bool:
     return exc.get_code() in NETWORK_ERROR_CODES
 
 
-def sms_client_for(secret_id: str, secret_key: str, *, region: str | None = None):
+def build_request(model_class, params: dict):
+    """An SDK request object (e.g. ``models.SendSmsRequest``) filled from a dict of parameters."""
+    request = model_class()
+    request.from_json_string(json.dumps(params))
+    return request
+
+
+def sms_client_for(secret_id: str, secret_key: str):
     endpoint = urlsplit(settings.TENCENTCLOUD_SMS_ENDPOINT)
     http = HttpProfile(
         endpoint=endpoint.netloc,
@@ -33,6 +47,6 @@ def sms_client_for(secret_id: str, secret_key: str, *, region: str | None = None
     )
     return sms_client.SmsClient(
         credential.Credential(secret_id, secret_key),
-        settings.TENCENTCLOUD_SMS_REGION if region is None else region,
+        settings.TENCENTCLOUD_SMS_REGION,
         ClientProfile(httpProfile=http),
     )

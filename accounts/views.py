@@ -84,15 +84,17 @@ def authorization(request):
 @account_view(Role.ADMIN)
 def authorization_confirm(request):
     auth = get_object_or_404(TencentCloudAuthorization, account=request.account)
-    if auth.confirm():
-        note = f" (Tencent noted {auth.error_code})" if auth.error_code else ""
-        messages.success(request, f"Tencent Cloud accepted the key pair{note}.")
-    elif auth.error_code in NETWORK_ERROR_CODES:
+    confirmed = auth.confirm()
+    # A network failure keeps the previous verdict (even "confirmed"), so it is checked first.
+    if auth.error_code in NETWORK_ERROR_CODES:
         messages.error(
             request,
             f"Could not reach Tencent Cloud ({auth.error_code}: {auth.error_message}). "
             "Nothing changed; try again.",
         )
+    elif confirmed:
+        note = f" (Tencent noted {auth.error_code})" if auth.error_code else ""
+        messages.success(request, f"Tencent Cloud accepted the key pair{note}.")
     else:
         messages.error(
             request, f"Tencent Cloud refused the key pair: {auth.error_code}: {auth.error_message}"

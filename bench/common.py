@@ -4,12 +4,16 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import quote
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
-from push.models import Application, Device
+from push import fanout
+from push.models import Application, Device, Push
+from sms.models import Package, RateLimitPolicy, Signature, SmsApplication, Template
 
 
 @contextmanager
@@ -27,8 +31,14 @@ def tenant(name="bench"):
     return account, app
 
 
+def token(i: int) -> str:
+    """The push token that make_devices gives device ``i`` (its SQL spells the same format)."""
+    return f"b{i:035d}"
+
+
 def make_devices(app, count: int, *, phones: bool = False, start: int = 0) -> None:
-    """``count`` devices (and phone bindings) with one INSERT … SELECT generate_series each."""
+    """``count`` devices (and phone bindings) with one INSERT … SELECT generate_series each;
+    device ``i`` has the token ``token(i)``."""
     now = timezone.now()
     table = Device._meta.db_table
     with connection.cursor() as cursor:
@@ -70,25 +80,106 @@ def cleanup(account) -> None:
     account.delete()
 
 
+def sms_ready(account, quantity):
+    """An SMS application, approved signature 基准 and template 777, and a package."""
+    SmsApplication.objects.create(account=account, sdk_app_id="1400009999")
+    Signature.objects.create(account=account, text="基准", status="approved")
+    Template.objects.create(
+        account=account, template_id="777", name="b", content="审批 {1} 待处理", status="approved"
+    )
+    Package.objects.create(
+        account=account, quantity=quantity, valid_until=timezone.now() + timedelta(days=1)
+    )
+    # Each number gets one SMS here: the daily limit is not what is measured.
+    RateLimitPolicy.objects.create(account=account, daily_limit=0, same_content_seconds=0)
+
+
+def sms_push_to_all(app) -> Push:
+    """An all push with supplementary SMS (trigger: not arrived), fanned out."""
+    push = fanout.accept(
+        Push(
+            application=app,
+            audience_type="all",
+            message_type="notify",
+            title="bench",
+            resend_by_sms=True,
+            sms_delay=300,
+            sms_trigger=Push.Trigger.NOT_ARRIVED,
+            sms_app_id="1400009999",
+            sms_template_id="777",
+            sms_params=["42"],
+        )
+    )
+    fanout.start(push.pk)
+    return push
+
+
+# sms_smsmessage columns that insert_sms_messages fills unless told otherwise (SQL expressions):
+# a sent mainland SMS with the signature and template of sms_ready.
+_SMS_DEFAULTS = {
+    "region": "'mainland'",
+    "sign_name": "'基准'",
+    "template_code": "'777'",
+    "content_hash": "''",
+    "fee": "1",
+    "charged": "1",
+    "state": "'sent'",
+    "reason": "''",
+    "error_message": "''",
+    "retryable": "false",
+    "request_id": "''",
+    "iso_code": "'CN'",
+    "source_type": "'push_delivery'",
+    "transport": "'tencent'",
+    "simulated": "false",
+    "receipt_status": "''",
+    "receipt_code": "''",
+    "receipt_description": "''",
+}
+
+
+def insert_sms_messages(columns: dict[str, str], source: str, params: dict) -> None:
+    """SMS records made by one ``INSERT INTO sms_smsmessage … SELECT … FROM {source}``.
+
+    ``columns`` maps columns to SQL expressions over ``source`` (the others take _SMS_DEFAULTS;
+    account_id, phone_number, params, content, serial_no, session_context, source_id and
+    created_at have no default); placeholders are named: ``%(name)s`` from ``params``.
+    """
+    values = {**_SMS_DEFAULTS, **columns}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO sms_smsmessage ({', '.join(values)}) "
+            f"SELECT {', '.join(values.values())} FROM {source}",
+            params,
+        )
+
+
+def vacuum_analyze(*tables: str) -> None:
+    """VACUUM ANALYZE (outside any transaction: Django's connection is in autocommit), so a
+    measurement does not run over the dead rows and stale statistics of the one before."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
 def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds else float("inf")
 
 
-def later(seconds: int):
-    return timezone.now() + timedelta(seconds=seconds)
-
-
 def database_url() -> str:
-    """The current database as a URL, for child processes."""
+    """The current database as a URL (password included), for child processes."""
     s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    auth = quote(s["USER"] or "", safe="")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"], safe="")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @contextmanager
 def gunicorn(*, threads: int = 1, **env_extra):
-    """The product under gunicorn (2 workers) on a free loopback port; yields its base URL
-    and a requests session that ignores proxy settings."""
+    """The product under gunicorn (2 workers) on a free loopback port, configured as in
+    production (DEBUG off); yields its base URL and a requests session that ignores proxy
+    settings."""
     import os
     import signal
     import socket
@@ -101,7 +192,17 @@ def gunicorn(*, threads: int = 1, **env_extra):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "true", **env_extra}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DEBUG": "false",  # DEBUG on would record every query
+        # The same keys as this process: it sealed the secrets that the server opens.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",  # plain http on loopback
+        **env_extra,
+    }
     args = ["--workers", "2", "--log-level", "warning"]
     if threads > 1:
         args += ["--worker-class", "gthread", "--threads", str(threads)]
@@ -128,6 +229,8 @@ def gunicorn(*, threads: int = 1, **env_extra):
                 session.get(base + "/healthz", timeout=1)
                 break
             except requests.ConnectionError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited with {server.returncode}") from None
                 time.sleep(0.1)
         yield base, session
     finally:

@@ -12,8 +12,7 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from push import rollup
 
-from .common import cleanup, make_devices, tenant
-from .fallback import sms_push_to_all, sms_ready
+from .common import cleanup, insert_sms_messages, make_devices, sms_push_to_all, sms_ready, tenant
 
 REPEAT = 5
 
@@ -38,23 +37,33 @@ def run(size: int) -> dict:
         push = sms_push_to_all(app)
         now = timezone.now()
         with connection.cursor() as cursor:
-            # A tenth of the deliveries arrived; SMS records for a tenth of the numbers.
+            # A tenth of the deliveries arrived.
             cursor.execute(
                 "UPDATE push_delivery SET arrived_at = %s WHERE push_id = %s AND id %% 10 = 0",
                 [now, push.pk],
             )
-            cursor.execute(
-                "INSERT INTO sms_smsmessage (account_id, phone_number, region, sign_name, "
-                "template_code, params, content, content_hash, fee, charged, state, reason, "
-                "error_message, retryable, serial_no, request_id, iso_code, session_context, "
-                "source_type, source_id, transport, simulated, created_at, receipt_status, "
-                "receipt_code, receipt_description) "
-                "SELECT %s, '+86137' || lpad(d.id::text, 8, '0'), 'mainland', '基准', '777', "
-                "%s, '【基准】审批 42 待处理', '', 1, 1, 'sent', '', '', false, "
-                "'s' || d.id, '', 'CN', %s, 'push_delivery', d.id, 'tencent', false, %s, "
-                "'', '', '' FROM push_delivery d WHERE d.push_id = %s AND d.id %% 10 = 1",
-                [account.pk, '["42"]', f"push:{push.pk}", now, push.pk],
-            )
+        # SMS records for a tenth of the numbers.
+        insert_sms_messages(
+            {
+                "account_id": "%(account)s",
+                "phone_number": "'+86137' || lpad(d.id::text, 8, '0')",
+                "params": "%(params)s",
+                "content": "'【基准】审批 42 待处理'",
+                "serial_no": "'s' || d.id",
+                "session_context": "%(context)s",
+                "source_id": "d.id",
+                "created_at": "%(now)s",
+            },
+            "push_delivery d WHERE d.push_id = %(push)s AND d.id %% 10 = 1",
+            {
+                "account": account.pk,
+                "params": '["42"]',
+                "context": f"push:{push.pk}",
+                "now": now,
+                "push": push.pk,
+            },
+        )
+        with connection.cursor() as cursor:
             cursor.execute("ANALYZE push_delivery")
             cursor.execute("ANALYZE sms_smsmessage")
         rollup.refresh()

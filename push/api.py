@@ -4,6 +4,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from accounts.models import Membership
@@ -44,16 +45,7 @@ def push_detail(request, push_id):
             "audience_type": push.audience_type,
             "title": push.title,
             "created_at": push.created_at,
-            "sms_info": {
-                "resend_by_sms": push.resend_by_sms,
-                "trigger_condition": push.sms_trigger,
-                "delay_trigger_time": push.sms_delay,
-                "sms_app_id": push.sms_app_id,
-                "sms_template_id": push.sms_template_id,
-                "sms_sign_name": push.sms_sign_name,
-                "sms_template_params": push.sms_params,
-                "max_sms": push.sms_max,
-            },
+            "sms_info": {"resend_by_sms": push.resend_by_sms, **push.tpns_sms_info()},
         }
     )
 
@@ -67,6 +59,19 @@ def push_detail(request, push_id):
 @api_view(["GET"])
 def fallback_preview(request, push_id):
     return Response(preview(push_for(request, push_id)))
+
+
+class DeliveryPagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+class DeliveryPageQuery(serializers.Serializer):
+    """The paging parameters, checked so that a bad one is a 400 naming it (the pagination
+    itself would quietly fall back to its defaults). An empty or 0 limit means the default."""
+
+    limit = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0)
 
 
 @extend_schema(
@@ -84,12 +89,12 @@ def delivery_list(request, push_id):
     qs = Delivery.objects.filter(push=push).select_related("device").order_by("pk")
     if request.query_params.get("outcome"):
         qs = qs.filter(outcome=request.query_params["outcome"])
-    limit = min(int(request.query_params.get("limit", 100) or 100), 1000)
-    offset = int(request.query_params.get("offset", 0) or 0)
-    rows = qs[offset : offset + limit]
+    DeliveryPageQuery(data=request.query_params).is_valid(raise_exception=True)
+    paginator = DeliveryPagination()
+    rows = paginator.paginate_queryset(qs, request)
     return Response(
         {
-            "count": qs.count(),
+            "count": paginator.count,
             "results": [
                 {
                     "id": d.pk,

@@ -27,6 +27,8 @@ LIST_AUDIENCES = (
 REAL_TIME_WINDOW = timedelta(seconds=60)
 # An accepted push whose start task has not run by then is started by the sweep.
 LOST_TASK_AFTER = timedelta(minutes=1)
+# The expiry sweep handles at most this many expired pushes a run (the rest the next minute).
+EXPIRE_BATCH = 500
 
 
 def accept(push: Push, *, now=None) -> Push:
@@ -115,8 +117,27 @@ def start_due(now=None) -> int:
 
 
 def expire(now=None) -> int:
-    """Deliveries not arrived when their push expires become ``expired`` (one UPDATE)."""
+    """Deliveries not arrived when their push expires become ``expired``; returns how many.
+
+    Bounded by the pushes to do, not by the history: the pushes whose expiry has passed and
+    that were not swept yet (the partial index ``push_expiry_due_idx``), at most
+    ``EXPIRE_BATCH`` a run, oldest expiry first; their deliveries are updated by push id (the
+    (push, id) index) and the push is marked, so it is never scanned again. A push that has not
+    fanned out yet is left for a later run. Deliveries only move forward from queued/sent
+    (``push.events``), so once is enough.
+    """
     now = now or timezone.now()
-    return Delivery.objects.filter(
-        state__in=[Delivery.State.QUEUED, Delivery.State.SENT], push__expires_at__lte=now
-    ).update(state=Delivery.State.EXPIRED)
+    with transaction.atomic():
+        ids = list(
+            Push.objects.filter(deliveries_expired_at__isnull=True, expires_at__lte=now)
+            .exclude(status__in=[Push.Status.INIT, Push.Status.WAIT])
+            .order_by("expires_at")
+            .values_list("pk", flat=True)[:EXPIRE_BATCH]
+        )
+        if not ids:
+            return 0
+        expired = Delivery.objects.filter(
+            push_id__in=ids, state__in=[Delivery.State.QUEUED, Delivery.State.SENT]
+        ).update(state=Delivery.State.EXPIRED)
+        Push.objects.filter(pk__in=ids).update(deliveries_expired_at=now)
+    return expired

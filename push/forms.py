@@ -6,6 +6,7 @@ from django import forms
 
 from .models import Application, Delivery, Platform, Push
 from .stats import OUTCOMES
+from .tpns.parse import EXPIRE_DEFAULT, EXPIRE_MAX, SMS_DELAY_MIN, beijing_time
 
 # An Android package name or an iOS bundle ID: dot-separated segments, at least two.
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$")
@@ -113,15 +114,13 @@ class ComposeForm(forms.Form):
     tags_operator = forms.ChoiceField(
         choices=[("OR", "any of them"), ("AND", "all of them")], initial="OR"
     )
-    message_type = forms.ChoiceField(
-        choices=[("notify", "Notification"), ("message", "Pass-through message")]
-    )
-    title = forms.CharField(max_length=200)
+    message_type = forms.ChoiceField(choices=Push.MessageType.choices)
+    title = forms.CharField(max_length=Push._meta.get_field("title").max_length)
     content = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     expire_time = forms.IntegerField(
-        initial=86400,
+        initial=EXPIRE_DEFAULT,
         min_value=0,
-        max_value=259200,
+        max_value=EXPIRE_MAX,
         help_text="Seconds the notification waits for an offline device (at most 72 h).",
     )
     send_time = forms.DateTimeField(
@@ -142,9 +141,9 @@ class ComposeForm(forms.Form):
     )
     delay_trigger_time = forms.IntegerField(
         initial=3600,
-        min_value=300,
+        min_value=SMS_DELAY_MIN,
         label="after (seconds)",
-        widget=forms.NumberInput(attrs={"min": 300, "step": 60}),
+        widget=forms.NumberInput(attrs={"min": SMS_DELAY_MIN, "step": 60}),
     )
     sms_app_id = forms.ChoiceField(choices=[], required=False, label="SMS application")
     sms_template_id = forms.ChoiceField(choices=[], required=False, label="Template")
@@ -198,8 +197,6 @@ class ComposeForm(forms.Form):
                 {"tag_items": [{"tags": tags, "tags_operator": d["tags_operator"]}]}
             ]
         if d.get("send_time"):
-            from .tpns.parse import beijing_time
-
             body["send_time"] = beijing_time(d["send_time"])
         if d.get("resend_by_sms"):
             info = {

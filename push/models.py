@@ -172,6 +172,20 @@ class DeviceAccountQuerySet(models.QuerySet):
             update_fields=["account", "created_at"],
         )
 
+    def bind(self, application_id: int, accounts: dict[tuple[int, int], str], now) -> None:
+        """Bind ``{(device_id, account_type): account}`` to the application's devices, bound
+        now: the latest binding is the one ``account_push_type`` 0 targets."""
+        self.upsert(
+            self.model(
+                device_id=device_id,
+                application_id=application_id,
+                account_type=account_type,
+                account=account,
+                created_at=now,
+            )
+            for (device_id, account_type), account in accounts.items()
+        )
+
 
 class DeviceAccount(models.Model):
     """An account bound to a device (TPNS account + account_type); type 1002 is a phone number.
@@ -270,6 +284,9 @@ class Push(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # When the expiry sweep (``fanout.expire``) expired the push's unarrived deliveries: each
+    # push is swept once, so the sweep never scans the history.
+    deliveries_expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -289,6 +306,12 @@ class Push(models.Model):
                 name="push_waiting_idx",
                 condition=Q(status__in=["PUSH_INIT", "PUSH_WAIT"]),
             ),
+            # The expiry sweep: pushes whose deliveries have not been expired yet, by expiry.
+            models.Index(
+                fields=["expires_at"],
+                name="push_expiry_due_idx",
+                condition=Q(deliveries_expired_at__isnull=True),
+            ),
         ]
 
     def __str__(self):
@@ -305,6 +328,18 @@ class Push(models.Model):
             "template_id": self.sms_template_id,
             "sign_name": self.sms_sign_name,
             "params": self.sms_params,
+        }
+
+    def tpns_sms_info(self) -> dict:
+        """The push's SMS fields as TPNS names them (``sms_info``), with our ``max_sms``."""
+        return {
+            "delay_trigger_time": self.sms_delay,
+            "trigger_condition": self.sms_trigger,
+            "sms_app_id": self.sms_app_id,
+            "sms_template_id": self.sms_template_id,
+            "sms_sign_name": self.sms_sign_name,
+            "sms_template_params": self.sms_params,
+            "max_sms": self.sms_max,
         }
 
 

@@ -9,13 +9,14 @@ import zoneinfo
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Account
 from sms.models import SmsMessage
 
+from . import stats
 from .models import DailyStats, Delivery, Push
 
 DAYS = 2
@@ -34,6 +35,7 @@ def refresh(now=None, days: int = DAYS) -> int:
         since = datetime.combine(first_day, time.min, tzinfo=tz)
         accounts = Account.objects.filter(time_zone=zone).values("pk")
         rows: dict = defaultdict(dict)
+        funnel = stats.delivery_figures()
         for r in (
             Push.objects.filter(application__account__in=accounts, created_at__gte=since)
             .annotate(day=TruncDate("created_at", tzinfo=tz))
@@ -48,28 +50,22 @@ def refresh(now=None, days: int = DAYS) -> int:
             .annotate(day=TruncDate("push__created_at", tzinfo=tz))
             .values("push__application__account_id", "day")
             .annotate(
-                targets=Count("id"),
-                sent=Count("id", filter=Q(sent_at__isnull=False)),
-                arrived=Count("id", filter=Q(arrived_at__isnull=False)),
-                clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-                sms_due=Count("id", filter=~Q(fallback=Delivery.Fallback.NONE)),
+                targets=funnel["targets"],
+                sent=funnel["sent"],
+                arrived=funnel["arrived"],
+                clicked=funnel["clicked"],
+                sms_due=funnel["due"],
             )
         ):
             key = (r.pop("push__application__account_id"), r.pop("day"))
             rows[key].update(r)
-        s = SmsMessage.State
+        sms = stats.sms_figures()
+        sms_fee = sms.pop("fee")
         for r in (
             SmsMessage.objects.filter(account__in=accounts, created_at__gte=since)
             .annotate(day=TruncDate("created_at", tzinfo=tz))
             .values("account_id", "day")
-            .annotate(
-                sms_sent=Count("id", filter=Q(state__in=[s.SENT, s.DELIVERED])),
-                sms_delivered=Count("id", filter=Q(state=s.DELIVERED)),
-                sms_failed=Count("id", filter=Q(state=s.FAILED)),
-                sms_blocked=Count("id", filter=Q(state=s.BLOCKED)),
-                sms_unknown=Count("id", filter=Q(state__in=[s.UNKNOWN, s.SENDING])),
-                sms_fee=Coalesce(Sum("charged"), 0),
-            )
+            .annotate(**sms, sms_fee=sms_fee)
         ):
             key = (r.pop("account_id"), r.pop("day"))
             rows[key].update(r)
@@ -93,11 +89,12 @@ def refresh(now=None, days: int = DAYS) -> int:
 
 
 def refresh_pushes(now=None, days: int = DAYS) -> int:
-    """Store the figures of the large pushes of the last ``days`` days (their pages read them)."""
-    from . import stats
+    """Store the figures of the large pushes of the last ``days`` days (their pages read them).
 
+    Few rows (only pushes above ``stats.LIVE_LIMIT`` targets), read at once: ``stats.store``
+    counts them together in a few grouped queries."""
     now = now or timezone.now()
     recent = Push.objects.filter(
         created_at__gte=now - timedelta(days=days), targets__gt=stats.LIVE_LIMIT
     )
-    return stats.store(recent.iterator(chunk_size=500), now=now)
+    return stats.store(recent, now=now)

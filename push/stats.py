@@ -3,8 +3,8 @@
 ``compute(pushes)`` counts them for many pushes at once: one grouped pass over their deliveries,
 one over their outcomes, one over their SMS records. The minute rollup stores the result as
 PushStats for recent pushes, so that a push page with a million deliveries reads one row;
-``summary(push)`` uses the stored figures when they are fresh and the push is large, and counts
-live otherwise.
+``summary(push)`` (``summaries(pushes)`` for a list page) uses the stored figures when they are
+fresh and the push is large, and counts live otherwise.
 """
 
 from collections import defaultdict
@@ -16,36 +16,52 @@ from django.utils import timezone
 
 from sms.models import SmsMessage, push_context
 
+from .fallback import BLOCKED, DUPLICATE, FAILED, NO_PHONE, NOT_NEEDED, SENT, UNKNOWN
 from .models import Delivery, Push, PushStats
 
-OUTCOMES = (
-    "not_needed",
-    "sent",
-    "no_phone",
-    "duplicate_number",
-    "blocked",
-    "failed",
-    "unknown",
-)
+# Every outcome a supplementary-SMS decision can have, as push.fallback writes them.
+OUTCOMES = (NOT_NEEDED, SENT, NO_PHONE, DUPLICATE, BLOCKED, FAILED, UNKNOWN)
 # Below this many targets a push page counts live; above it, it reads the rollup.
 LIVE_LIMIT = 20_000
 FRESH = timedelta(minutes=3)
 
-_FUNNEL = {
-    "targets": Count("id"),
-    "sent": Count("id", filter=Q(sent_at__isnull=False)),
-    "arrived": Count("id", filter=Q(arrived_at__isnull=False)),
-    "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
-    "dismissed": Count("id", filter=Q(dismissed_at__isnull=False)),
-    "expired": Count("id", filter=Q(state=Delivery.State.EXPIRED)),
-    "failed": Count("id", filter=Q(state=Delivery.State.FAILED)),
-    "notifications_disabled": Count("id", filter=Q(notifications_enabled=False)),
-    "due": Count("id", filter=~Q(fallback=Delivery.Fallback.NONE)),
-    "waiting": Count("id", filter=Q(fallback=Delivery.Fallback.WAITING)),
-    "claimed": Count("id", filter=Q(fallback=Delivery.Fallback.CLAIMED)),
-    "decided": Count("id", filter=Q(fallback=Delivery.Fallback.DECIDED)),
-}
+
+def delivery_figures() -> dict:
+    """The aggregates of a set of deliveries (``annotate``/``aggregate`` keyword arguments):
+    the funnel, and the supplementary-SMS progress. Shared with the dashboard rollup."""
+    return {
+        "targets": Count("id"),
+        "sent": Count("id", filter=Q(sent_at__isnull=False)),
+        "arrived": Count("id", filter=Q(arrived_at__isnull=False)),
+        "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
+        "dismissed": Count("id", filter=Q(dismissed_at__isnull=False)),
+        "expired": Count("id", filter=Q(state=Delivery.State.EXPIRED)),
+        "failed": Count("id", filter=Q(state=Delivery.State.FAILED)),
+        "notifications_disabled": Count("id", filter=Q(notifications_enabled=False)),
+        "due": Count("id", filter=~Q(fallback=Delivery.Fallback.NONE)),
+        "waiting": Count("id", filter=Q(fallback=Delivery.Fallback.WAITING)),
+        "claimed": Count("id", filter=Q(fallback=Delivery.Fallback.CLAIMED)),
+        "decided": Count("id", filter=Q(fallback=Delivery.Fallback.DECIDED)),
+    }
+
+
+def sms_figures() -> dict:
+    """The aggregates of a set of SMS messages (``annotate``/``aggregate`` keyword arguments).
+    Shared with the dashboard rollup."""
+    s = SmsMessage.State
+    return {
+        "sms_sent": Count("id", filter=Q(state__in=[s.SENT, s.DELIVERED])),
+        "sms_delivered": Count("id", filter=Q(state=s.DELIVERED)),
+        "sms_failed": Count("id", filter=Q(state=s.FAILED)),
+        "sms_blocked": Count("id", filter=Q(state=s.BLOCKED)),
+        "sms_unknown": Count("id", filter=Q(state__in=[s.UNKNOWN, s.SENDING])),
+        "fee": Coalesce(Sum("charged"), 0),
+    }
+
+
 _SMS_FIELDS = ("due", "waiting", "claimed", "decided")
+# The SMS figures of a push page (a blocked SMS is counted by its outcome there).
+_PUSH_SMS_FIGURES = ("sms_sent", "sms_delivered", "sms_failed", "sms_unknown", "fee")
 
 
 def compute(pushes) -> dict[int, dict]:
@@ -54,9 +70,12 @@ def compute(pushes) -> dict[int, dict]:
     if not pushes:
         return {}
     ids = list(pushes)
+    funnel_figures = delivery_figures()
     rows = {
         r.pop("push_id"): r
-        for r in Delivery.objects.filter(push_id__in=ids).values("push_id").annotate(**_FUNNEL)
+        for r in Delivery.objects.filter(push_id__in=ids)
+        .values("push_id")
+        .annotate(**funnel_figures)
     }
     outcomes: dict[int, dict] = defaultdict(lambda: defaultdict(int))
     blocked: dict[int, dict] = defaultdict(dict)
@@ -66,23 +85,17 @@ def compute(pushes) -> dict[int, dict]:
         .annotate(n=Count("id"))
     ):
         outcomes[push_id][outcome] += n
-        if outcome == "blocked":
+        if outcome == BLOCKED:
             blocked[push_id][detail] = blocked[push_id].get(detail, 0) + n
-    s = SmsMessage.State
+    all_sms = sms_figures()
     sms = {
         r.pop("session_context"): r
         for r in SmsMessage.objects.of_push(*ids)
         .values("session_context")
-        .annotate(
-            sms_sent=Count("id", filter=Q(state__in=[s.SENT, s.DELIVERED])),
-            sms_delivered=Count("id", filter=Q(state=s.DELIVERED)),
-            sms_failed=Count("id", filter=Q(state=s.FAILED)),
-            sms_unknown=Count("id", filter=Q(state__in=[s.UNKNOWN, s.SENDING])),
-            fee=Coalesce(Sum("charged"), 0),
-        )
+        .annotate(**{k: all_sms[k] for k in _PUSH_SMS_FIGURES})
     }
-    empty_funnel = {key: 0 for key in _FUNNEL}
-    empty_sms = {"sms_sent": 0, "sms_delivered": 0, "sms_failed": 0, "sms_unknown": 0, "fee": 0}
+    empty_funnel = dict.fromkeys(funnel_figures, 0)
+    empty_sms = dict.fromkeys(_PUSH_SMS_FIGURES, 0)
     out = {}
     for push_id, push in pushes.items():
         counts = rows.get(push_id, empty_funnel)
@@ -104,14 +117,32 @@ def compute(pushes) -> dict[int, dict]:
     return out
 
 
+def summaries(pushes, now=None) -> dict[int, dict]:
+    """push id → figures, as ``summary`` gives them, for many pushes at once: the stored ones
+    (≤ FRESH old) of the large pushes in one query, the others counted by ``compute``."""
+    now = now or timezone.now()
+    pushes = list(pushes)
+    large = [p.pk for p in pushes if p.targets > LIVE_LIMIT]
+    stored = (
+        {
+            s.push_id: s
+            for s in PushStats.objects.filter(push_id__in=large, updated_at__gte=now - FRESH)
+        }
+        if large
+        else {}
+    )
+    out = {
+        p.pk: {**stored[p.pk].figures, "status": p.status, "as_of": stored[p.pk].updated_at}
+        for p in pushes
+        if p.pk in stored
+    }
+    out.update(compute(p for p in pushes if p.pk not in stored))
+    return out
+
+
 def summary(push: Push, now=None) -> dict:
     """A push's figures: stored ones for a large push (≤ FRESH old), else counted now."""
-    now = now or timezone.now()
-    if push.targets > LIVE_LIMIT:
-        stored = PushStats.objects.filter(push=push, updated_at__gte=now - FRESH).first()
-        if stored is not None:
-            return {**stored.figures, "status": push.status, "as_of": stored.updated_at}
-    return compute([push])[push.pk]
+    return summaries([push], now=now)[push.pk]
 
 
 def store(pushes, now=None) -> int:

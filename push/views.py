@@ -1,7 +1,6 @@
 """Console pages of the push platform, under /a/<account_id>/push/: applications (and their
 keys), devices, pushes with their funnels and per-device deliveries."""
 
-import csv
 import json
 from datetime import datetime, time, timedelta
 
@@ -19,10 +18,18 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import account_view
 from accounts.models import Role
-from sms.numbers import InvalidNumber, mask, normalize
+from sms.exports import csv_response
+from sms.models import Signature, SmsApplication, Template
+from sms.numbers import InvalidNumber, normalize
 
 from . import stats
-from .forms import ApplicationForm, DeliveryFilterForm, DeviceFilterForm, PushFilterForm
+from .forms import (
+    ApplicationForm,
+    ComposeForm,
+    DeliveryFilterForm,
+    DeviceFilterForm,
+    PushFilterForm,
+)
 from .models import (
     PHONE_ACCOUNT_TYPE,
     Application,
@@ -34,6 +41,8 @@ from .models import (
 )
 from .preview import preview
 from .timeline import timeline
+from .tpns import TpnsError
+from .tpns.submit import submit
 
 PAGE_SIZE = 50
 RECENT_PUSHES = 10
@@ -377,20 +386,9 @@ CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _deliveries_csv(deliveries, filename: str, tz, reveal: bool) -> StreamingHttpResponse:
     """Rows are read in chunks of 2000 and written as they come: a million-device push is
     exported without holding it in memory. Numbers are masked for members below operator."""
-    rows = (
-        deliveries.annotate(phone=_phone_of("device_id"))
-        .order_by("id")
-        .values_list(*[field for _, field in CSV_COLUMNS])
-    )
-    phone_at = [name for name, _ in CSV_COLUMNS].index("phone_number")
 
     def cell(value):
         if value is None:
@@ -399,29 +397,18 @@ def _deliveries_csv(deliveries, filename: str, tz, reveal: bool) -> StreamingHtt
             return timezone.localtime(value, tz).isoformat()
         return value
 
-    def lines():
-        writer = csv.writer(_Echo())
-        yield writer.writerow([name for name, _ in CSV_COLUMNS])
-        for row in rows.iterator(chunk_size=2000):
-            row = [cell(v) for v in row]
-            if row[phone_at] and not reveal:
-                row[phone_at] = mask(row[phone_at])
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(
+        deliveries.annotate(phone=_phone_of("device_id")).order_by("id"),
+        filename,
+        columns=CSV_COLUMNS,
+        mask_numbers=not reveal,
+        cell=cell,
+    )
 
 
 @account_view(Role.OPERATOR)
 def compose(request):
     """The push composer: builds a /v3/push/app body and submits it through the API's code."""
-    from sms.models import Signature, SmsApplication, Template
-
-    from .forms import ComposeForm
-    from .tpns import TpnsError
-    from .tpns.submit import submit
-
     account = request.account
     templates = list(Template.objects.sendable().filter(account=account).order_by("template_id"))
     signatures = list(Signature.objects.sendable().filter(account=account).order_by("text"))

@@ -30,7 +30,8 @@ def figures(account, period: str, now=None) -> dict:
     totals["click_rate"] = _rate(totals["clicked"], totals["arrived"])
     totals["sms_delivery_rate"] = _rate(totals["sms_delivered"], totals["sms_sent"])
     totals["packages"] = [
-        {"region": Region(r).label, **quota.usage(account, r, now)} for r in Region.values
+        {"region": Region(r).label, **usage, "level": quota.level_of(usage)}
+        for r, usage in quota.usage_by_region(account, now).items()
     ]
     return totals
 

@@ -24,21 +24,16 @@ def ensure_schedules(using="default", **kwargs):
     from django_q.models import Schedule
 
     for name, (func, schedule_type, minutes) in SCHEDULES.items():
+        defaults = {
+            "func": func,
+            "schedule_type": schedule_type,
+            "minutes": minutes,
+            "repeats": -1,
+        }
         Schedule.objects.using(using).update_or_create(
             name=name,
-            defaults={
-                "func": func,
-                "schedule_type": schedule_type,
-                "minutes": minutes,
-                "repeats": -1,
-            },
-            create_defaults={
-                "func": func,
-                "schedule_type": schedule_type,
-                "minutes": minutes,
-                "repeats": -1,
-                "next_run": timezone.now() + timedelta(minutes=1),
-            },
+            defaults=defaults,
+            create_defaults={**defaults, "next_run": timezone.now() + timedelta(minutes=1)},
         )
 
 

@@ -33,7 +33,6 @@ from .models import (
     IdentityApplication,
     Package,
     RateLimitPolicy,
-    Region,
     Signature,
     SmsApplication,
     SmsMessage,
@@ -342,7 +341,10 @@ def identity_applications(request):
 def packages(request):
     account = select(request).account
     now = timezone.now()
-    regions = [{"region": region, **quota.usage(account, region, now)} for region in Region.values]
+    regions = [
+        {"region": region, **totals}
+        for region, totals in quota.usage_by_region(account, now).items()
+    ]
     bought = Package.objects.filter(account=account).order_by("-purchased_at", "-id")
     return Response(
         PackagesSerializer({"regions": regions, "packages": bought}, context={"now": now}).data

@@ -301,14 +301,6 @@ class Template(ProviderSynced):
             self.template_id = self._next_template_id()
         super().save(*args, **kwargs)
 
-    def clean(self):
-        super().clean()
-        if self.content:
-            try:
-                self.param_count = template_params(self.content)
-            except ValidationError as exc:
-                raise ValidationError({"content": exc.messages}) from None
-
     def _next_template_id(self) -> str:
         # Numeric like Tencent's; random so that IDs are not guessable across tenants.
         return str(secrets.randbelow(9_000_000) + 1_000_000)
@@ -503,13 +495,6 @@ class PackageQuerySet(models.QuerySet):
     def valid(self, now=None):
         now = now or timezone.now()
         return self.filter(valid_from__lte=now, valid_until__gt=now)
-
-    def balance(self, account, region, now=None) -> int:
-        return (
-            self.valid(now)
-            .filter(account=account, region=region)
-            .aggregate(left=Coalesce(Sum(F("quantity") - F("used")), 0))["left"]
-        )
 
 
 class Package(models.Model):

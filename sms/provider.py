@@ -9,7 +9,6 @@ Errors and outcomes go onto the item and its audit trail; key pairs never reach 
 """
 
 import base64
-import json
 import logging
 from itertools import islice
 
@@ -17,7 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import Account, TencentCloudAuthorization
-from accounts.tencentcloud import TencentCloudSDKException, models
+from accounts.tencentcloud import TencentCloudSDKException, build_request, models
 
 from .models import ProviderStatus, Region, ReviewDecision, ReviewStatus, Signature, Template
 
@@ -51,12 +50,6 @@ def _confirmed_authorization(account_id) -> TencentCloudAuthorization | None:
     ).first()
 
 
-def _request(model_class, params: dict):
-    request = model_class()
-    request.from_json_string(json.dumps(params))
-    return request
-
-
 def _proof_base64(signature: Signature) -> str | None:
     if not signature.proof_image:
         return None
@@ -75,7 +68,7 @@ def _add_sign(client, signature: Signature) -> tuple[str, str]:
         "Remark": signature.remark,
     }
     params = {key: value for key, value in params.items() if value is not None}
-    response = client.AddSmsSign(_request(models.AddSmsSignRequest, params))
+    response = client.AddSmsSign(build_request(models.AddSmsSignRequest, params))
     sign_id = str(response.AddSignStatus.SignId)
     return (
         sign_id,
@@ -91,7 +84,7 @@ def _add_template(client, template: Template) -> tuple[str, str]:
         "International": _international(template.region),
         "Remark": template.remark,
     }
-    response = client.AddSmsTemplate(_request(models.AddSmsTemplateRequest, params))
+    response = client.AddSmsTemplate(build_request(models.AddSmsTemplateRequest, params))
     template_id = str(response.AddTemplateStatus.TemplateId)
     return template_id, (
         f"AddSmsTemplate: Tencent Cloud accepted the template for review "
@@ -150,7 +143,7 @@ def submit(item: Signature | Template) -> bool:
 
 
 def _describe_signs(client, international: int, ids: list[int]) -> dict[str, tuple[int, str]]:
-    request = _request(
+    request = build_request(
         models.DescribeSmsSignListRequest, {"International": international, "SignIdSet": ids}
     )
     statuses = client.DescribeSmsSignList(request).DescribeSignListStatusSet or []
@@ -158,7 +151,7 @@ def _describe_signs(client, international: int, ids: list[int]) -> dict[str, tup
 
 
 def _describe_templates(client, international: int, ids: list[int]) -> dict[str, tuple[int, str]]:
-    request = _request(
+    request = build_request(
         models.DescribeSmsTemplateListRequest,
         {"International": international, "TemplateIdSet": ids},
     )

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 
-from .models import Package, PackageCharge, QuotaAlert, SmsMessage
+from .models import Package, PackageCharge, QuotaAlert, Region, SmsMessage
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,15 @@ def refund(messages) -> None:
         message.charged = 0
 
 
+def _totals(quantity: int, used: int) -> dict:
+    return {
+        "quantity": quantity,
+        "used": used,
+        "left": quantity - used,
+        "ratio": used / quantity if quantity else None,
+    }
+
+
 def usage(account, region, now=None) -> dict:
     """Quantity, used and left over the valid packages of a region."""
     totals = (
@@ -97,9 +106,25 @@ def usage(account, region, now=None) -> dict:
         .filter(account=account, region=region)
         .aggregate(quantity=Coalesce(Sum("quantity"), 0), used=Coalesce(Sum("used"), 0))
     )
-    totals["left"] = totals["quantity"] - totals["used"]
-    totals["ratio"] = totals["used"] / totals["quantity"] if totals["quantity"] else None
-    return totals
+    return _totals(totals["quantity"], totals["used"])
+
+
+def usage_by_region(account, now=None) -> dict[str, dict]:
+    """``usage`` of every region (in ``Region`` order, zeros where nothing is valid): one query."""
+    rows = (
+        Package.objects.valid(now)
+        .filter(account=account)
+        .order_by()
+        .values("region")
+        .annotate(quantity=Sum("quantity"), used=Sum("used"))
+    )
+    found = {row["region"]: row for row in rows}
+    return {
+        region: _totals(found[region]["quantity"], found[region]["used"])
+        if region in found
+        else _totals(0, 0)
+        for region in Region.values
+    }
 
 
 def level_of(totals) -> str | None:

@@ -55,20 +55,30 @@ def parse_callback(body: bytes) -> list[dict]:
     for i, report in enumerate(reports):
         if not isinstance(report, dict) or not report.get("sid"):
             raise MalformedReport(f"report {i} has no sid")
-        status = str(report.get("report_status", "")).upper()
-        if status not in ("SUCCESS", "FAIL"):
-            raise MalformedReport(f"report {i}: report_status must be SUCCESS or FAIL")
-        parsed.append(
-            {
-                "serial_no": str(report["sid"]),
-                "status": status,
-                "at": report.get("user_receive_time"),
-                "code": str(report.get("errmsg", ""))[:40],
-                "description": str(report.get("description", ""))[:200],
-                "phone": _phone(report.get("nationcode"), report.get("mobile")),
-            }
+        entry = _report(
+            serial_no=report["sid"],
+            status=report.get("report_status", ""),
+            at=report.get("user_receive_time"),
+            code=report.get("errmsg", ""),
+            description=report.get("description", ""),
+            phone=_phone(report.get("nationcode"), report.get("mobile")),
         )
+        if entry["status"] not in ("SUCCESS", "FAIL"):
+            raise MalformedReport(f"report {i}: report_status must be SUCCESS or FAIL")
+        parsed.append(entry)
     return parsed
+
+
+def _report(*, serial_no, status, at, code, description, phone) -> dict:
+    """One status report as ``apply_receipts`` takes it, from the callback or the pull."""
+    return {
+        "serial_no": str(serial_no),
+        "status": str(status).upper(),
+        "at": at,
+        "code": str(code)[:40],
+        "description": str(description)[:200],
+        "phone": phone,
+    }
 
 
 def _phone(nation_code, mobile) -> str:
@@ -146,7 +156,7 @@ def apply_receipts(application: SmsApplication, reports: list[dict], now=None) -
 
 def pull_receipts(now=None, limit: int = 100) -> int:
     """Ask Tencent for the status reports of applications that pull (PullSmsSendStatus)."""
-    from accounts.tencentcloud import TencentCloudSDKException, models
+    from accounts.tencentcloud import TencentCloudSDKException, build_request, models
 
     changed = 0
     applications = SmsApplication.objects.filter(
@@ -158,25 +168,27 @@ def pull_receipts(now=None, limit: int = 100) -> int:
         ).first()
         if auth is None:
             continue
-        request = models.PullSmsSendStatusRequest()
-        request.from_json_string(
-            json.dumps({"SmsSdkAppId": application.sdk_app_id, "Limit": limit})
+        request = build_request(
+            models.PullSmsSendStatusRequest, {"SmsSdkAppId": application.sdk_app_id, "Limit": limit}
         )
         try:
             response = auth.sms_client().PullSmsSendStatus(request)
         except TencentCloudSDKException as exc:
             log.warning("pulling receipts of %s failed: %s", application.sdk_app_id, exc.get_code())
             continue
+        # The pull's Description is the carrier's status code ("DELIVRD", "UNDELIVRD"…), the
+        # callback's errmsg: it is both the code and the description here.
         reports = [
-            {
-                "serial_no": item.SerialNo,
-                "status": item.ReportStatus,
-                "at": item.UserReceiveTime,
-                "code": item.Description or "",
-                "description": item.Description or "",
-                "phone": item.PhoneNumber or "",
-            }
+            _report(
+                serial_no=item.SerialNo,
+                status=item.ReportStatus or "",
+                at=item.UserReceiveTime,
+                code=item.Description or "",
+                description=item.Description or "",
+                phone=item.PhoneNumber or "",
+            )
             for item in response.PullSmsSendStatusSet or []
+            if item.SerialNo  # nothing to match a report without one on
         ]
         changed += apply_receipts(application, reports, now=now)
     return changed

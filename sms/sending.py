@@ -73,6 +73,9 @@ class SmsOrder:
     source_type: str = SmsMessage.Source.API
     session_context: str = ""
     created_by: object = None
+    # The confirmed Tencent Cloud authorization found by ``prepare`` (None with the local
+    # transport): the send uses it rather than reading it again.
+    authorization: TencentCloudAuthorization | None = None
     content: str = field(init=False)
 
     def __post_init__(self):
@@ -148,15 +151,19 @@ def normalize_numbers(numbers: Sequence[str], region: str) -> list[str]:
     return normalized
 
 
-def check_transport(account) -> None:
+def check_transport(account) -> TencentCloudAuthorization | None:
+    """The account's confirmed authorization when sending through Tencent (None otherwise).
+
+    Raises SmsRejected if the tencent transport is on and the account has none."""
     if settings.SMS_TRANSPORT != "tencent":
-        return
+        return None
     auth = TencentCloudAuthorization.objects.filter(account=account).first()
     if auth is None or not auth.is_confirmed:
         raise SmsRejected(
             "authorization",
             "this account has no confirmed Tencent Cloud authorization to send SMS with",
         )
+    return auth
 
 
 def resolve(
@@ -213,7 +220,7 @@ def prepare(
                 raise SmsRejected(f"numbers[{i}]", f"{number} is not of the template's region")
     else:
         numbers = normalize_numbers(numbers, template.region)
-    check_transport(account)
+    authorization = check_transport(account)
     ids = list(source_ids) if source_ids is not None else [None] * len(numbers)
     return SmsOrder(
         account=account,
@@ -225,15 +232,18 @@ def prepare(
         source_type=source_type,
         session_context=session_context,
         created_by=created_by,
+        authorization=authorization,
     )
 
 
-def transport_for(account) -> Transport:
+def transport_for(account, authorization: TencentCloudAuthorization | None = None) -> Transport:
+    """The transport to send the account's SMS with. ``authorization`` is the account's
+    confirmed one if the caller has it (``SmsOrder.authorization``); else it is looked up."""
     if settings.SMS_TRANSPORT == "local":
         return LocalTransport()
-    check_transport(account)
-    auth = TencentCloudAuthorization.objects.get(account=account)
-    return TencentTransport(auth.secret_id, auth.secret_key())
+    if authorization is None:
+        authorization = check_transport(account)
+    return TencentTransport(authorization.secret_id, authorization.secret_key())
 
 
 def recheck(order: SmsOrder) -> None:
@@ -412,7 +422,8 @@ def send_rows(
     """Gate, record, send and complete; one row per recipient not screened out."""
     recheck(order)
     rows = reserve(order, now=now, screen=screen)
-    dispatch(order, rows, transport or transport_for(order.account), now=now)
+    transport = transport or transport_for(order.account, order.authorization)
+    dispatch(order, rows, transport, now=now)
     return rows
 
 

@@ -18,7 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 
-from accounts.tencentcloud import TencentCloudSDKException, models, sms_client_for
+from accounts.tencentcloud import (
+    NETWORK_ERROR_CODES,
+    TencentCloudSDKException,
+    models,
+    sms_client_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +55,19 @@ _RATE_LIMITED = frozenset(
         "LimitExceeded.DailyLimit",
     }
 )
-_RETRYABLE = frozenset(
-    {
-        # Throughput limits, unlike the quotas above: the same request works a moment later.
-        "LimitExceeded.GlobalSmsSendingRateLimit",
-        # Marketing SMS to the mainland only goes out 08:00-22:00.
-        "FailedOperation.MarketingSendTimeConstraint",
-        "ServiceUnavailable",
-        "ResourceUnavailable",
-        # The SDK's codes for a network failure.
-        "ClientNetworkError",
-        "ServerNetworkError",
-    }
+_RETRYABLE = (
+    frozenset(
+        {
+            # Throughput limits, unlike the quotas above: the same request works a moment later.
+            "LimitExceeded.GlobalSmsSendingRateLimit",
+            # Marketing SMS to the mainland only goes out 08:00-22:00.
+            "FailedOperation.MarketingSendTimeConstraint",
+            "ServiceUnavailable",
+            "ResourceUnavailable",
+        }
+    )
+    # The SDK's codes for a network failure.
+    | NETWORK_ERROR_CODES
 )
 # RequestLimitExceeded, .UinLimitExceeded, .IPLimitExceeded…; InternalError.Timeout, .OtherError…
 _RETRYABLE_PREFIXES = ("RequestLimitExceeded", "InternalError")

@@ -13,7 +13,8 @@ from django.urls import reverse
 from accounts.decorators import account_view
 from accounts.models import Role
 
-from . import quota, review
+from . import review
+from .context_processors import sms_usage
 from .exports import csv_response
 from .forms import (
     IdentityApplicationForm,
@@ -25,7 +26,6 @@ from .forms import (
 )
 from .models import (
     INDIVIDUAL_POLICY,
-    ExemptNumber,
     IdentityApplication,
     Package,
     PackageCharge,
@@ -127,7 +127,7 @@ def applications(request):
 def policy(request):
     account = request.account
     current = RateLimitPolicy.for_account(account)
-    exempt = list(ExemptNumber.objects.filter(account=account).values_list("number", flat=True))
+    exempt = current.exempt_numbers()
     editable = account.is_organization and request.membership.has_role(Role.ADMIN)
     form = PolicyForm(
         request.POST or None, instance=current, initial={"exempt_numbers": "\n".join(exempt)}
@@ -177,7 +177,7 @@ def apply_identity(request):
 def packages(request):
     account = request.account
     regions = [
-        {"region": Region(region), **quota.usage(account, region)} for region in Region.values
+        {"region": Region(region), **totals} for region, totals in sms_usage(request).items()
     ]
     history = PackageCharge.objects.filter(package__account=account).select_related(
         "message", "package"

@@ -78,7 +78,12 @@ def test_the_openapi_schema_documents_the_api(client, personas, login):
 def test_the_task_schedules_exist_after_migrate(db):
     from django_q.models import Schedule
 
+    from pushconsole.schedules import SCHEDULES
+
     assert Schedule.objects.filter(func="pushconsole.tasks.clean_task_results").count() == 1
+    stored = set(Schedule.objects.values_list("name", "func", "schedule_type", "minutes"))
+    expected = {(name, *spec) for name, spec in SCHEDULES.items()}
+    assert stored == expected
 
 
 def test_the_openapi_schema_is_valid_and_complete():

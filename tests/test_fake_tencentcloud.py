@@ -20,14 +20,7 @@ from tests.fakes.tencentcloud import FakeTencentCloud, TencentCloudError, tc3_si
 
 SECRET_ID = "AKIDfaketest0000000000000000000000"
 SECRET_KEY = "fake-secret-key-0000000000000000"
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    # The SDK (and requests) would route even 127.0.0.1 through a proxy from the environment.
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
+# Proxy variables are cleared for every test by the autouse fixture in tests/conftest.py.
 
 
 @pytest.fixture
@@ -141,11 +134,11 @@ def test_sdk_describe_sign_list(cloud):
 
 
 def test_sdk_send_sms(cloud):
-    response = send_sms(sms_client(cloud), ["+8613711112222", "+14155550100"])
+    response = send_sms(sms_client(cloud), ["+8613711112222", "+8613733334444"])
 
     statuses = response.SendStatusSet
-    assert [s.PhoneNumber for s in statuses] == ["+8613711112222", "+14155550100"]
-    assert [s.IsoCode for s in statuses] == ["CN", "DEF"]
+    assert [s.PhoneNumber for s in statuses] == ["+8613711112222", "+8613733334444"]
+    assert [s.IsoCode for s in statuses] == ["CN", "CN"]
     assert {(s.Code, s.Message, s.Fee, s.SessionContext) for s in statuses} == {
         ("Ok", "send success", 1, "push:42")
     }
@@ -154,13 +147,57 @@ def test_sdk_send_sms(cloud):
     [request] = cloud.calls("SendSms")
     assert request.signature_valid and request.region == "ap-guangzhou"
     assert request.params == {
-        "PhoneNumberSet": ["+8613711112222", "+14155550100"],
+        "PhoneNumberSet": ["+8613711112222", "+8613733334444"],
         "SmsSdkAppId": "1400006666",
         "TemplateId": "449739",
         "SignName": "腾讯云",
         "TemplateParamSet": ["1234", "5"],
         "SessionContext": "push:42",
     }
+
+
+def test_send_sms_mixing_mainland_and_international_is_refused(cloud):
+    error = sdk_error(send_sms, sms_client(cloud), ["+8613711112222", "+14155550100"])
+
+    assert error.code == "UnsupportedOperation.ContainDomesticAndInternationalPhoneNumber"
+    [request] = cloud.calls("SendSms")
+    assert error.requestId == request.request_id
+
+
+def test_send_sms_international_iso_codes_and_no_sign_name_needed(cloud):
+    numbers = ["+14155550100", "+85291234567", "+447700900123", "+6591234567", "+99912345678"]
+    request = models.SendSmsRequest()
+    request.PhoneNumberSet = numbers
+    request.SmsSdkAppId = "1400006666"
+    request.TemplateId = "449740"
+    response = sms_client(cloud).SendSms(request)
+
+    statuses = response.SendStatusSet
+    assert [s.PhoneNumber for s in statuses] == numbers
+    assert [s.IsoCode for s in statuses] == ["US", "HK", "GB", "SG", "DEF"]
+    assert {s.Code for s in statuses} == {"Ok"}
+
+
+@pytest.mark.parametrize(
+    ("missing", "numbers", "code"),
+    [
+        ("SmsSdkAppId", ["+8613711112222"], "MissingParameter"),
+        ("TemplateId", ["+14155550100"], "MissingParameter"),
+        ("SignName", ["+8613711112222"], "FailedOperation.SignatureIncorrectOrUnapproved"),
+    ],
+)
+def test_send_sms_without_a_required_parameter_is_refused(cloud, missing, numbers, code):
+    request = models.SendSmsRequest()
+    request.PhoneNumberSet = numbers
+    request.SmsSdkAppId = "1400006666"
+    request.TemplateId = "449739"
+    request.SignName = "腾讯云"
+    setattr(request, missing, None)  # None is left out of the request
+    error = sdk_error(sms_client(cloud).SendSms, request)
+
+    assert error.code == code
+    [received] = cloud.calls("SendSms")
+    assert missing not in received.params
 
 
 def test_send_sms_over_200_numbers(cloud):

@@ -110,15 +110,10 @@ def accounts_of(device: Device) -> list[dict]:
 
 def bind(device: Device, accounts: dict[int, str], now: datetime) -> None:
     """Upsert the accounts, one per type: a new one overwrites (and counts as bound now)."""
-    DeviceAccount.objects.upsert(
-        DeviceAccount(
-            device=device,
-            application_id=device.application_id,
-            account_type=account_type,
-            account=account,
-            created_at=now,
-        )
-        for account_type, account in accounts.items()
+    DeviceAccount.objects.bind(
+        device.application_id,
+        {(device.pk, account_type): account for account_type, account in accounts.items()},
+        now,
     )
 
 

@@ -3,24 +3,29 @@
 Either ``Authorization: Basic base64("<AccessID>:<SecretKey>")``, or the signed form with headers
 ``AccessId``, ``TimeStamp`` (unix seconds) and ``Sign`` = Base64(lowercase hex(HMAC-SHA256(
 SecretKey, TimeStamp + AccessId + raw body))). TPNS does not document how far TimeStamp may be
-from the server's clock; we allow ``MAX_SKEW`` seconds either way, as the management API does.
+from the server's clock; we allow ``settings.API_SIGNATURE_MAX_SKEW`` seconds either way, as the
+management API does.
 
 Every failure is ``ret_code`` 1008003 with HTTP 401. An unknown AccessID and a wrong SecretKey
 get the same message, so the answer does not tell which AccessIDs exist.
 """
 
-import base64
-import binascii
 import time
 from datetime import UTC, datetime
 
 from django.http import HttpRequest
 
+from accounts.signing import (
+    MalformedBasic,
+    MalformedTimestamp,
+    StaleTimestamp,
+    check_timestamp,
+    decode_basic,
+)
 from push.models import Application
 
 from . import RetCode, TpnsError
 
-MAX_SKEW = 300  # seconds
 WRONG_KEY = "wrong AccessID or SecretKey"
 
 
@@ -56,12 +61,9 @@ class TpnsAuthentication:
     @staticmethod
     def _basic(value: str) -> Application:
         try:
-            decoded = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+            access_id, secret_key = decode_basic(value)
+        except MalformedBasic:
             raise _failed("malformed Basic credentials") from None
-        access_id, sep, secret_key = decoded.partition(":")
-        if not sep:
-            raise _failed("malformed Basic credentials")
         app = _application(access_id)
         if app is None or not app.check_secret(secret_key):
             raise _failed(WRONG_KEY)
@@ -74,10 +76,16 @@ class TpnsAuthentication:
         signature = request.META.get("HTTP_SIGN", "").strip()
         if not timestamp or not signature:
             raise _failed("signed requests need the TimeStamp and Sign headers")
-        if not timestamp.isdigit():
-            raise _failed("TimeStamp must be unix seconds")
-        if abs(cls.clock() - int(timestamp)) > MAX_SKEW:
-            raise _failed(f"TimeStamp is more than {MAX_SKEW} seconds away from the server's clock")
+        try:
+            if not timestamp.isdigit():  # stricter than int(): no sign, no underscores
+                raise MalformedTimestamp
+            check_timestamp(timestamp, cls.clock())
+        except MalformedTimestamp:
+            raise _failed("TimeStamp must be unix seconds") from None
+        except StaleTimestamp as exc:
+            raise _failed(
+                f"TimeStamp is more than {exc.max_skew} seconds away from the server's clock"
+            ) from None
         app = _application(access_id)
         if app is None:
             raise _failed(WRONG_KEY)

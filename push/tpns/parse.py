@@ -606,13 +606,7 @@ def _sms(f: Fields, push: Push, app: Application) -> None:
     push.sms_max = info.integer("max_sms", minimum=1, maximum=INT32_MAX)
     # The gates that can be checked before any number is known (architecture, step 1).
     try:
-        sending.resolve(
-            app.account,
-            sdk_app_id=push.sms_app_id,
-            template_id=push.sms_template_id,
-            sign_name=push.sms_sign_name,
-            params=push.sms_params,
-        )
+        sending.resolve(app.account, **push.sms_info())
         sending.check_transport(app.account)
     except sending.SmsRejected as exc:
         raise invalid(_sms_field(exc.field), exc.message) from None
@@ -704,6 +698,14 @@ def stored_account(binding: Binding) -> str:
 def binding_filter(binding: Binding) -> Q:
     """The DeviceAccount rows of one (account, account_type)."""
     return Q(account_type=binding.account_type, account=stored_account(binding))
+
+
+def bindings_filter(bindings) -> Q:
+    """The DeviceAccount rows of any of the (account, account_type)s; none for no bindings."""
+    wanted = Q(pk__in=[])
+    for binding in bindings:
+        wanted |= binding_filter(binding)
+    return wanted
 
 
 # --------------------------------------------------------------------------------------------

@@ -144,32 +144,24 @@ def _bind(app: Application, pairs, now: datetime) -> list[str]:
             results.append(str(RetCode.INVALID.value))
             continue
         for account_type, account in chosen.items():
-            rows[device_id, account_type] = DeviceAccount(
-                device_id=device_id,
-                application=app,
-                account_type=account_type,
-                account=account,
-                created_at=now,  # the latest binding is the one account_push_type 0 targets
-            )
+            rows[device_id, account_type] = account
         results.append("0")
-    DeviceAccount.objects.upsert(rows.values())
+    DeviceAccount.objects.bind(app.pk, rows, now)
     return results
 
 
 def _unbind(app: Application, pairs) -> list[str]:
     """Operator type 3: each token unbinds the accounts listed for it."""
     devices = _devices(app, (token for token, _ in pairs))
-    results = []
+    results, listed = [], Q(pk__in=[])
     for token, bindings in pairs:
         device_id = devices.get(token)
         if device_id is None:
             results.append(str(RetCode.INVALID_TOKEN.value))
             continue
-        listed = Q(pk__in=[])
-        for b in bindings:
-            listed |= parse.binding_filter(b)
-        DeviceAccount.objects.filter(application=app, device_id=device_id).filter(listed).delete()
+        listed |= Q(device_id=device_id) & parse.bindings_filter(bindings)
         results.append("0")
+    DeviceAccount.objects.filter(application=app).filter(listed).delete()  # one DELETE
     return results
 
 
@@ -182,8 +174,7 @@ def _unbind_tokens(app: Application, tokens) -> list[str]:
 
 def _unbind_accounts(app: Application, bindings) -> list[str]:
     """Operator type 5: each account is unbound from all the app's tokens."""
-    for b in bindings:
-        DeviceAccount.objects.filter(application=app).filter(parse.binding_filter(b)).delete()
+    DeviceAccount.objects.filter(application=app).filter(parse.bindings_filter(bindings)).delete()
     return ["0"] * len(bindings)
 
 
@@ -218,9 +209,7 @@ def account_query(request, app: Application) -> dict:
     answer = {"retCode": RetCode.OK.value, "errMsg": NO_ERROR}
     missing = str(RetCode.NOT_FOUND.value)
     if query.operator_type == 1:
-        wanted = Q(pk__in=[])
-        for b in query.accounts:
-            wanted |= parse.binding_filter(b)
+        wanted = parse.bindings_filter(query.accounts)
         found: dict[tuple[int, str], list[str]] = {}
         rows = (
             DeviceAccount.objects.filter(application=app)
@@ -345,21 +334,7 @@ def _record_of(push: Push, summary: dict | None = None) -> dict:
             "account_type": push.account_type,
             "account_push_type": push.account_push_type,
             "resend_by_sms": push.resend_by_sms,
-            **(
-                {
-                    "sms_info": {
-                        "delay_trigger_time": push.sms_delay,
-                        "trigger_condition": push.sms_trigger,
-                        "sms_app_id": push.sms_app_id,
-                        "sms_template_id": push.sms_template_id,
-                        "sms_sign_name": push.sms_sign_name,
-                        "sms_template_params": push.sms_params,
-                        "max_sms": push.sms_max,
-                    }
-                }
-                if push.resend_by_sms
-                else {}
-            ),
+            **({"sms_info": push.tpns_sms_info()} if push.resend_by_sms else {}),
         },
         "pushStat": _push_stat(summary),
         "smsStat": _sms_stat(summary["sms"]),
@@ -381,7 +356,7 @@ def get_push_record(request, app: Application) -> dict:
     if query.audience_types:
         pushes = pushes.filter(audience_type__in=query.audience_types)
     page = list(pushes.order_by("-created_at", "-id")[query.offset : query.offset + query.limit])
-    figures = stats.compute(page)  # three grouped queries for the whole page
+    figures = stats.summaries(page)  # a few queries for the whole page, as stats.summary
     records = [_record_of(p, figures[p.pk]) for p in page]
     return {**answer, "count": pushes.count(), "pushRecordData": records}
 

@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts import crypto
-from accounts.models import TencentCloudAuthorization
+from accounts.models import ApiKeyPair, TencentCloudAuthorization
+from push.models import Application, Platform
 from tests.fakes.tencentcloud import FakeTencentCloud, TencentCloudError
 
 SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
@@ -124,6 +125,26 @@ def test_confirm_changes_nothing_when_tencent_cloud_cannot_be_reached(cloud, per
     assert (auth.status, auth.error_code) == ("unconfirmed", "ClientNetworkError")
 
 
+def test_a_network_failure_after_confirmation_is_reported_and_keeps_the_verdict(
+    cloud, personas, login
+):
+    client = login(personas.owner)
+    authorize(client, personas)
+    first = client.post(f"/a/{personas.org.pk}/authorization/confirm", follow=True)
+    assert "Tencent Cloud accepted the key pair" in first.content.decode()
+    checked_at = TencentCloudAuthorization.objects.get(account=personas.org).checked_at
+    cloud.delay = 5  # longer than the client's timeout
+
+    page = client.post(f"/a/{personas.org.pk}/authorization/confirm", follow=True)
+
+    text = page.content.decode()
+    assert "Could not reach Tencent Cloud" in text
+    assert "accepted the key pair" not in text
+    auth = TencentCloudAuthorization.objects.get(account=personas.org)
+    assert (auth.status, auth.error_code) == ("confirmed", "ClientNetworkError")
+    assert auth.checked_at == checked_at
+
+
 def test_a_new_key_pair_must_be_confirmed_again(cloud, personas, login):
     client = login(personas.owner)
     authorize(client, personas)
@@ -157,6 +178,10 @@ def test_only_owners_and_admins_change_the_authorization(personas, login):
 
 def test_rotating_encryption_keys_reseals_every_secret(personas, settings):
     personas.org.authorize_tencent_cloud(secret_id=SECRET_ID, secret_key=SECRET_KEY, by=None)
+    key, key_secret = ApiKeyPair.objects.issue(personas.owner, name="CI")
+    app, app_secret = Application.objects.create_for(
+        personas.org, name="Acme Android", platform=Platform.ANDROID
+    )
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
@@ -166,10 +191,23 @@ def test_rotating_encryption_keys_reseals_every_secret(personas, settings):
     settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key is gone
 
     assert "TencentCloudAuthorization.secret_key_sealed: 1 re-sealed" in out.getvalue()
+    assert "accounts.ApiKeyPair.secret_sealed: 1 re-sealed" in out.getvalue()
+    assert "push.Application.secret_sealed: 1 re-sealed" in out.getvalue()
     assert TencentCloudAuthorization.objects.get(account=personas.org).secret_key() == SECRET_KEY
+    resealed_key = ApiKeyPair.objects.get(pk=key.pk)
+    resealed_app = Application.objects.get(pk=app.pk)
+    assert resealed_key.secret_sealed != key.secret_sealed
+    assert resealed_app.secret_sealed != app.secret_sealed
+    assert crypto.unseal(resealed_key.secret_sealed) == key_secret
+    assert resealed_app.secret_key() == app_secret
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    with pytest.raises(InvalidToken, match="FIELD_ENCRYPTION_KEYS"):
-        crypto.unseal(TencentCloudAuthorization.objects.get().secret_key_sealed)
+    for sealed in (
+        TencentCloudAuthorization.objects.get().secret_key_sealed,
+        resealed_key.secret_sealed,
+        resealed_app.secret_sealed,
+    ):
+        with pytest.raises(InvalidToken, match="FIELD_ENCRYPTION_KEYS"):
+            crypto.unseal(sealed)
 
 
 def test_secrets_never_reach_the_logs(cloud, personas, login, caplog):
@@ -177,9 +215,13 @@ def test_secrets_never_reach_the_logs(cloud, personas, login, caplog):
     client = login(personas.owner)
     authorize(client, personas, secret_key="wrong" + SECRET_KEY[5:])
     client.post(f"/a/{personas.org.pk}/authorization/confirm")
-    client.post("/keys/", {"name": "x"})
+    created = client.post("/keys/", {"name": "x"})
     client.get("/api/v1/me", HTTP_AUTHORIZATION="Basic QUtJRHg6c2VjcmV0")
 
+    new_secret = created.context["new_secret"]
+    assert new_secret
+    assert caplog.records  # something was logged, so the checks below are not vacuous
     logged = caplog.text
     assert SECRET_KEY[5:] not in logged
     assert "QUtJRHg6c2VjcmV0" not in logged
+    assert new_secret not in logged

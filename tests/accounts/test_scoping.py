@@ -96,6 +96,32 @@ def test_home_goes_to_the_account_used_last(personas, login):
     assert client.get("/").url == f"/a/{personas.individual.pk}/"
 
 
+def test_viewing_the_same_account_again_does_not_rewrite_the_session(personas, login, monkeypatch):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    client = login(personas.owner)
+    client.get(f"/a/{personas.org.pk}/")
+    saves = []
+    original_save = SessionStore.save
+    monkeypatch.setattr(
+        SessionStore,
+        "save",
+        lambda self, *a, **kw: saves.append(1) or original_save(self, *a, **kw),
+    )
+
+    client.get(f"/a/{personas.org.pk}/")
+    assert saves == []
+    client.get(f"/a/{personas.outsider_account.pk}/")  # 404: not a member, nothing remembered
+    assert saves == []
+
+    from accounts.models import Membership, Role
+
+    Membership.objects.create(user=personas.owner, account=personas.individual, role=Role.VIEWER)
+    client.get(f"/a/{personas.individual.pk}/")
+    assert saves == [1]
+    assert client.session["account_id"] == personas.individual.pk
+
+
 def test_a_user_without_accounts_is_told_so(db, login):
     from tests.conftest import make_user
 

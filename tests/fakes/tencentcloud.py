@@ -126,13 +126,68 @@ def _describe_template_list(params: dict, request: ReceivedRequest) -> dict:
     return {"DescribeTemplateStatusSet": []}
 
 
+# Calling codes (prefix-free, so at most one matches) -> ISO 3166 code, for a few common ones.
+_ISO_CODES = {
+    "1": "US",
+    "7": "RU",
+    "33": "FR",
+    "44": "GB",
+    "49": "DE",
+    "60": "MY",
+    "61": "AU",
+    "62": "ID",
+    "63": "PH",
+    "65": "SG",
+    "66": "TH",
+    "81": "JP",
+    "82": "KR",
+    "84": "VN",
+    "86": "CN",
+    "91": "IN",
+    "852": "HK",
+    "853": "MO",
+    "886": "TW",
+}
+
+
+def _iso_code(number: str) -> str:
+    """ISO code of a number as Tencent reports it: mainland forms (``+86…``, ``0086…``, ``86…``
+    or bare 11 digits, which default to +86) are CN; ``DEF`` when the country is not known."""
+    if number.startswith("+"):
+        digits = number[1:]
+    elif number.startswith("00"):
+        digits = number[2:]
+    else:
+        return "CN"
+    for length in (1, 2, 3):
+        if digits[:length] in _ISO_CODES:
+            return _ISO_CODES[digits[:length]]
+    return "DEF"
+
+
 def _send_sms(params: dict, request: ReceivedRequest) -> dict:
+    """SendSms with Tencent's request-level checks (reference §4.2, §4.4, §4.8)."""
+    for name in ("SmsSdkAppId", "TemplateId"):
+        if not params.get(name):
+            raise TencentCloudError("MissingParameter", f"The request is missing a `{name}`.")
     numbers = params.get("PhoneNumberSet") or []
     if not numbers:
         raise TencentCloudError("MissingParameter.EmptyPhoneNumberSet", "PhoneNumberSet is empty.")
     if len(numbers) > 200:
         raise TencentCloudError(
             "LimitExceeded.PhoneNumberCountLimit", "The number of phone numbers exceeds 200."
+        )
+    iso_codes = [_iso_code(number) for number in numbers]
+    mainland = {code == "CN" for code in iso_codes}
+    if len(mainland) > 1:
+        raise TencentCloudError(
+            "UnsupportedOperation.ContainDomesticAndInternationalPhoneNumber",
+            "One request cannot contain both Chinese mainland and international numbers.",
+        )
+    if mainland == {True} and not params.get("SignName"):
+        raise TencentCloudError(
+            "FailedOperation.SignatureIncorrectOrUnapproved",
+            "A Chinese mainland SMS needs an approved SignName.",
         )
     return {
         "SendStatusSet": [
@@ -143,9 +198,9 @@ def _send_sms(params: dict, request: ReceivedRequest) -> dict:
                 "SessionContext": params.get("SessionContext", ""),
                 "Code": "Ok",
                 "Message": "send success",
-                "IsoCode": "CN" if number.startswith("+86") else "DEF",
+                "IsoCode": iso_code,
             }
-            for number in numbers
+            for number, iso_code in zip(numbers, iso_codes, strict=True)
         ]
     }
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
+from bench.common import database_url
 from push.models import Delivery
 from sms.models import Package, SmsMessage
 from tests.fakes.tencentcloud import FakeTencentCloud
@@ -30,11 +30,6 @@ from tests.push.test_fallback import sms_push
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/7"
 DEVICES = 120
-
-
-def database_url():
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def pid_talking_to(port: int) -> int | None:

@@ -293,6 +293,8 @@ def test_the_device_page_shows_the_fallback_outcome(login, personas, app, sms):
 
 
 def count_queries(client, path):
+    """Queries of a page once the session knows the account (the first visit records it)."""
+    assert client.get(path).status_code == 200
     with CaptureQueriesContext(connection) as captured:
         assert client.get(path).status_code == 200
     return len(captured)
@@ -548,6 +550,11 @@ def test_the_admin_never_shows_the_secret_and_cannot_add_an_application(login, s
 
 def test_the_admin_finds_a_device_by_bound_account_and_filters_deliveries(login, superuser, world):
     client = login(superuser)
+    before = client.get("/admin/push/delivery/", {"outcome": "sent"})
+    sent = world["push"].deliveries.order_by("id").last()
+    Delivery.objects.filter(pk=sent.pk).update(
+        fallback=Delivery.Fallback.DECIDED, outcome="sent", decided_at=timezone.now()
+    )
 
     found = client.get("/admin/push/device/", {"q": "user-1"})
     delivery = client.get(f"/admin/push/delivery/{world['push'].deliveries.first().pk}/change/")
@@ -555,7 +562,9 @@ def test_the_admin_finds_a_device_by_bound_account_and_filters_deliveries(login,
 
     assert [d.token for d in found.context["cl"].result_list] == ["aaaa0001"]
     assert delivery.status_code == 200
-    assert filtered.status_code == 200 and list(filtered.context["cl"].result_list) == []
+    assert before.status_code == 200 and list(before.context["cl"].result_list) == []
+    assert filtered.status_code == 200
+    assert [d.pk for d in filtered.context["cl"].result_list] == [sent.pk]
 
 
 def test_a_tag_added_in_the_admin_belongs_to_the_devices_application(login, superuser, world):
@@ -605,3 +614,29 @@ def test_a_push_not_started_can_be_canceled_in_the_admin(login, superuser, pushe
     sent.refresh_from_db()
     assert (scheduled.status, sent.status) == ("PUSH_CANCELED", "PUSH_FINISHED")
     assert fanout.start(scheduled.pk) is False
+
+
+def test_the_deliveries_api_pages_and_refuses_bad_paging_parameters(client, personas, world):
+    from tests.accounts.test_scoping import api as api_client
+
+    c = api_client(client, personas.owner)
+    deliveries = f"/api/v1/pushes/{world['push'].pk}/deliveries"
+    ids = list(world["push"].deliveries.order_by("pk").values_list("pk", flat=True))
+
+    first = c.get(deliveries, {"limit": 1}).json()
+    second = c.get(deliveries, {"limit": 1, "offset": 1}).json()
+    everything = c.get(deliveries, {"limit": "", "offset": ""}).json()
+
+    assert set(first) == {"count", "results"}
+    assert (first["count"], [d["id"] for d in first["results"]]) == (2, ids[:1])
+    assert [d["id"] for d in second["results"]] == ids[1:]
+    assert [d["id"] for d in everything["results"]] == ids
+    for params, field in [
+        ({"limit": "abc"}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"offset": "x"}, "offset"),
+    ]:
+        response = c.get(deliveries, params)
+        assert response.status_code == 400, params
+        assert field in response.json()["error"]["fields"], params

@@ -5,7 +5,6 @@ portable path that SQLite uses, so the two cannot drift apart.
 """
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from push import events, fanout
 from push.models import Application, Delivery
+from tests.conftest import run_concurrently
 from tests.push.conftest import add_device
 from tests.push.test_fanout import make_push
 
@@ -280,25 +280,9 @@ def test_two_workers_reporting_the_same_batch_at_once_count_it_once(update_path,
     device = add_device(app, "tok-race")
     pushes = [make_push(app, "token", {"token_list": ["tok-race"]}) for _ in range(50)]
     batch = [{"push_id": p.push_id, "type": "click"} for p in pushes]
-    barrier = threading.Barrier(2)
-    results, errors = [], []
 
-    def report():
-        try:
-            barrier.wait()
-            results.append(events.record(device, batch))
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+    results = run_concurrently(2, lambda i: events.record(device, batch))
 
-    threads = [threading.Thread(target=report) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     assert sum(r["accepted"] for r in results) == 50
     assert sum(r["duplicates"] for r in results) == 50
     assert Delivery.objects.filter(device=device, state="clicked").count() == 50

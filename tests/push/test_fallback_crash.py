@@ -9,9 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from bench.common import database_url
 from push import fallback
 from push.models import Delivery
 from sms import receipts
@@ -21,11 +21,6 @@ from tests.push.conftest import add_device
 from tests.push.test_fallback import sms_push
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url():
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.mark.postgres

@@ -4,8 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_q.models import OrmQ
 
-from push import fanout
+from push import events, fanout
 from push.audience import AudienceError
 from push.models import Delivery, DeviceAccount, Push
 from tests.push.conftest import add_device
@@ -50,8 +51,13 @@ def test_a_token_list_push_fans_out_at_once_and_is_sent_by_the_builtin_channel(a
 def test_an_all_push_is_started_by_a_worker_exactly_once(
     app, devices, django_capture_on_commit_callbacks
 ):
-    push = make_push(app, "all")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        push = make_push(app, "all")
     assert push.status == "PUSH_INIT"
+    assert len(callbacks) == 1
+    queued = list(OrmQ.objects.all())
+    assert [q.func() for q in queued] == ["push.tasks.start_push"]
+    assert queued[0].args() == (push.pk,)
 
     assert fanout.start(push.pk) is True
     assert fanout.start(push.pk) is False
@@ -161,9 +167,50 @@ def test_a_scheduled_push_starts_when_due_and_deliveries_expire(app, devices):
 
     assert fanout.start_due(now + timedelta(minutes=5)) == 0
     assert fanout.start_due(now + timedelta(minutes=10)) == 1
+    arrived = push.deliveries.get(device=devices["a"])
+    events.record(
+        devices["a"], [{"push_id": push.push_id, "type": "arrive"}], now + timedelta(minutes=15)
+    )
     assert fanout.expire(now + timedelta(minutes=69)) == 0
-    assert fanout.expire(now + timedelta(minutes=71)) == 4
-    assert set(push.deliveries.values_list("state", flat=True)) == {"expired"}
+    assert fanout.expire(now + timedelta(minutes=71)) == 3
+    assert dict(push.deliveries.values_list("device_id", "state")) == {
+        devices["a"].pk: "arrived",
+        devices["b"].pk: "expired",
+        devices["c"].pk: "expired",
+        devices["d"].pk: "expired",
+    }
+    arrived.refresh_from_db()
+    assert arrived.state == "arrived"
+
+
+def test_a_push_is_swept_for_expiry_once_and_a_later_one_still_is(app, devices):
+    now = timezone.now()
+    first = make_push(app, "token_list", {"token_list": ["tok-a", "tok-b"]}, expire_time=600)
+    later = make_push(app, "token_list", {"token_list": ["tok-c"]}, expire_time=3600)
+
+    assert fanout.expire(now + timedelta(minutes=11)) == 2
+    first.refresh_from_db()
+    assert first.deliveries_expired_at == now + timedelta(minutes=11)
+    # Done with: its deliveries are not looked at again (here reset by hand to prove it).
+    first.deliveries.update(state="sent")
+    assert fanout.expire(now + timedelta(minutes=30)) == 0
+    assert set(first.deliveries.values_list("state", flat=True)) == {"sent"}
+
+    assert fanout.expire(now + timedelta(minutes=61)) == 1
+    assert later.deliveries.get().state == "expired"
+    assert set(first.deliveries.values_list("state", flat=True)) == {"sent"}
+
+
+def test_the_expiry_sweep_waits_for_a_push_that_has_not_fanned_out(app, devices):
+    now = timezone.now()
+    push = make_push(app, "all", expire_time=0)  # its start task has not run
+
+    assert fanout.expire(now + timedelta(minutes=2)) == 0
+    push.refresh_from_db()
+    assert push.deliveries_expired_at is None
+
+    fanout.start(push.pk, now=now)
+    assert fanout.expire(now + timedelta(minutes=2)) == 4
 
 
 def test_the_sweep_starts_a_push_whose_task_was_lost(app, devices):

@@ -126,6 +126,22 @@ def test_a_wrong_key_or_unknown_access_id_is_401_and_says_the_same(
     assert not Device.objects.exists()
 
 
+def test_a_wrong_key_and_an_unknown_access_id_get_the_same_message(client, app):
+    def message(access_id, access_key):
+        headers = {"X-Access-Id": access_id, "X-Access-Key": access_key}
+        response = client.post(
+            "/sdk/v1/register", REGISTER, content_type="application/json", headers=headers
+        )
+        assert response.status_code == 401
+        return error_of(response)["message"]
+
+    wrong_key = message(str(app.access_id), "wrong-key")
+
+    assert wrong_key == "Invalid X-Access-Id or X-Access-Key."
+    assert message("12345", app.access_key) == wrong_key
+    assert message("not-a-number", app.access_key) == wrong_key
+
+
 def test_the_secret_key_is_not_an_access_key(client, app):
     response = Sdk(client, app, access_key=app.test_secret).post("register", REGISTER)
 

@@ -44,3 +44,38 @@ def test_a_large_push_page_reads_the_rollup_while_it_is_fresh(app, sms, monkeypa
     later = timezone.now() + stats.FRESH + timedelta(seconds=1)
     assert stats.summary(push, now=later)["arrived"] == 3  # stale: counted live
     assert PushStats.objects.count() == 1
+
+
+def test_summaries_of_many_pushes_are_the_summaries_of_each(
+    app, sms, monkeypatch, django_assert_max_num_queries
+):
+    for i in range(4):
+        add_device(app, f"tok-{i}", phone=f"+861371111000{i}")
+    small = sms_push(app, ["tok-0"])
+    large = sms_push(app, ["tok-1", "tok-2", "tok-3"])
+    fallback.sweep(due(large))
+    monkeypatch.setattr(stats, "LIVE_LIMIT", 2)
+    stats.store([large])
+    Delivery.objects.filter(push__in=[small, large]).update(arrived_at=timezone.now())
+
+    with django_assert_max_num_queries(4):  # the stored rows, then compute's three
+        figures = stats.summaries([small, large])
+
+    assert figures[small.pk] == stats.compute([small])[small.pk] == stats.summary(small)
+    assert figures[small.pk]["arrived"] == 1
+    assert figures[large.pk] == stats.summary(large)
+    assert figures[large.pk]["arrived"] == 0  # stored before the arrivals
+    assert figures[large.pk]["sms"]["outcome_sent"] == 3
+    assert stats.summaries([]) == {}
+
+
+def test_outcomes_are_the_outcomes_the_fallback_engine_writes():
+    assert stats.OUTCOMES == (
+        "not_needed",
+        "sent",
+        "no_phone",
+        "duplicate_number",
+        "blocked",
+        "failed",
+        "unknown",
+    )

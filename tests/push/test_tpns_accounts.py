@@ -95,11 +95,25 @@ def test_the_top_level_account_type_applies_unless_an_account_gives_its_own(clie
 
 
 def test_a_rebinding_makes_the_device_the_accounts_latest(client, app, devices, monkeypatch):
-    set_clock(monkeypatch, datetime(2030, 1, 1, tzinfo=UTC).timestamp())
-    operate(client, app, {"operator_type": 2, "token_accounts": pairs(("tok-a", ["alice"]))})
+    def bind_at(day, token):
+        set_clock(monkeypatch, datetime(2030, 1, day, tzinfo=UTC).timestamp())
+        operate(client, app, {"operator_type": 2, "token_accounts": pairs((token, ["alice"]))})
 
+    def latest_first():
+        answer = query(client, app, {"operator_type": 1, "account_list": [{"account": "alice"}]})
+        return answer["account_tokens"][0]["token_list"]
+
+    bind_at(1, "tok-a")
     link = DeviceAccount.objects.get(device=devices["a"])
     assert link.created_at == datetime(2030, 1, 1, tzinfo=UTC)
+    bind_at(2, "tok-b")  # another device, bound later: now the account's latest
+    assert latest_first() == ["tok-b", "tok-a"]
+
+    bind_at(3, "tok-a")  # the rebinding refreshes the binding time
+
+    link = DeviceAccount.objects.get(device=devices["a"])
+    assert link.created_at == datetime(2030, 1, 3, tzinfo=UTC)
+    assert latest_first() == ["tok-a", "tok-b"]
 
 
 def test_phone_numbers_are_bound_in_e164_and_overwritten(client, app, devices):

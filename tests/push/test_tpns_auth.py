@@ -203,6 +203,13 @@ def test_every_authentication_failure_is_1008003_in_tpns_shape(
     assert not Push.objects.exists() and not Delivery.objects.exists()
 
 
+def test_a_wrong_secret_and_an_unknown_access_id_get_the_same_message(client, app):
+    wrong_secret = _wrong_secret(client, app).json()["err_msg"]
+    unknown_id = _unknown_access_id(client, app).json()["err_msg"]
+
+    assert wrong_secret == unknown_id == "authentication failed: wrong AccessID or SecretKey"
+
+
 def test_a_stale_timestamp_says_so(client, vector_app, clock):
     clock(VECTOR_TIMESTAMP + 1000)
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from push import fallback
+from push import fallback, stats
 from push.models import Application, Delivery, Push
 from sms.models import SmsMessage
 from tests.push.conftest import add_device
@@ -42,6 +42,8 @@ def devices(app):
 
 @pytest.fixture
 def foreign_push(personas):
+    """Another account's push, created inside the window the listing tests ask for (2030-01-01
+    12:00 Beijing time), so only the application filter keeps it out."""
     other, _ = Application.objects.create_for(
         personas.outsider_account, name="Other", platform="android"
     )
@@ -53,6 +55,7 @@ def foreign_push(personas):
         message_type="notify",
         title="secret",
         content="not yours",
+        created_at=datetime(2030, 1, 1, 4, tzinfo=UTC),
     )
 
 
@@ -193,6 +196,28 @@ def test_records_are_listed_by_beijing_day_newest_first(client, app, history, fo
         history[0].push_id,
     ]
     assert answer["pushRecordData"][1]["date"] == "2030-01-01 23:50:00"
+
+
+def test_the_record_list_reads_the_stored_figures_of_a_large_push(
+    client, app, history, monkeypatch
+):
+    monkeypatch.setattr(stats, "LIVE_LIMIT", 1)
+    large, not_stored = history[2], history[0]  # three targets each: both "large"
+    stats.store([large])
+    Delivery.objects.filter(push__in=[large, not_stored]).update(arrived_at=timezone.now())
+
+    answer = stat(
+        client,
+        app,
+        "get_push_record",
+        {"startDate": "2030-01-01", "endDate": "2030-01-02", "offset": 0, "limit": 200},
+    )
+
+    arrived = {r["pushId"]: r["pushStat"]["arrived"] for r in answer["pushRecordData"]}
+    assert arrived[large.push_id] == 0  # the stored figures, as the single-push record
+    assert arrived[not_stored.push_id] == 3  # nothing stored: counted live
+    single = stat(client, app, "get_push_record", {"pushId": large.push_id})
+    assert single["pushRecordData"][0]["pushStat"]["arrived"] == 0
 
 
 def test_records_page_and_filter(client, app, history):

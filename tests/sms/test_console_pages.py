@@ -16,6 +16,7 @@ from sms.models import (
     Template,
 )
 from sms.sending import prepare, send
+from sms.transports import LOCAL_OUTBOX
 
 NUMBER = "+8613711112222"
 
@@ -226,11 +227,13 @@ def test_a_new_package_rearms_the_warnings(sms):
 def test_a_send_left_by_a_dead_worker_becomes_unknown_and_is_never_resent(sms):
     message = send_one(sms)
     SmsMessage.objects.filter(pk=message.pk).update(state="sending", serial_no="")
+    outbox = list(LOCAL_OUTBOX)
 
     assert receipts.reconcile_stale(now=timezone.now() + timedelta(minutes=5)) == 0
     assert receipts.reconcile_stale(now=timezone.now() + timedelta(minutes=11)) == 1
     message.refresh_from_db()
     assert (message.state, message.reason, message.charged) == ("unknown", "worker_lost", 1)
+    assert LOCAL_OUTBOX == outbox  # the sweep handed nothing to the transport
 
 
 def test_simulated_messages_are_delivered_a_few_seconds_later(sms):
@@ -255,3 +258,51 @@ def test_the_records_page_filters_by_push(sms, login, personas):
 
     assert page.context["totals"]["total"] == 1
     assert "+86137****3333" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "content, error",
+    [
+        ("您的验证码是{2}", "Placeholders must be numbered"),
+        ("{1}{2}", "placeholders only"),
+    ],
+)
+def test_a_bad_template_content_is_reported_once(sms, content, error):
+    from sms.forms import TemplateForm
+
+    form = TemplateForm(
+        {"name": "t", "content": content, "kind": "notification", "region": "mainland"},
+        account=sms.account,
+    )
+
+    assert not form.is_valid()
+    [message] = form.errors["content"]
+    assert error in message
+
+
+def test_usage_by_region_is_every_regions_usage_in_one_query(sms, django_assert_num_queries):
+    Package.objects.create(
+        account=sms.account,
+        region="global",
+        quantity=10,
+        used=9,
+        valid_until=timezone.now() + timedelta(days=30),
+    )
+    expected = {region: quota.usage(sms.account, region) for region in ("mainland", "global")}
+
+    with django_assert_num_queries(1):
+        by_region = quota.usage_by_region(sms.account)
+
+    assert by_region == expected and list(by_region) == ["mainland", "global"]
+    assert quota.level_of(by_region["global"]) == "low"
+
+
+def test_the_packages_page_reads_the_balance_once(sms, login, personas):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(personas.member)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url(sms.account, "packages/")).status_code == 200
+
+    assert len([q for q in queries if 'SUM("sms_package"."quantity")' in q["sql"]]) == 1

@@ -97,6 +97,18 @@ def test_a_report_settles_a_message_whose_send_outcome_was_unknown(tencent, sms,
     assert sent.state == "delivered"
 
 
+def test_a_report_settles_an_unknown_message_whose_serial_no_was_never_learnt(tencent, sms, sent):
+    # The send timed out: the message is unknown and Tencent's SerialNo never reached us.
+    SmsMessage.objects.filter(pk=sent.pk).update(state=SmsMessage.State.UNKNOWN, serial_no="")
+
+    response = callback(tencent, sms.application, [report("2019:learnt-from-the-report")])
+
+    assert response.json() == OK
+    sent.refresh_from_db()
+    assert (sent.state, sent.serial_no) == ("delivered", "2019:learnt-from-the-report")
+    assert (sent.receipt_status, sent.receipt_code) == ("SUCCESS", "DELIVRD")
+
+
 def test_several_reports_in_one_request_and_unknown_serial_numbers_are_accepted(tencent, sms, sent):
     response = callback(
         tencent, sms.application, [report("5000:nobody-knows-me"), report(sent.serial_no)]
@@ -121,10 +133,9 @@ def test_an_unknown_token_is_a_404(tencent, sms, sent):
     assert sent.state == "sent"
 
 
-def test_another_applications_token_does_not_reach_this_applications_messages(
-    tencent, sms, sent, personas
-):
-    other = SmsApplication.objects.create(account=personas.outsider_account, sdk_app_id="1400001")
+def test_another_applications_token_does_not_reach_this_applications_messages(tencent, sms, sent):
+    # The same account: only the application filter keeps the report away from the message.
+    other = SmsApplication.objects.create(account=sms.account, sdk_app_id="1400001")
 
     response = callback(tencent, other, [report(sent.serial_no)])
 

@@ -200,13 +200,41 @@ def test_failed_sends_are_not_charged(sms):
     assert not PackageCharge.objects.exists()
 
 
-def test_a_screen_drops_recipients_under_the_locks(sms):
+def test_a_screen_drops_recipients_before_their_rows_are_written(sms):
     prepared = order(
         sms, numbers=[NUMBER, "+8613711113333"], source_ids=[1, 2], source_type="push_delivery"
     )
 
     messages = send(prepared, screen=lambda recipients: {1: "not_needed"})
 
+    assert [(m.source_id, m.state) for m in messages] == [(2, "sent")]
+    assert list(SmsMessage.objects.values_list("source_id", flat=True)) == [2]
+
+
+@pytest.mark.postgres
+def test_a_screen_runs_under_the_per_number_locks(sms):
+    from django.db import connection
+
+    from sms.limits import _lock_key
+
+    numbers = [NUMBER, "+8613711113333"]
+    prepared = order(sms, numbers=numbers, source_ids=[1, 2], source_type="push_delivery")
+    held_during_screen = []
+
+    def screen(recipients):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+                "AND pid = pg_backend_pid()"
+            )
+            held_during_screen.extend(key for (key,) in cursor.fetchall())
+        assert not SmsMessage.objects.exists()  # and before any row is written
+        return {1: "not_needed"}
+
+    messages = send(prepared, screen=screen)
+
+    assert sorted(held_during_screen) == sorted(_lock_key(sms.account.pk, n) for n in numbers)
     assert [(m.source_id, m.state) for m in messages] == [(2, "sent")]
 
 

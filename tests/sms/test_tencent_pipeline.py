@@ -1,7 +1,10 @@
 """The whole send path through the real SDK to a loopback Tencent Cloud, and the receipt pull."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from accounts.models import TencentCloudAuthorization
 from sms import receipts
 from sms.models import SmsApplication, SmsMessage
 from sms.sending import SmsRejected, prepare, send
@@ -86,6 +89,28 @@ def test_sending_through_tencent_needs_a_confirmed_authorization(cloud, sms, per
     assert rejected.value.field == "authorization"
 
 
+@pytest.mark.parametrize("status", ["unconfirmed", "refused"])
+def test_an_authorization_that_is_not_confirmed_cannot_send(cloud, sms, personas, status):
+    TencentCloudAuthorization.objects.filter(account=personas.org).update(status=status)
+
+    with pytest.raises(SmsRejected) as rejected:
+        order(sms, 1)
+
+    assert rejected.value.field == "authorization"
+    assert not cloud.calls("SendSms")
+
+
+def test_the_send_uses_the_authorization_read_by_prepare(cloud, sms):
+    prepared = order(sms, 1)
+    assert prepared.authorization.is_confirmed
+
+    with CaptureQueriesContext(connection) as queries:
+        [message] = send(prepared)
+
+    assert message.state == "sent"
+    assert not [q for q in queries if "tencentcloudauthorization" in q["sql"]]
+
+
 def test_pulled_receipts_settle_the_messages(cloud, sms):
     SmsApplication.objects.filter(pk=sms.application.pk).update(receipt_mode="pull")
     [first, second] = send(order(sms, 2))
@@ -125,3 +150,34 @@ def test_pulled_receipts_settle_the_messages(cloud, sms):
     second.refresh_from_db()
     assert (first.state, first.receipt_code) == ("delivered", "DELIVRD")
     assert (second.state, second.reason) == ("failed", "UNDELIVRD")
+
+
+def test_a_pulled_report_is_stored_like_a_callback_one_and_truncated(cloud, sms):
+    SmsApplication.objects.filter(pk=sms.application.pk).update(receipt_mode="pull")
+    [message] = send(order(sms, 1))
+    description = "UNDELIVRD: the carrier says the handset was unreachable for too long"
+    assert len(description) > 40
+
+    cloud.on(
+        "PullSmsSendStatus",
+        lambda params, request: {
+            "PullSmsSendStatusSet": [
+                {
+                    "UserReceiveTime": 1764000000,
+                    "CountryCode": "86",
+                    "SubscriberNumber": message.phone_number[3:],
+                    "PhoneNumber": message.phone_number,
+                    "SerialNo": message.serial_no,
+                    "ReportStatus": "fail",
+                    "Description": description,
+                    "SessionContext": "",
+                }
+            ]
+        },
+    )
+
+    assert receipts.pull_receipts() == 1
+    message.refresh_from_db()
+    assert (message.state, message.receipt_status) == ("failed", "FAIL")
+    assert message.receipt_code == message.reason == description[:40]
+    assert message.receipt_description == description

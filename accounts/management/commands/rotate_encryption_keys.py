@@ -4,6 +4,8 @@ from django.db import transaction
 
 from accounts import crypto
 
+BATCH_SIZE = 1000
+
 
 class Command(BaseCommand):
     help = (
@@ -18,7 +20,17 @@ class Command(BaseCommand):
             count = 0
             with transaction.atomic():
                 rows = model.objects.select_for_update().exclude(**{field: ""})
-                for pk, token in rows.values_list("pk", field).iterator():
-                    model.objects.filter(pk=pk).update(**{field: crypto.reseal(token)})
-                    count += 1
+                batch = []
+                for pk, token in rows.values_list("pk", field).iterator(chunk_size=BATCH_SIZE):
+                    batch.append(model(pk=pk, **{field: crypto.reseal(token)}))
+                    if len(batch) >= BATCH_SIZE:
+                        count += self._write(model, field, batch)
+                        batch = []
+                count += self._write(model, field, batch)
             self.stdout.write(f"{path}: {count} re-sealed")
+
+    @staticmethod
+    def _write(model, field, batch) -> int:
+        if batch:
+            model.objects.bulk_update(batch, [field], batch_size=BATCH_SIZE)
+        return len(batch)

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from push.models import Application, Platform
+from push.sdk.views import INBOX_PAGE
 from sms.numbers import InvalidNumber, normalize
 
 PAGES_PER_ROUND = 10  # inbox pages (100 notifications each) a device reads in one round
@@ -257,7 +258,7 @@ class Command(BaseCommand):
                     if message["message_type"] == "notify" and self.rng.random() < click:
                         events.append({"push_id": message["push_id"], "type": "click"})
                         totals["clicked"] += 1
-                if len(page["messages"]) < 100:
+                if len(page["messages"]) < INBOX_PAGE:
                     break
             at = round(time.time(), 3)
             for start in range(0, len(events), EVENTS_PER_REQUEST):

@@ -81,7 +81,8 @@ class Command(BaseCommand):
             "",
             f"Run {meta['at']} on {meta['machine']}, Python {meta['python']}, "
             f"PostgreSQL {meta['database']}. Each figure is measured beside its limit in the same "
-            "run; the ratio is figure / limit.",
+            "run. The ratio is figure / limit for rates and limit / figure for latencies (ms), "
+            "so higher is better everywhere and 1.0 means as fast as the limit.",
             "",
             "| figure | size | value | limit | ratio | goal | met |",
             "|---|---|---|---|---|---|---|",
