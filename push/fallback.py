@@ -201,7 +201,7 @@ def process(batch: list[Claimed], now) -> dict:
         for source_id, state, reason in SmsMessage.objects.filter(
             source_type=SmsMessage.Source.PUSH_DELIVERY,
             source_id__any=ids,
-            state__in=SmsMessage.LIVE_STATES,
+            live=True,
         ).values_list("source_id", "state", "reason")
     }
     phones = dict(
@@ -327,12 +327,18 @@ def screen(push: Push, recipients: list[Recipient]) -> dict[int, str]:
         ):
             dropped[pk] = NOT_NEEDED
     already = SmsMessage.objects.of_push(push.pk).filter(
-        account_id=push.application.account_id, state__in=SmsMessage.LIVE_STATES
+        account_id=push.application.account_id, live=True
     )
+    # These numbers' messages of this push, looked up number by number on the rate-limit index
+    # (account, number): written without ``of_push``, whose index would read every message of
+    # the push so far, and which a planner unaware of a fresh push's size would pick.
     taken = set(
-        already.filter(phone_number__any=[r.number for r in recipients]).values_list(
-            "phone_number", flat=True
-        )
+        SmsMessage.objects.filter(
+            account_id=push.application.account_id,
+            phone_number__any=[r.number for r in recipients],
+            session_context=push_context(push.pk),
+            live=True,
+        ).values_list("phone_number", flat=True)
     )
     for r in recipients:
         if r.source_id not in dropped and r.number in taken:

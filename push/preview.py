@@ -67,9 +67,7 @@ def preview(push: Push, now=None) -> dict:
             "package_balance": None,
             "balance_covers": False,
         }
-    already = SmsMessage.objects.of_push(push.pk).filter(
-        account=account, state__in=SmsMessage.LIVE_STATES
-    )
+    already = SmsMessage.objects.of_push(push.pk).filter(account=account, live=True)
     taken = set(already.values_list("phone_number", flat=True))
     room = None if push.sms_max is None else max(0, push.sms_max - len(taken))
     candidates = []

@@ -52,7 +52,7 @@ def insert_rows(model, common: dict, varying: dict[str, list]) -> list[int]:
     common_fields = {meta.get_field(name).attname: value for name, value in common.items()}
     columns, selects, params, arrays = [], [], [], []
     for field in meta.concrete_fields:
-        if field.primary_key:
+        if field.primary_key or field.generated:  # the database computes generated columns
             continue
         columns.append(_column(field))
         if field.attname in varying_fields:

@@ -579,7 +579,7 @@ class SmsMessageQuerySet(models.QuerySet):
 
     def counting_for_limits(self):
         """Messages that count against rate limits: everything that was or may be sent."""
-        return self.filter(state__in=SmsMessage.LIVE_STATES)
+        return self.filter(live=True)
 
     def records(
         self,
@@ -680,6 +680,15 @@ class SmsMessage(models.Model):
         default=0, help_text="Parts taken from packages for this message."
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.SENDING)
+    # Whether the message was or may have been sent, computed by the database from ``state``.
+    # Indexes use this rather than ``state``: completing a send (sending → sent) then changes no
+    # indexed value, so PostgreSQL writes the new row version on the same page without touching
+    # any index (a heap-only update; the table keeps room for it, see the migration).
+    live = models.GeneratedField(
+        expression=Q(state__in=list(map(str, LIVE_STATES))),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     reason = models.CharField(
         max_length=100, blank=True, help_text="Blocked rule, or the provider's error code."
     )
@@ -717,9 +726,7 @@ class SmsMessage(models.Model):
             # One live SMS per source (a push delivery gets at most one, whatever races happen).
             models.UniqueConstraint(
                 fields=["source_type", "source_id"],
-                condition=Q(
-                    source_id__isnull=False, state__in=["sending", "sent", "delivered", "unknown"]
-                ),
+                condition=Q(source_id__isnull=False, live=True),
                 name="sms_one_live_message_per_source",
             ),
             models.CheckConstraint(condition=Q(charged__lte=F("fee")), name="sms_charge_le_fee"),
@@ -740,10 +747,9 @@ class SmsMessage(models.Model):
                 name="sms_message_push_idx",
                 condition=Q(source_type="push_delivery"),
             ),
-            # Reconciling messages left in "sending" by a dead worker.
-            models.Index(
-                fields=["created_at"], name="sms_message_sending_idx", condition=Q(state="sending")
-            ),
+            # Reconciling messages left in "sending" by a dead worker, from a watermark
+            # (``Checkpoint``): not partial on the state, which would cost every completion.
+            models.Index(fields=["created_at"], name="sms_message_created_idx"),
         ]
 
     def __str__(self):
@@ -774,3 +780,14 @@ class PackageCharge(models.Model):
 
 
 UNKNOWN_AFTER = timedelta(minutes=10)
+
+
+class Checkpoint(models.Model):
+    """How far a recurring job has got (for example reconciling lost sends): the next run
+    starts there instead of from the beginning of the history."""
+
+    name = models.CharField(max_length=50, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name}: {self.at:%Y-%m-%d %H:%M:%S}"

@@ -10,11 +10,12 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import TencentCloudAuthorization
 
-from .models import UNKNOWN_AFTER, SmsApplication, SmsMessage
+from .models import UNKNOWN_AFTER, Checkpoint, SmsApplication, SmsMessage
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ RECEIPT_WINDOW = timedelta(days=7)
 # How far back a receipt may settle a message whose SerialNo we never learnt.
 LOST_SERIAL_WINDOW = timedelta(days=3)
 # A receipt may settle a message in any of these states (and never a final one again).
+RECONCILE_CHECKPOINT = "sms.reconcile_stale"
 OPEN_STATES = (SmsMessage.State.SENDING, SmsMessage.State.SENT, SmsMessage.State.UNKNOWN)
 
 
@@ -209,8 +211,23 @@ def deliver_simulated(now=None) -> int:
 
 
 def reconcile_stale(now=None) -> int:
-    """Messages left ``sending`` (the worker died mid-send) become ``unknown``: never re-sent."""
+    """Messages left ``sending`` (the worker died mid-send) become ``unknown``: never re-sent.
+
+    Each run looks at the messages that became old enough since the previous run (from the
+    checkpoint, less one ``UNKNOWN_AFTER`` of overlap for sends still committing then), through
+    the index on ``created_at``: a run costs what was sent since, not the whole history.
+    """
     now = now or timezone.now()
-    return SmsMessage.objects.filter(
-        state=SmsMessage.State.SENDING, created_at__lt=now - UNKNOWN_AFTER
-    ).update(state=SmsMessage.State.UNKNOWN, reason="worker_lost")
+    cutoff = now - UNKNOWN_AFTER
+    with transaction.atomic():
+        mark, first = Checkpoint.objects.get_or_create(
+            name=RECONCILE_CHECKPOINT, defaults={"at": cutoff}
+        )
+        mark = Checkpoint.objects.select_for_update().get(pk=mark.pk)  # one run at a time
+        stale = SmsMessage.objects.filter(state=SmsMessage.State.SENDING, created_at__lt=cutoff)
+        if not first:  # the first run ever looks at the whole history
+            stale = stale.filter(created_at__gte=mark.at - UNKNOWN_AFTER)
+        changed = stale.update(state=SmsMessage.State.UNKNOWN, reason="worker_lost")
+        if cutoff > mark.at:
+            Checkpoint.objects.filter(pk=mark.pk).update(at=cutoff)
+    return changed

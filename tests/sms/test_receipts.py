@@ -168,3 +168,54 @@ def test_only_post_is_allowed(tencent, sms):
     response = tencent.get(f"/callbacks/sms/{sms.application.receipt_token}")
 
     assert response.status_code == 405
+
+
+def test_lost_sends_are_reconciled_from_a_checkpoint_not_from_the_whole_history(sms, sent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sms import receipts
+
+    now = timezone.now()
+    SmsMessage.objects.filter(pk=sent.pk).update(state="sending", created_at=now)
+    assert receipts.reconcile_stale(now) == 0  # not old enough; the checkpoint is now - 10 min
+    assert receipts.reconcile_stale(now + timedelta(minutes=11)) == 1
+    sent.refresh_from_db()
+    assert (sent.state, sent.reason) == ("unknown", "worker_lost")
+
+    # A message older than the checkpoint (less the overlap) was looked at by an earlier run:
+    # later runs no longer read that far back.
+    SmsMessage.objects.filter(pk=sent.pk).update(
+        state="sending", created_at=now - timedelta(hours=1)
+    )
+    assert receipts.reconcile_stale(now + timedelta(minutes=12)) == 0
+    # A message stuck since the last run is found.
+    SmsMessage.objects.filter(pk=sent.pk).update(
+        state="sending", created_at=now + timedelta(minutes=1)
+    )
+    assert receipts.reconcile_stale(now + timedelta(minutes=12)) == 1
+
+
+def test_a_message_is_live_while_it_was_or_may_have_been_sent(sms, sent):
+    for state, live in [("sending", True), ("sent", True), ("delivered", True), ("unknown", True),
+                        ("failed", False), ("blocked", False)]:  # fmt: skip
+        SmsMessage.objects.filter(pk=sent.pk).update(state=state)
+        assert SmsMessage.objects.get(pk=sent.pk).live is live, state
+
+
+@pytest.mark.postgres
+def test_completing_a_send_changes_no_indexed_column(db):
+    """sending → sent must stay a heap-only update: no index of the SMS table may use a column
+    that completing a send writes (state, serial number, times, the provider's answer)."""
+    from django.db import connection
+
+    written = {"state", "reason", "error_message", "retryable", "serial_no", "iso_code",
+               "request_id", "sent_at", "transport", "simulated", "charged"}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'sms_smsmessage'")
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert definitions
+    for definition in definitions:
+        used = set(definition.replace("(", " ").replace(")", " ").replace(",", " ").split())
+        assert not used & written, definition
