@@ -224,7 +224,10 @@ def records(request):
             f"sms-records-{account.pk}.csv",
             mask_numbers=not request.membership.has_role(Role.OPERATOR),
         )
-    page = Paginator(qs.select_related("template"), PAGE_SIZE).get_page(request.GET.get("page"))
+    totals = qs.totals()
+    paginator = Paginator(qs.select_related("template"), PAGE_SIZE)
+    paginator.count = totals["total"]  # counted with the totals: no second COUNT over the rows
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -233,7 +236,7 @@ def records(request):
         {
             "form": form,
             "page": page,
-            "totals": qs.totals(),
+            "totals": totals,
             "number_error": error,
             "query": query.urlencode(),
             "export_url": reverse("sms_records", args=[account.pk])

@@ -306,3 +306,19 @@ def test_the_packages_page_reads_the_balance_once(sms, login, personas):
         assert client.get(url(sms.account, "packages/")).status_code == 200
 
     assert len([q for q in queries if 'SUM("sms_package"."quantity")' in q["sql"]]) == 1
+
+
+def test_the_records_page_counts_its_messages_once(sms, login, personas):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(3):
+        send_one(sms, number=f"+861371111300{i}")
+    client = login(personas.member)
+
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(url(sms.account, "records/"))
+
+    counts = [q["sql"] for q in captured if "COUNT(" in q["sql"] and "sms_smsmessage" in q["sql"]]
+    assert len(counts) == 1  # the totals; the pager takes its count from them
+    assert page.context["totals"]["total"] == 3 == page.context["page"].paginator.count
