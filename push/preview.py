@@ -8,7 +8,7 @@ skipped, the fee, and whether the package balance covers it, before the due time
 
 from collections import Counter
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from sms import quota
@@ -21,7 +21,9 @@ from .fallback import (
     DUPLICATE,
     NO_PHONE,
     NOT_NEEDED,
+    SENT,
     fired_q,
+    outcome_of,
     rejected_rule,
 )
 from .models import PHONE_ACCOUNT_TYPE, Delivery, DeviceAccount, Push
@@ -36,19 +38,35 @@ def preview(push: Push, now=None) -> dict:
         push=push, fallback__in=[Delivery.Fallback.WAITING, Delivery.Fallback.CLAIMED]
     )
     skipped: Counter = Counter()
-    total = undecided.count()
-    fired = undecided.filter(fired_q(push))
-    skipped[NOT_NEEDED] = total - fired.count()
+    figures = undecided.aggregate(total=Count("pk"), due_at_earliest=Min("sms_due_at"))
+    total = figures["total"]
+    # As the engine does first: a delivery that already has a live SMS (its worker died after
+    # writing it) is decided by that SMS, never sent again.
+    earlier = SmsMessage.objects.filter(
+        source_type=SmsMessage.Source.PUSH_DELIVERY, source_id=OuterRef("pk"), live=True
+    )
+    by_earlier_sms = Counter(
+        ":".join(filter(None, outcome_of(state, reason)))
+        for state, reason in undecided.annotate(
+            sms_state=Subquery(earlier.values("state")[:1]),
+            sms_reason=Subquery(earlier.values("reason")[:1]),
+        )
+        .filter(sms_state__isnull=False)
+        .values_list("sms_state", "sms_reason")
+    )
+    already_sent = by_earlier_sms.pop(SENT, 0)
+    skipped.update(by_earlier_sms)
+    fired = undecided.filter(fired_q(push)).exclude(Exists(earlier))
     phone = DeviceAccount.objects.filter(
         device_id=OuterRef("device_id"), account_type=PHONE_ACCOUNT_TYPE
     ).values("account")[:1]
     rows = list(fired.annotate(phone=Subquery(phone)).order_by("pk").values_list("pk", "phone"))
+    skipped[NOT_NEEDED] = total - already_sent - sum(by_earlier_sms.values()) - len(rows)
     result = {
         "enabled": True,
         "undecided": total,
-        "due_at_earliest": undecided.order_by("sms_due_at")
-        .values_list("sms_due_at", flat=True)
-        .first(),
+        "due_at_earliest": figures["due_at_earliest"],
+        "already_sent": already_sent,
         "would_send": 0,
         "fee": 0,
         "fee_per_sms": None,
@@ -90,7 +108,7 @@ def preview(push: Push, now=None) -> dict:
     fee_per_sms = SmsMessage.fee_of(content)
     limiter = Limiter(account, SmsMessage.hash_content(content), now)
     limiter.load(candidates)
-    balance = quota.usage(account, template.region, now)["left"]
+    balance = left = quota.usage(account, template.region, now)["left"]
     would_send = 0
     for number in candidates:
         rule = limiter.broken_rule(number)
@@ -108,6 +126,6 @@ def preview(push: Push, now=None) -> dict:
         "fee_per_sms": fee_per_sms,
         "fee": would_send * fee_per_sms,
         "skipped": dict(+skipped),
-        "package_balance": quota.usage(account, template.region, now)["left"],
+        "package_balance": left,
         "balance_covers": not skipped["blocked:insufficient_package"],
     }

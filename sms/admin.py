@@ -311,8 +311,22 @@ class IdentityApplicationAdmin(ReviewedAdmin):
         return obj.account.get_identity_display()
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the product (the sending path, the audit trail): looked into here,
+    never edited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ReviewDecision)
-class ReviewDecisionAdmin(admin.ModelAdmin):
+class ReviewDecisionAdmin(ReadOnlyAdmin):
     """The audit trail across all items: read-only for everyone."""
 
     list_display = ["at", "action", "item_link", "content_type", "by", "reason"]
@@ -323,15 +337,6 @@ class ReviewDecisionAdmin(admin.ModelAdmin):
     fields = ["at", "action", "item_link", "by", "reason"]
     readonly_fields = fields
     ordering = ["-at", "-id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Item")
     def item_link(self, obj):
@@ -445,19 +450,6 @@ class PackageAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the sending path: looked into here, never edited."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PackageCharge)

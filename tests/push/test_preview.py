@@ -71,6 +71,37 @@ def test_the_preview_equals_what_the_run_then_does(scenario):
     assert SmsMessage.objects.filter(session_context=f"push:{push.pk}", state="sent").count() == 3
 
 
+def test_a_delivery_whose_worker_died_after_writing_its_sms_is_previewed_as_the_run_decides(
+    scenario,
+):
+    push = scenario
+    now = due(push)
+    crashed = push.deliveries.get(device__token="ok-0")
+    SmsMessage.objects.create(
+        account=push.application.account,
+        phone_number="+8613700000100",
+        region="mainland",
+        template_code="449739",
+        content="x",
+        session_context=f"push:{push.pk}",
+        source_type="push_delivery",
+        source_id=crashed.pk,
+        state="sending",
+    )
+
+    before = preview(push, now)
+    fallback.sweep(now)
+
+    crashed.refresh_from_db()
+    assert (crashed.outcome, before["skipped"]["unknown:sending"]) == ("unknown", 1)
+    outcomes = Counter(
+        f"{o}:{d}" if d else o for o, d in push.deliveries.values_list("outcome", "outcome_detail")
+    )
+    assert before["would_send"] == outcomes["sent"]
+    assert before["skipped"] == {k: v for k, v in outcomes.items() if k != "sent"}
+    assert before["already_sent"] == 0
+
+
 def test_the_preview_works_before_the_due_time_and_writes_nothing(scenario):
     figures = preview(scenario)
 
