@@ -5,12 +5,11 @@ from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from pushconsole.api import error
 
-from .models import Membership, Role, TencentCloudAuthorization
+from .models import Membership, Role
 from .serializers import (
     AccountSerializer,
     AuthorizationSerializer,
@@ -25,8 +24,7 @@ def membership(request, account_id, minimum=Role.VIEWER) -> Membership:
     found = Membership.objects.of(request.user, account_id)
     if found is None:
         raise Http404
-    if not found.has_role(minimum):
-        raise PermissionDenied(f"This needs the {Role(minimum).label} role or higher.")
+    found.require(minimum)
     return found
 
 
@@ -79,10 +77,6 @@ def member_list(request, account_id):
     return Response(MemberSerializer(members, many=True).data)
 
 
-def _authorization(account):
-    return TencentCloudAuthorization.objects.filter(account=account).first()
-
-
 @extend_schema(request=AuthorizeSerializer, responses=AuthorizationSerializer)
 @sensitive_variables("serializer")
 @api_view(["GET", "PUT", "DELETE"])
@@ -95,7 +89,7 @@ def authorization(request, account_id):
         serializer.is_valid(raise_exception=True)
         auth = account.authorize_tencent_cloud(**serializer.validated_data, by=request.user)
         return Response(AuthorizationSerializer(auth).data)
-    auth = _authorization(account)
+    auth = account.find_authorization()
     if auth is None:
         return error("not_found", "This account has no Tencent Cloud authorization.", 404)
     if request.method == "DELETE":
@@ -108,7 +102,7 @@ def authorization(request, account_id):
 @api_view(["POST"])
 def confirm_authorization(request, account_id):
     """Verify the stored key pair by calling Tencent Cloud SMS; Tencent's error is returned."""
-    auth = _authorization(membership(request, account_id, Role.ADMIN).account)
+    auth = membership(request, account_id, Role.ADMIN).account.find_authorization()
     if auth is None:
         return error("not_found", "This account has no Tencent Cloud authorization.", 404)
     auth.confirm()

@@ -1,7 +1,6 @@
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 
@@ -23,8 +22,7 @@ def account_view(minimum: str = Role.VIEWER):
             membership = Membership.objects.of(request.user, account_id)
             if membership is None:
                 raise Http404("No such account.")
-            if not membership.has_role(minimum):
-                raise PermissionDenied(f"This needs the {Role(minimum).label} role or higher.")
+            membership.require(minimum)
             request.membership, request.account = membership, membership.account
             # Only a change is written, so viewing pages does not rewrite the session each time.
             if request.session.get("account_id") != membership.account_id:

@@ -12,7 +12,7 @@ import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -43,11 +43,6 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
-class AccountQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(memberships__user=user)
-
-
 class Account(models.Model):
     """A tenant: an individual or an organization, with its members."""
 
@@ -67,8 +62,6 @@ class Account(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = AccountQuerySet.as_manager()
-
     class Meta:
         ordering = ["name", "id"]
 
@@ -83,10 +76,12 @@ class Account(models.Model):
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
 
-    def role_of(self, user) -> str | None:
-        if not user.is_authenticated:
-            return None
-        return self.memberships.filter(user=user).values_list("role", flat=True).first()
+    def find_authorization(self, *, confirmed: bool = False):
+        """This account's Tencent Cloud authorization (only a confirmed one if asked), or None."""
+        authorizations = TencentCloudAuthorization.objects.filter(account=self)
+        if confirmed:
+            authorizations = authorizations.confirmed()
+        return authorizations.first()
 
     @transaction.atomic
     def authorize_tencent_cloud(self, *, secret_id: str, secret_key: str, by, now=None):
@@ -141,6 +136,16 @@ class Membership(models.Model):
     def has_role(self, minimum: str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
 
+    def require(self, minimum: str) -> None:
+        """Raise PermissionDenied (a 403) if the member's role is below ``minimum``."""
+        if not self.has_role(minimum):
+            raise PermissionDenied(f"This needs the {Role(minimum).label} role or higher.")
+
+
+# How many API key pairs a user may have (``ApiKeyPair.MAX_PER_USER``); module level so
+# the model's Meta constraints can use it.
+MAX_API_KEYS_PER_USER = 2
+
 
 class KeyLimitReached(Exception):
     """The user already has the most API key pairs allowed."""
@@ -170,8 +175,9 @@ class ApiKeyPairQuerySet(models.QuerySet):
         creations can never yield more pairs than there are slots.
         """
         secret_key = random_string(40)
+        taken = set(self.filter(user=user).values_list("slot", flat=True))
         for slot in range(1, ApiKeyPair.MAX_PER_USER + 1):
-            if self.filter(user=user, slot=slot).exists():
+            if slot in taken:
                 continue
             try:
                 with transaction.atomic():
@@ -202,7 +208,7 @@ class ApiKeyPair(models.Model):
     needs the key itself; ``secret_prefix`` lets a user recognise a key.
     """
 
-    MAX_PER_USER = 2
+    MAX_PER_USER = MAX_API_KEYS_PER_USER
     LAST_USED_RESOLUTION = timedelta(minutes=1)
 
     user = models.ForeignKey(
@@ -227,7 +233,8 @@ class ApiKeyPair(models.Model):
             # Enforces "at most two per user" race-free: a third pair has no slot to take.
             models.UniqueConstraint(fields=["user", "slot"], name="accounts_apikey_slot"),
             models.CheckConstraint(
-                condition=models.Q(slot__gte=1, slot__lte=2), name="accounts_apikey_slot_range"
+                condition=models.Q(slot__gte=1, slot__lte=MAX_API_KEYS_PER_USER),
+                name="accounts_apikey_slot_range",
             ),
         ]
 
@@ -257,6 +264,11 @@ class ApiKeyPair(models.Model):
 REFUSAL_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
 
 
+class TencentCloudAuthorizationQuerySet(models.QuerySet):
+    def confirmed(self):
+        return self.filter(status=TencentCloudAuthorization.Status.CONFIRMED)
+
+
 class TencentCloudAuthorization(models.Model):
     """The customer's Tencent Cloud key pair, used to call Cloud SMS on the account's behalf."""
 
@@ -279,6 +291,8 @@ class TencentCloudAuthorization(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+
+    objects = TencentCloudAuthorizationQuerySet.as_manager()
 
     class Meta:
         verbose_name = "Tencent Cloud authorization"

@@ -63,7 +63,7 @@ def api_key_delete(request, key_id):
 @account_view()
 def authorization(request):
     account = request.account
-    auth = TencentCloudAuthorization.objects.filter(account=account).first()
+    auth = account.find_authorization()
     can_change = request.membership.has_role(Role.ADMIN)
     form = AuthorizationForm(request.POST or None)
     if request.method == "POST":

@@ -59,6 +59,17 @@ def sms_figures() -> dict:
     }
 
 
+# The funnel of a push, in order: the figures of ``delivery_figures`` other than _SMS_FIELDS.
+FUNNEL_KEYS = (
+    "targets",
+    "sent",
+    "arrived",
+    "clicked",
+    "dismissed",
+    "expired",
+    "failed",
+    "notifications_disabled",
+)
 _SMS_FIELDS = ("due", "waiting", "claimed", "decided")
 # The SMS figures of a push page (a blocked SMS is counted by its outcome there).
 _PUSH_SMS_FIGURES = ("sms_sent", "sms_delivered", "sms_failed", "sms_unknown", "fee")

@@ -2,10 +2,9 @@
 keys), devices, pushes with their funnels and per-device deliveries."""
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import StreamingHttpResponse
@@ -18,6 +17,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import account_view
 from accounts.models import Role
+from pushconsole.dates import local_day_start as _local_day_start
+from pushconsole.exports import export_url
 from sms.exports import csv_response
 from sms.models import Signature, SmsApplication, Template
 from sms.numbers import InvalidNumber, normalize
@@ -50,8 +51,7 @@ DEVICE_DELIVERIES = 50
 
 
 def _require(request, role):
-    if not request.membership.has_role(role):
-        raise PermissionDenied(f"This needs the {Role(role).label} role or higher.")
+    request.membership.require(role)
 
 
 def _phone_of(device_ref: str) -> Subquery:
@@ -68,10 +68,6 @@ def _query_without_page(request) -> str:
     query.pop("page", None)
     query.pop("export", None)
     return query.urlencode()
-
-
-def _local_day_start(day, tz) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz)
 
 
 # Applications
@@ -251,16 +247,17 @@ def pushes(request):
     )
 
 
-FUNNEL = [
-    ("targets", "Targets"),
-    ("sent", "Sent"),
-    ("arrived", "Arrived"),
-    ("clicked", "Clicked"),
-    ("dismissed", "Dismissed"),
-    ("expired", "Expired"),
-    ("failed", "Failed"),
-    ("notifications_disabled", "Notifications off"),
-]
+FUNNEL_LABELS = {
+    "targets": "Targets",
+    "sent": "Sent",
+    "arrived": "Arrived",
+    "clicked": "Clicked",
+    "dismissed": "Dismissed",
+    "expired": "Expired",
+    "failed": "Failed",
+    "notifications_disabled": "Notifications off",
+}
+FUNNEL = [(key, FUNNEL_LABELS[key]) for key in stats.FUNNEL_KEYS]
 
 
 def _pretty(value) -> str:
@@ -337,9 +334,7 @@ def push_detail(request, pk):
             "form": form,
             "page": page,
             "query": query,
-            "export_url": reverse("push_push", args=[account.pk, push.pk])
-            + "?"
-            + "&".join(filter(None, [query, "export=csv"])),
+            "export_url": export_url(reverse("push_push", args=[account.pk, push.pk]), query),
             "reveal": reveal,
             "preview": preview(push) if request.GET.get("preview") and sms["enabled"] else None,
         },

@@ -1,6 +1,7 @@
 """The dashboard's figures: sums of the daily rollup over a period, plus the live balance."""
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.db.models import Sum
 from django.utils import timezone
@@ -10,12 +11,28 @@ from push.rollup import PUSH_FIELDS, SMS_FIELDS
 from sms import quota
 from sms.models import Region
 
-PERIODS = {"today": 1, "7": 7, "30": 30}
+
+class Period(NamedTuple):
+    days: int
+    label: str
+
+
+PERIODS = {"today": Period(1, "Today"), "7": Period(7, "7 days"), "30": Period(30, "30 days")}
+DEFAULT_PERIOD = "7"
 FIELDS = PUSH_FIELDS + SMS_FIELDS
 
 
+def normalize_period(period: str | None) -> str:
+    """The period asked for, or the default one if it is not a known period."""
+    return period if period in PERIODS else DEFAULT_PERIOD
+
+
+def period_choices() -> list[tuple[str, str]]:
+    return [(key, period.label) for key, period in PERIODS.items()]
+
+
 def period_days(account, period: str, now=None):
-    days = PERIODS.get(period, 7)
+    days = PERIODS[normalize_period(period)].days
     today = (now or timezone.now()).astimezone(account.tz).date()
     return [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
 

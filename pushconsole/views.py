@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.decorators import account_view
-from accounts.models import ApiKeyPair, Membership, TencentCloudAuthorization
+from accounts.models import ApiKeyPair, Membership
 
 from . import dashboard
 
@@ -28,18 +28,16 @@ def home(request):
 def overview(request):
     """The dashboard: today / 7 / 30 days of pushes and SMS, with charts, and the account."""
     account = request.account
-    period = request.GET.get("period", "7")
-    if period not in dashboard.PERIODS:
-        period = "7"
+    period = dashboard.normalize_period(request.GET.get("period"))
     return render(
         request,
         "pushconsole/overview.html",
         {
             "period": period,
-            "periods": [("today", "Today"), ("7", "7 days"), ("30", "30 days")],
+            "periods": dashboard.period_choices(),
             "figures": dashboard.figures(account, period),
             "members": account.memberships.select_related("user").order_by("user__username"),
-            "auth": TencentCloudAuthorization.objects.filter(account=account).first(),
+            "auth": account.find_authorization(),
             "my_key_count": ApiKeyPair.objects.filter(user=request.user).count(),
             "key_limit": ApiKeyPair.MAX_PER_USER,
         },
@@ -49,7 +47,8 @@ def overview(request):
 @account_view()
 def dashboard_series(request):
     """Per-day series for the dashboard's charts."""
-    return JsonResponse(dashboard.series(request.account, request.GET.get("period", "7")))
+    period = dashboard.normalize_period(request.GET.get("period"))
+    return JsonResponse(dashboard.series(request.account, period))
 
 
 SWEEP_MAX_AGE = 300  # seconds; the fallback sweep runs every minute

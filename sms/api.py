@@ -9,7 +9,6 @@ rate-limit policy and the SMS applications; owners apply for organizational iden
 
 import re
 from collections import Counter
-from datetime import datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -427,22 +426,11 @@ def csv_export(view):
     return view
 
 
-def _day_bound(value, tz, *, end: bool):
-    """A filter bound: a date means its local midnight (the next one for an end)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value, tz)
-    return datetime.combine(value + timedelta(days=1) if end else value, time.min, tzinfo=tz)
-
-
 def _records(request, *, export: bool):
     account = select(request).account
     filters = _filters(MessageFilter, request)
     records = SmsMessage.objects.records(
         account,
-        since=_day_bound(filters.pop("since", None), account.tz, end=False),
-        until=_day_bound(filters.pop("until", None), account.tz, end=True),
         **filters,
     )
     if export:

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
+from pushconsole.dates import local_bound
 
 from .transports import segments
 
@@ -596,9 +597,11 @@ class SmsMessageQuerySet(models.QuerySet):
     ):
         """The account's SMS records, newest first, filtered as the records page and API do.
 
-        ``since`` / ``until`` are datetimes (until exclusive); the caller turns dates into the
-        account's local midnights.
+        ``since`` / ``until`` are datetimes (until exclusive; without offset, in the account's
+        time zone) or dates: the whole days in the account's time zone, ``until`` included.
         """
+        since = local_bound(since, account.tz)
+        until = local_bound(until, account.tz, end=True)
         qs = self.filter(account=account)
         if since:
             qs = qs.filter(created_at__gte=since)

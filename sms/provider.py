@@ -44,12 +44,6 @@ def _international(region: str) -> int:
     return 0 if region == Region.MAINLAND else 1
 
 
-def _confirmed_authorization(account_id) -> TencentCloudAuthorization | None:
-    return TencentCloudAuthorization.objects.filter(
-        account_id=account_id, status=TencentCloudAuthorization.Status.CONFIRMED
-    ).first()
-
-
 def _proof_base64(signature: Signature) -> str | None:
     if not signature.proof_image:
         return None
@@ -102,7 +96,7 @@ def submit(item: Signature | Template) -> bool:
     """
     if not isinstance(item, Signature | Template):
         raise TypeError(f"only signatures and templates go to Tencent Cloud, not {item!r}")
-    auth = _confirmed_authorization(item.account_id)
+    auth = TencentCloudAuthorization.objects.confirmed().filter(account_id=item.account_id).first()
     if auth is None:
         log.info("%s %s not submitted: no confirmed Tencent Cloud authorization", item, item.pk)
         return False
@@ -211,7 +205,7 @@ def sync_account(account: Account, now=None) -> int:
     Returns the number of items synced. A status change is recorded on the item's audit trail.
     Items rejected here are left alone: nothing Tencent says can make them usable.
     """
-    auth = _confirmed_authorization(account.pk)
+    auth = account.find_authorization(confirmed=True)
     if auth is None:
         return 0
     now = now or timezone.now()
@@ -240,9 +234,9 @@ def sync_all(now=None) -> int:
         .exclude(status=ReviewStatus.REJECTED)
         for model in (Signature, Template)
     }
+    confirmed = TencentCloudAuthorization.objects.confirmed().filter(account=OuterRef("pk"))
     accounts = Account.objects.filter(
-        Exists(submitted[Signature]) | Exists(submitted[Template]),
-        tencent_cloud_authorization__status=TencentCloudAuthorization.Status.CONFIRMED,
+        Exists(submitted[Signature]) | Exists(submitted[Template]), Exists(confirmed)
     ).order_by("pk")
     synced = 0
     for account in accounts:

@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import TencentCloudAuthorization
-
 from .models import UNKNOWN_AFTER, Checkpoint, SmsApplication, SmsMessage
 
 log = logging.getLogger(__name__)
@@ -165,9 +163,7 @@ def pull_receipts(now=None, limit: int = 100) -> int:
         receipt_mode=SmsApplication.ReceiptMode.PULL
     ).select_related("account")
     for application in applications:
-        auth = TencentCloudAuthorization.objects.filter(
-            account=application.account, status=TencentCloudAuthorization.Status.CONFIRMED
-        ).first()
+        auth = application.account.find_authorization(confirmed=True)
         if auth is None:
             continue
         request = build_request(

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -96,14 +96,18 @@ def enqueue_provider_submission(item) -> None:
     async_task("sms.tasks.submit_to_provider", item._meta.label, item.pk)
 
 
+def _provider_takes(model) -> bool:
+    """Whether applications of this kind go to Tencent Cloud at all (given an authorization)."""
+    return issubclass(model, ProviderSynced) and settings.SMS_TRANSPORT == "tencent"
+
+
 def submits_to_provider(item) -> bool:
     """Whether a new application of this kind and account also goes to Tencent Cloud."""
     return (
-        isinstance(item, ProviderSynced)
-        and settings.SMS_TRANSPORT == "tencent"
-        and TencentCloudAuthorization.objects.filter(
-            account_id=item.account_id, status=TencentCloudAuthorization.Status.CONFIRMED
-        ).exists()
+        _provider_takes(type(item))
+        and TencentCloudAuthorization.objects.confirmed()
+        .filter(account_id=item.account_id)
+        .exists()
     )
 
 
@@ -156,10 +160,12 @@ def resubmit_to_provider(queryset) -> int:
         .exclude(provider_error__in=["", SUBMITTING])
         .exclude(status=ReviewStatus.REJECTED)
     )
+    if not _provider_takes(failed.model):
+        return 0
+    # Only items of accounts with a confirmed authorization (what ``submits_to_provider`` asks).
+    confirmed = TencentCloudAuthorization.objects.confirmed().filter(account=OuterRef("account"))
     queued = 0
-    for item in failed:
-        if not submits_to_provider(item):
-            continue
+    for item in failed.filter(Exists(confirmed)):
         # Conditional: of two reviewers retrying at once, one queues the submission.
         cleared = (
             type(item)

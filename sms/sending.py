@@ -157,7 +157,7 @@ def check_transport(account) -> TencentCloudAuthorization | None:
     Raises SmsRejected if the tencent transport is on and the account has none."""
     if settings.SMS_TRANSPORT != "tencent":
         return None
-    auth = TencentCloudAuthorization.objects.filter(account=account).first()
+    auth = account.find_authorization()
     if auth is None or not auth.is_confirmed:
         raise SmsRejected(
             "authorization",

@@ -1,8 +1,6 @@
 """Console pages of the SMS platform: signatures, templates, applications, rate limits,
 packages and SMS records."""
 
-from datetime import datetime, time, timedelta
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -12,6 +10,7 @@ from django.urls import reverse
 
 from accounts.decorators import account_view
 from accounts.models import Role
+from pushconsole.exports import export_url
 
 from . import review
 from .context_processors import sms_usage
@@ -42,8 +41,7 @@ PAGE_SIZE = 50
 
 
 def _require(request, role):
-    if not request.membership.has_role(role):
-        raise PermissionDenied(f"This needs the {Role(role).label} role or higher.")
+    request.membership.require(role)
 
 
 def _apply(request, form, redirect_to):
@@ -193,10 +191,6 @@ def packages(request):
     )
 
 
-def _local_day_start(day, tz):
-    return datetime.combine(day, time.min, tzinfo=tz)
-
-
 @account_view()
 def records(request):
     account = request.account
@@ -210,9 +204,8 @@ def records(request):
             error, number = str(exc), ""
     qs = SmsMessage.objects.records(
         account,
-        since=filters.get("since") and _local_day_start(filters["since"], account.tz),
-        until=filters.get("until")
-        and _local_day_start(filters["until"] + timedelta(days=1), account.tz),
+        since=filters.get("since"),
+        until=filters.get("until"),
         phone_number=number,
         state=filters.get("state", ""),
         template_id=filters.get("template", ""),
@@ -239,9 +232,7 @@ def records(request):
             "totals": totals,
             "number_error": error,
             "query": query.urlencode(),
-            "export_url": reverse("sms_records", args=[account.pk])
-            + "?"
-            + "&".join(filter(None, [query.urlencode(), "export=csv"])),
+            "export_url": export_url(reverse("sms_records", args=[account.pk]), query.urlencode()),
             "reveal": request.membership.has_role(Role.OPERATOR),
         },
     )

@@ -4,7 +4,9 @@ Personas: an organization account ("Acme") with its owner and an operator member
 who owns another organization and must see nothing of Acme; an individual account's owner.
 """
 
+import base64
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -77,6 +79,10 @@ class Personas:
 
 PASSWORD = "correct horse battery staple"
 
+# Tencent's documented example credentials: what the fake Tencent Cloud accepts by default.
+SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
+SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
+
 
 def make_user(username, **extra):
     from django.contrib.auth import get_user_model
@@ -99,6 +105,58 @@ def personas(db):
     individual = Account.objects.create(name="Ivan", identity=Account.Identity.INDIVIDUAL)
     Membership.objects.create(user=solo, account=individual, role=Role.OWNER)
     return Personas(org, owner, member, outsider, other, individual, solo)
+
+
+@pytest.fixture
+def superuser(db):
+    return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def viewer(personas):
+    """A new member of Acme with the viewer role."""
+    from accounts.models import Membership, Role
+
+    user = make_user("vera")
+    Membership.objects.create(user=user, account=personas.org, role=Role.VIEWER)
+    return user
+
+
+def basic_auth(user, password) -> str:
+    """An HTTP Basic ``Authorization`` header value."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@contextmanager
+def fake_cloud(settings, credentials, *, timeout=2):
+    """A loopback Tencent Cloud accepting ``credentials`` ({secret_id: secret_key}), with the
+    SDK pointed at it; ``timeout=None`` leaves TENCENTCLOUD_TIMEOUT as it is."""
+    from tests.fakes.tencentcloud import FakeTencentCloud
+
+    with FakeTencentCloud(credentials=credentials) as fake:
+        settings.TENCENTCLOUD_SMS_ENDPOINT = fake.endpoint
+        if timeout is not None:
+            settings.TENCENTCLOUD_TIMEOUT = timeout
+        yield fake
+
+
+@contextmanager
+def authorized_cloud(account, settings, credentials, *, by=None, timeout=None):
+    """``fake_cloud`` with SMS going out through Tencent, and ``account`` authorized with the
+    (single) credential pair and confirmed against the fake."""
+    [(secret_id, secret_key)] = credentials.items()
+    with fake_cloud(settings, credentials, timeout=timeout) as fake:
+        settings.SMS_TRANSPORT = "tencent"
+        auth = account.authorize_tencent_cloud(secret_id=secret_id, secret_key=secret_key, by=by)
+        assert auth.confirm()
+        yield fake
+
+
+@pytest.fixture
+def cloud(settings):
+    """The fake Tencent Cloud accepting SECRET_ID/SECRET_KEY."""
+    with fake_cloud(settings, {SECRET_ID: SECRET_KEY}) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -268,19 +268,7 @@ RECORD_PUSH_TYPES = {
 
 
 def _push_stat(figures: dict) -> dict:
-    return {
-        k: figures[k]
-        for k in (
-            "targets",
-            "sent",
-            "arrived",
-            "clicked",
-            "dismissed",
-            "expired",
-            "failed",
-            "notifications_disabled",
-        )
-    }
+    return {k: figures[k] for k in stats.FUNNEL_KEYS}
 
 
 def _sms_stat(sms: dict) -> dict:

@@ -1,6 +1,5 @@
 """API key pairs authenticate /api/v1/: Basic and the signed form."""
 
-import base64
 import json
 import time
 
@@ -8,11 +7,11 @@ import pytest
 
 from accounts.authentication import SignatureAuthentication
 from accounts.models import ApiKeyPair, sign
+from tests.conftest import basic_auth
 
 
 def basic(secret_id, secret_key):
-    token = base64.b64encode(f"{secret_id}:{secret_key}".encode()).decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+    return {"HTTP_AUTHORIZATION": basic_auth(secret_id, secret_key)}
 
 
 def signed(secret_id, secret_key, body=b"", timestamp=None):
@@ -27,18 +26,6 @@ def signed(secret_id, secret_key, body=b"", timestamp=None):
 @pytest.fixture
 def pair(personas):
     return ApiKeyPair.objects.issue(personas.owner)
-
-
-def test_the_signature_matches_the_published_tpns_vector():
-    body = (
-        '{"audience_type": "account","platform": "android","message": {"title": "test title",'
-        '"content": "test content","android": { "action": {"action_type": 3,"intent": '
-        '"xgscheme://com.xg.push/notify_detail?param1=xg"}}},"message_type": "notify",'
-        '"account_list": ["5822f0eee44c3625ef0000bb"] }'
-    )
-    assert sign("1452fcebae9f3115ba794fb0fff2fd73", "1565314789", "1500001048", body.encode()) == (
-        "Y2QyMDc3NDY4MmJmNzhiZmRiNDNlMTdkMWQ1ZDU2YjNlNWI3ODlhMTY3MGZjMTUyN2VmNTRjNjVkMmQ3Yjc2ZA=="
-    )
 
 
 def test_basic_credentials_authenticate_and_record_use(client, pair, personas):

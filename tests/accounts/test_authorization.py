@@ -10,18 +10,8 @@ from django.db import connection
 from accounts import crypto
 from accounts.models import ApiKeyPair, TencentCloudAuthorization
 from push.models import Application, Platform
-from tests.fakes.tencentcloud import FakeTencentCloud, TencentCloudError
-
-SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
-SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
-
-
-@pytest.fixture
-def cloud(settings):
-    with FakeTencentCloud(credentials={SECRET_ID: SECRET_KEY}) as fake:
-        settings.TENCENTCLOUD_SMS_ENDPOINT = fake.endpoint
-        settings.TENCENTCLOUD_TIMEOUT = 2
-        yield fake
+from tests.conftest import SECRET_ID, SECRET_KEY
+from tests.fakes.tencentcloud import TencentCloudError
 
 
 def authorize(client, personas, secret_key=SECRET_KEY):

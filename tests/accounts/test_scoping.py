@@ -1,16 +1,14 @@
 """Every page and API object is scoped to the caller's accounts and role."""
 
-import base64
-
 import pytest
 
 from accounts.models import ApiKeyPair
+from tests.conftest import basic_auth
 
 
 def api(client, user):
     key, secret = ApiKeyPair.objects.issue(user)
-    token = base64.b64encode(f"{key.secret_id}:{secret}".encode()).decode()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Basic {token}"
+    client.defaults["HTTP_AUTHORIZATION"] = basic_auth(key.secret_id, secret)
     return client
 
 

@@ -23,7 +23,7 @@ from django_q.models import Schedule
 from bench.common import database_url
 from push.models import Delivery
 from sms.models import Package, SmsMessage
-from tests.fakes.tencentcloud import FakeTencentCloud
+from tests.conftest import authorized_cloud
 from tests.push.conftest import add_device
 from tests.push.test_fallback import sms_push
 
@@ -71,12 +71,7 @@ def test_with_two_clusters_and_a_worker_killed_mid_sweep_every_delivery_is_decid
     Package.objects.filter(pk=sms.package.pk).update(quantity=10_000)
     for i in range(DEVICES):
         add_device(app, f"tok-{i:03d}", phone=f"+86137{i:08d}")
-    with FakeTencentCloud(credentials={"AKIDcluster": "cluster-key"}) as cloud:
-        settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
-        sms.account.authorize_tencent_cloud(
-            secret_id="AKIDcluster", secret_key="cluster-key", by=None
-        )
-        assert sms.account.tencent_cloud_authorization.confirm()
+    with authorized_cloud(sms.account, settings, {"AKIDcluster": "cluster-key"}) as cloud:
         push = sms_push(app, [f"tok-{i:03d}" for i in range(DEVICES)])
         Delivery.objects.filter(push=push).update(sms_due_at=timezone.now() - timedelta(seconds=1))
         Schedule.objects.filter(func="push.tasks.fallback_sweep").update(next_run=timezone.now())

@@ -14,7 +14,7 @@ from accounts.models import Membership, Role
 from push import fallback, fanout
 from push.models import Application, Delivery, DeviceAccount, Platform, Push
 from tests.conftest import make_user
-from tests.push.conftest import add_device
+from tests.push.conftest import add_device, outsider_app
 
 PHONE_A, PHONE_B = "+8613711110001", "+8613711110002"
 SECRET_ON_PAGE = re.compile(r'<code id="secret-key">([0-9a-f]+)</code>')
@@ -55,11 +55,6 @@ def member(personas, username, role):
 
 
 @pytest.fixture
-def viewer(personas):
-    return member(personas, "vera", Role.VIEWER)
-
-
-@pytest.fixture
 def world(app, personas):
     """Acme: two applications, three devices, one push; Other Co: a device with Acme's phone."""
     ios, _ = Application.objects.create_for(personas.org, name="Acme iOS", platform=Platform.IOS)
@@ -67,9 +62,7 @@ def world(app, personas):
     DeviceAccount.objects.create(device=a, application=app, account_type=0, account="user-1")
     b = add_device(app, "bbbb0002", phone=PHONE_B)
     c = add_device(ios, "cccc0003", tags=["vip"], enabled=False)
-    theirs, _ = Application.objects.create_for(
-        personas.outsider_account, name="Theirs", platform=Platform.ANDROID
-    )
+    theirs = outsider_app(personas, name="Theirs")
     their_device = add_device(theirs, "aaaa9999", tags=["vip"], phone=PHONE_A)
     push = make_push(app, ["aaaa0001", "bbbb0002"])
     return {
@@ -519,11 +512,6 @@ def test_the_navigation_links_the_push_pages(login, personas):
 
 
 # Admin
-
-
-@pytest.fixture
-def superuser(db):
-    return make_user("root", is_staff=True, is_superuser=True)
 
 
 @pytest.mark.parametrize("model", ["application", "device", "push", "delivery", "sweeprun"])

@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from push import events, fanout
-from push.models import Application, Delivery
+from push.models import Delivery
 from tests.conftest import run_concurrently
-from tests.push.conftest import add_device
+from tests.push.conftest import add_device, outsider_app
 from tests.push.test_fanout import make_push
 
 
@@ -172,9 +172,7 @@ def test_events_for_pushes_the_device_did_not_receive_are_counted_and_ignored(
 ):
     other_device = add_device(app, "tok-b")
     not_for_me = make_push(app, "token", {"token_list": ["tok-b"]})
-    other_app, _ = Application.objects.create_for(
-        personas.outsider_account, name="Other", platform="android"
-    )
+    other_app = outsider_app(personas)
     add_device(other_app, "tok-a")  # the same token in another app
     other_apps_push = make_push(other_app, "token", {"token_list": ["tok-a"]})
 

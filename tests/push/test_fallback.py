@@ -8,7 +8,7 @@ from django.utils import timezone
 from push import fallback, fanout
 from push.models import Delivery, Push
 from sms.models import Package, RateLimitPolicy, SmsMessage, Template
-from tests.conftest import run_concurrently
+from tests.conftest import authorized_cloud, run_concurrently
 from tests.push.conftest import add_device
 
 DELAY = 300
@@ -127,25 +127,22 @@ def test_the_sms_is_recorded_with_its_delivery_and_push(app, phones):
     assert delivery.decided_at is not None and delivery.fallback == "decided"
 
 
-def test_two_devices_with_one_number_get_one_sms(app, sms):
+@pytest.mark.parametrize(
+    "batching",
+    [
+        pytest.param({}, id="two_devices_in_one_batch"),
+        pytest.param({"batch_size": 1}, id="the_same_number_in_two_batches"),
+    ],
+)
+def test_two_devices_with_one_number_of_one_push_get_one_sms(app, sms, batching):
     add_device(app, "tok-x", phone="+8613711119999")
     add_device(app, "tok-y", phone="+8613711119999")
     push = sms_push(app, ["tok-x", "tok-y"])
 
-    fallback.sweep(due(push))
+    fallback.sweep(due(push), **batching)
 
     assert sorted(outcomes(push).values()) == ["duplicate_number", "sent"]
     assert SmsMessage.objects.count() == 1
-
-
-def test_the_same_number_in_two_batches_of_one_push_gets_one_sms(app, sms):
-    add_device(app, "tok-x", phone="+8613711119999")
-    add_device(app, "tok-y", phone="+8613711119999")
-    push = sms_push(app, ["tok-x", "tok-y"])
-
-    fallback.sweep(due(push), batch_size=1)
-
-    assert sorted(outcomes(push).values()) == ["duplicate_number", "sent"]
 
 
 def test_rate_limits_and_package_block_with_the_rule_named(app, sms):
@@ -188,20 +185,12 @@ def test_a_template_revoked_before_the_due_time_blocks_the_sms(app, phones):
 
 
 def test_450_due_numbers_go_out_in_three_provider_requests(app, sms, settings, personas):
-    from tests.fakes.tencentcloud import FakeTencentCloud
-
     Package.objects.filter(pk=sms.package.pk).update(quantity=1000)
     tokens = [f"tok-{i:03d}" for i in range(450)]
     for i, token in enumerate(tokens):
         add_device(app, token, phone=f"+86137{i:08d}")
     push = sms_push(app, tokens)
-    with FakeTencentCloud(credentials={"AKIDengine": "engine-key"}) as cloud:
-        settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
-        sms.account.authorize_tencent_cloud(
-            secret_id="AKIDengine", secret_key="engine-key", by=None
-        )
-        assert sms.account.tencent_cloud_authorization.confirm()
-
+    with authorized_cloud(sms.account, settings, {"AKIDengine": "engine-key"}) as cloud:
         counts = fallback.sweep(due(push))
 
     calls = cloud.calls("SendSms")
@@ -272,16 +261,13 @@ def test_concurrent_sweeps_never_send_two_sms_for_one_delivery(app, sms):
 
 
 def test_a_retryable_refusal_is_retried_with_backoff_then_decided_failed(app, phones, settings):
-    from tests.fakes.tencentcloud import FakeTencentCloud, TencentCloudError
+    from tests.fakes.tencentcloud import TencentCloudError
 
     def throttled(params, request):
         raise TencentCloudError("RequestLimitExceeded", "too fast")
 
     push = sms_push(app, ["tok-a", "tok-b"], trigger=1)
-    with FakeTencentCloud(credentials={"AKIDretry": "retry-key"}) as cloud:
-        settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
-        app.account.authorize_tencent_cloud(secret_id="AKIDretry", secret_key="retry-key", by=None)
-        assert app.account.tencent_cloud_authorization.confirm()
+    with authorized_cloud(app.account, settings, {"AKIDretry": "retry-key"}) as cloud:
         cloud.on("SendSms", throttled)
         now = due(push)
 

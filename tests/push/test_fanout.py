@@ -9,7 +9,7 @@ from django_q.models import OrmQ
 from push import events, fanout
 from push.audience import AudienceError
 from push.models import Delivery, DeviceAccount, Push
-from tests.push.conftest import add_device
+from tests.push.conftest import add_device, outsider_app
 
 
 def make_push(app, audience_type, audience=None, **fields):
@@ -132,11 +132,7 @@ def test_an_account_push_goes_to_the_latest_bound_device_unless_asked_for_all(ap
 
 
 def test_a_push_never_reaches_another_applications_devices(app, devices, personas):
-    from push.models import Application
-
-    other, _ = Application.objects.create_for(
-        personas.outsider_account, name="x", platform="android"
-    )
+    other = outsider_app(personas, name="x")
     add_device(other, "tok-a")  # the same token in another app
 
     push = make_push(app, "all")

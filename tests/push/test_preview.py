@@ -8,10 +8,10 @@ from push import fallback
 from push.models import Delivery
 from push.preview import preview
 from sms.models import Package, RateLimitPolicy, SmsMessage
-from sms.sending import prepare, send
 from tests.accounts.test_scoping import api as api_client
 from tests.push.conftest import add_device
 from tests.push.test_fallback import due, sms_push
+from tests.sms.conftest import send_one
 
 
 @pytest.fixture
@@ -20,15 +20,7 @@ def scenario(app, sms):
     RateLimitPolicy.objects.create(account=sms.account, daily_limit=1, same_content_seconds=0)
     Package.objects.filter(pk=sms.package.pk).update(quantity=4, used=0)
     # A number that already got its SMS of the day.
-    send(
-        prepare(
-            sms.account,
-            sdk_app_id="1400006666",
-            template_id="449739",
-            params=["x", "y"],
-            numbers=["+8613700000009"],
-        )
-    )
+    send_one(sms, "+8613700000009", params=("x", "y"))
     add_device(app, "arrived", phone="+8613700000001")
     add_device(app, "no-phone")
     add_device(app, "dup-1", phone="+8613700000002")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from push import fanout
 from push.models import Application, Delivery, Device, DeviceAccount, DeviceTag, Push
 from push.sdk.views import LongPoll
-from tests.push.conftest import add_device
+from tests.push.conftest import add_device, bound, outsider_app
 
 
 def push_to(app, tokens, **fields) -> Push:
@@ -291,10 +291,6 @@ def test_delete_phone_also_takes_the_token_as_a_query_parameter(sdk, device):
     assert phones(device) == []
 
 
-def bound(device) -> dict:
-    return dict(DeviceAccount.objects.filter(device=device).values_list("account_type", "account"))
-
-
 def test_accounts_are_bound_one_per_type_and_a_new_one_overwrites(sdk, device):
     response = sdk.post(
         "accounts",
@@ -405,9 +401,7 @@ def _snapshot(device):
 def test_another_apps_token_is_404_and_its_device_is_untouched(
     sdk, app, personas, method, path, data
 ):
-    other, _ = Application.objects.create_for(
-        personas.outsider_account, name="Other", platform="android"
-    )
+    other = outsider_app(personas)
     theirs = add_device(other, "tok-x", tags=["theirs"], phone="+8613700000000")
     push = push_to(other, ["tok-x"])
     data = (

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from push.models import Application, DeviceAccount
-from tests.push.conftest import add_device
-from tests.push.test_tpns_auth import set_clock, tpns
+from push.models import DeviceAccount
+from tests.push.conftest import add_device, bound, outsider_app, set_clock
+from tests.push.test_tpns_auth import tpns
 
 
 def operate(client, app, data):
@@ -17,10 +17,6 @@ def query(client, app, data):
     return tpns(client, app, "device/account/query", data).json()
 
 
-def bound(device) -> dict[int, str]:
-    return dict(DeviceAccount.objects.filter(device=device).values_list("account_type", "account"))
-
-
 @pytest.fixture
 def devices(app):
     return {key: add_device(app, f"tok-{key}") for key in "abc"}
@@ -28,9 +24,7 @@ def devices(app):
 
 @pytest.fixture
 def other_device(personas):
-    other, _ = Application.objects.create_for(
-        personas.outsider_account, name="Other", platform="android"
-    )
+    other = outsider_app(personas)
     device = add_device(other, "tok-x")
     DeviceAccount.objects.create(device=device, application=other, account="alice")
     return device

@@ -12,7 +12,7 @@ from django.test import Client
 from accounts import crypto
 from accounts.models import sign
 from push.models import Application, Delivery, Push
-from push.tpns.auth import TpnsAuthentication
+from tests.conftest import basic_auth as basic
 
 # Reference §1.2: the published test vector (the body *with* "platform": "android").
 VECTOR_SECRET = "1452fcebae9f3115ba794fb0fff2fd73"
@@ -29,10 +29,6 @@ VECTOR_SIGN = (
 )
 
 
-def basic(access_id, secret) -> str:
-    return "Basic " + base64.b64encode(f"{access_id}:{secret}".encode()).decode()
-
-
 def tpns(client, app, path, body, *, secret=None, headers=None):
     """POST a TPNS request with Basic auth as ``app``; ``body`` may be a dict or raw bytes."""
     raw = body if isinstance(body, bytes | str) else json.dumps(body, ensure_ascii=False)
@@ -43,16 +39,6 @@ def tpns(client, app, path, body, *, secret=None, headers=None):
         HTTP_AUTHORIZATION=basic(app.access_id, secret or app.test_secret),
         headers=headers or {},
     )
-
-
-def set_clock(monkeypatch, seconds: float) -> None:
-    """Fix the TPNS API's clock (signature skew, push times, rate limit, idempotency window)."""
-    monkeypatch.setattr(TpnsAuthentication, "clock", staticmethod(lambda: seconds))
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return lambda seconds: set_clock(monkeypatch, seconds)
 
 
 @pytest.fixture
@@ -89,6 +75,9 @@ def test_the_published_test_vector_verifies_and_the_push_is_accepted(client, vec
     assert push.application == vector_app
     assert push.audience == {"account_list": ["5822f0eee44c3625ef0000bb"]}
     assert push.message["android"]["action"]["action_type"] == 3
+
+
+def test_the_signature_matches_the_published_tpns_vector():
     assert sign(VECTOR_SECRET, str(VECTOR_TIMESTAMP), str(VECTOR_ACCESS_ID), VECTOR_BODY) == (
         VECTOR_SIGN
     )

@@ -12,8 +12,9 @@ from push import fanout
 from push.models import Application, Delivery, DeviceAccount, Push
 from push.tpns import submit
 from sms.models import Signature, SmsApplication, Template
+from tests.conftest import basic_auth as basic
 from tests.push.conftest import add_device
-from tests.push.test_tpns_auth import basic, set_clock, tpns
+from tests.push.test_tpns_auth import tpns
 
 DROP = object()
 
@@ -102,29 +103,12 @@ def devices(app):
 
 
 @pytest.fixture
-def other_app(personas):
-    """The outsider's app, with a device whose token and tags mirror ours."""
-    other, secret = Application.objects.create_for(
-        personas.outsider_account, name="Other", platform="android"
-    )
-    other.test_secret = secret
-    add_device(other, "tok-x", tags=["vip"])
-    add_device(other, "tok-a", tags=["vip"])
-    return other
-
-
-@pytest.fixture
 def foreign_sms(personas, sms, reviewer):
     """An SdkAppId of another account, and a template of ours still pending review."""
     SmsApplication.objects.create(account=personas.outsider_account, sdk_app_id="1400009999")
     Template.objects.create(
         account=personas.org, template_id="777", name="Pending", content="待审批：{1}"
     )
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return lambda seconds: set_clock(monkeypatch, seconds)
 
 
 def tokens_of(push_id):

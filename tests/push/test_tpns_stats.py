@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from push import fallback, stats
-from push.models import Application, Delivery, Push
+from push.models import Delivery, Push
 from sms.models import SmsMessage
-from tests.push.conftest import add_device
-from tests.push.test_tpns_auth import set_clock, tpns
+from tests.push.conftest import add_device, outsider_app, set_clock
+from tests.push.test_tpns_auth import tpns
 
 
 def stat(client, app, path, data):
@@ -44,9 +44,7 @@ def devices(app):
 def foreign_push(personas):
     """Another account's push, created inside the window the listing tests ask for (2030-01-01
     12:00 Beijing time), so only the application filter keeps it out."""
-    other, _ = Application.objects.create_for(
-        personas.outsider_account, name="Other", platform="android"
-    )
+    other = outsider_app(personas)
     add_device(other, "tok-x")
     return Push.objects.create(
         application=other,

@@ -1,11 +1,17 @@
-"""SMS fixtures on top of the personas: an SMS-ready organization."""
+"""SMS fixtures on top of the personas: an SMS-ready organization, and sending from it."""
 
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
 
+from accounts.models import TencentCloudAuthorization
 from sms.models import Package, Region, Signature, SmsApplication, Template
+from sms.sending import prepare, send
+from tests.conftest import SECRET_ID, SECRET_KEY
+
+NUMBER = "+8613711112222"
+PARAMS = ("报销单 42", "明天")
 
 
 @dataclass
@@ -44,3 +50,30 @@ def ready_account(account, reviewer, *, quantity=1000, sdk_app_id="1400006666"):
         valid_until=timezone.now() + timedelta(days=365),
     )
     return SmsSetup(account, application, signature, template, package)
+
+
+def order(sms, numbers=(NUMBER,), params=PARAMS, **kw):
+    """Prepare a send of the SmsSetup's template from its application."""
+    return prepare(
+        sms.account,
+        sdk_app_id=sms.application.sdk_app_id,
+        template_id=sms.template.template_id,
+        params=params,
+        numbers=numbers,
+        **kw,
+    )
+
+
+def send_one(sms, number=NUMBER, *, params=PARAMS, now=None):
+    """Prepare and send one SMS; returns its SmsMessage."""
+    [message] = send(order(sms, numbers=[number], params=params), now=now)
+    return message
+
+
+def authorize(account, secret_id=SECRET_ID, secret_key=SECRET_KEY, confirmed=True):
+    """Store the account's Tencent Cloud key pair, marked confirmed without calling Tencent."""
+    auth = account.authorize_tencent_cloud(secret_id=secret_id, secret_key=secret_key, by=None)
+    if confirmed:
+        auth.status = TencentCloudAuthorization.Status.CONFIRMED
+        auth.save()
+    return auth

@@ -27,7 +27,6 @@ from sms.models import (
 )
 from sms.transports import LOCAL_OUTBOX
 from tests.accounts.test_scoping import api
-from tests.conftest import make_user
 from tests.sms.conftest import approved
 
 NUMBER = "+8613711112222"
@@ -166,10 +165,7 @@ def test_bad_input_is_a_400_naming_the_field_and_nothing_is_written_or_charged(
     assert not LOCAL_OUTBOX
 
 
-def test_a_viewer_cannot_send(sms, client, personas):
-    viewer = make_user("vera")
-    Membership.objects.create(user=viewer, account=sms.account, role=Role.VIEWER)
-
+def test_a_viewer_cannot_send(sms, client, viewer):
     response = post(api(client, viewer), "send", send_body(sms))
 
     assert response.status_code == 403

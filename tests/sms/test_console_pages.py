@@ -15,25 +15,12 @@ from sms.models import (
     SmsMessage,
     Template,
 )
-from sms.sending import prepare, send
 from sms.transports import LOCAL_OUTBOX
-
-NUMBER = "+8613711112222"
+from tests.sms.conftest import send_one
 
 
 def url(account, page):
     return f"/a/{account.pk}/sms/{page}"
-
-
-def send_one(sms, number=NUMBER, now=None, params=("单 1", "明天")):
-    order = prepare(
-        sms.account,
-        sdk_app_id=sms.application.sdk_app_id,
-        template_id=sms.template.template_id,
-        params=params,
-        numbers=[number],
-    )
-    return send(order, now=now)[0]
 
 
 @pytest.mark.parametrize(
@@ -116,7 +103,7 @@ def test_an_organization_admin_changes_the_policy_and_the_next_send_obeys_it(sms
         "+8613711113333",
         "+8613711114444",
     ]
-    assert send_one(sms).state == "sent"
+    assert send_one(sms, params=("单 1", "明天")).state == "sent"
     assert send_one(sms, params=("单 2", "明天")).reason == "daily_limit"
 
 

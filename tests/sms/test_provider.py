@@ -12,14 +12,13 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from accounts.models import TencentCloudAuthorization
 from sms import provider, tasks
 from sms.models import ProviderStatus, Region, ReviewDecision, Signature, Template
 from sms.review import submit as submit_for_review
-from tests.fakes.tencentcloud import FakeTencentCloud, TencentCloudError
+from tests.conftest import SECRET_ID, SECRET_KEY, fake_cloud
+from tests.fakes.tencentcloud import TencentCloudError
+from tests.sms.conftest import authorize
 
-SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
-SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
 OTHER_ID, OTHER_KEY = "AKIDotherotherotherotherEXAMPLE", "otherotherotherotherotherEXAMPLE"
 NOW = timezone.now().replace(microsecond=0)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
@@ -27,23 +26,13 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
 @pytest.fixture
 def cloud(settings):
-    with FakeTencentCloud(credentials={SECRET_ID: SECRET_KEY, OTHER_ID: OTHER_KEY}) as fake:
-        settings.TENCENTCLOUD_SMS_ENDPOINT = fake.endpoint
-        settings.TENCENTCLOUD_TIMEOUT = 2
+    with fake_cloud(settings, {SECRET_ID: SECRET_KEY, OTHER_ID: OTHER_KEY}) as fake:
         yield fake
 
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-
-
-def authorize(account, secret_id=SECRET_ID, secret_key=SECRET_KEY, confirmed=True):
-    auth = account.authorize_tencent_cloud(secret_id=secret_id, secret_key=secret_key, by=None)
-    if confirmed:
-        auth.status = TencentCloudAuthorization.Status.CONFIRMED
-        auth.save()
-    return auth
 
 
 @pytest.fixture

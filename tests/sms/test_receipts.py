@@ -8,9 +8,8 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from sms.models import SmsApplication, SmsMessage
-from sms.sending import prepare, send
+from tests.sms.conftest import send_one
 
-NUMBER = "+8613711112222"
 OK = {"result": 0, "errmsg": "OK"}
 
 
@@ -22,14 +21,7 @@ def tencent():
 
 @pytest.fixture
 def sent(sms):
-    order = prepare(
-        sms.account,
-        sdk_app_id=sms.application.sdk_app_id,
-        template_id=sms.template.template_id,
-        params=["报销单 42", "明天"],
-        numbers=[NUMBER],
-    )
-    [message] = send(order)
+    message = send_one(sms)
     assert message.state == "sent" and message.serial_no
     return message
 

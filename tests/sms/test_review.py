@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from accounts.models import Account, TencentCloudAuthorization
+from accounts.models import Account
 from sms.models import IdentityApplication, ReviewDecision, Signature, Template
 from sms.review import REVIEWERS_GROUP, decide_many, ensure_reviewers_group, submit
 from tests.conftest import make_user
+from tests.sms.conftest import authorize, send_one
 
 NOW = timezone.now().replace(microsecond=0)
 
@@ -374,10 +375,9 @@ def test_rejecting_an_identity_application_leaves_the_account_individual(reviewe
 
 
 def test_submit_records_the_submission_and_emails_the_reviewers(
-    personas, reviewer, django_capture_on_commit_callbacks
+    personas, reviewer, superuser, django_capture_on_commit_callbacks
 ):
     reviewer.groups.add(ensure_reviewers_group())
-    make_user("root", is_staff=True, is_superuser=True)
     make_user("gone", is_staff=True, is_active=False).groups.add(ensure_reviewers_group())
     make_user("nomail", is_staff=True).groups.add(ensure_reviewers_group())
     Group.objects.get(name=REVIEWERS_GROUP).user_set.filter(username="nomail").update(email="")
@@ -403,12 +403,6 @@ def test_submit_sends_nothing_before_the_transaction_commits(personas, reviewer)
     assert mail.outbox == []  # the test's transaction never commits
 
 
-def confirm_authorization(account):
-    auth = account.authorize_tencent_cloud(secret_id="AKIDx", secret_key="key", by=None)
-    auth.status = TencentCloudAuthorization.Status.CONFIRMED
-    auth.save()
-
-
 @pytest.mark.parametrize(
     "transport, confirmed, kind, queued",
     [
@@ -423,9 +417,7 @@ def test_submit_queues_the_tencent_submission_only_for_confirmed_tencent_account
     personas, settings, django_capture_on_commit_callbacks, transport, confirmed, kind, queued
 ):
     settings.SMS_TRANSPORT = transport
-    personas.org.authorize_tencent_cloud(secret_id="AKIDx", secret_key="key", by=None)
-    if confirmed:
-        confirm_authorization(personas.org)
+    authorize(personas.org, "AKIDx", "key", confirmed=confirmed)
     item = {
         "template": lambda: new_template(personas.org),
         "signature": lambda: Signature.objects.create(account=personas.org, text="腾讯云"),
@@ -445,19 +437,9 @@ def test_submit_queues_the_tencent_submission_only_for_confirmed_tencent_account
 # -- the rest of the SMS admin ---------------------------------------------------------------
 
 
-def test_every_sms_admin_page_renders_for_a_superuser(client, sms):
-    from sms.sending import prepare, send
-
-    client.force_login(make_user("root", is_staff=True, is_superuser=True))
-    [message] = send(
-        prepare(
-            sms.account,
-            sdk_app_id=sms.application.sdk_app_id,
-            template_id=sms.template.template_id,
-            params=["报销单 42", "明天"],
-            numbers=["+8613711112222"],
-        )
-    )
+def test_every_sms_admin_page_renders_for_a_superuser(client, sms, superuser):
+    client.force_login(superuser)
+    message = send_one(sms)
     decision = sms.template.decisions.first()
     pages = [
         ("smsmessage", message.pk),
@@ -479,8 +461,8 @@ def test_every_sms_admin_page_renders_for_a_superuser(client, sms):
             assert client.get(reverse(f"admin:sms_{model}_change", args=[pk])).status_code == 200
 
 
-def test_staff_sell_a_package_in_admin_and_are_recorded_as_its_creator(client, personas):
-    staff = make_user("root", is_staff=True, is_superuser=True)
+def test_staff_sell_a_package_in_admin_and_are_recorded_as_its_creator(client, personas, superuser):
+    staff = superuser
     client.force_login(staff)
     start = NOW
     response = client.post(
@@ -508,17 +490,7 @@ def test_sent_records_are_read_only_for_staff_who_are_not_superusers(client, sms
     staff = make_user("sam", is_staff=True)
     staff.user_permissions.add(*Permission.objects.filter(codename__endswith="_smsmessage"))
     client.force_login(staff)
-    from sms.sending import prepare, send
-
-    [message] = send(
-        prepare(
-            sms.account,
-            sdk_app_id=sms.application.sdk_app_id,
-            template_id=sms.template.template_id,
-            params=["报销单 42", "明天"],
-            numbers=["+8613711112222"],
-        )
-    )
+    message = send_one(sms)
 
     page = client.get(reverse("admin:sms_smsmessage_change", args=[message.pk]))
     post = client.post(reverse("admin:sms_smsmessage_change", args=[message.pk]), {"state": "x"})

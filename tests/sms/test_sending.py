@@ -9,19 +9,7 @@ from sms.models import ExemptNumber, Package, PackageCharge, RateLimitPolicy, Sm
 from sms.sending import SmsRejected, prepare, send
 from sms.transports import LOCAL_OUTBOX, LocalTransport
 from tests.conftest import run_concurrently
-
-NUMBER = "+8613711112222"
-
-
-def order(sms, numbers=(NUMBER,), params=("报销单 42", "明天"), **kw):
-    return prepare(
-        sms.account,
-        sdk_app_id=sms.application.sdk_app_id,
-        template_id=sms.template.template_id,
-        params=params,
-        numbers=numbers,
-        **kw,
-    )
+from tests.sms.conftest import NUMBER, order
 
 
 def test_a_send_records_renders_charges_and_reaches_the_transport(sms):

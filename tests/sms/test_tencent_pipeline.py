@@ -7,22 +7,18 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import TencentCloudAuthorization
 from sms import receipts
 from sms.models import SmsApplication, SmsMessage
-from sms.sending import SmsRejected, prepare, send
-from tests.fakes.tencentcloud import FakeTencentCloud
+from sms.sending import SmsRejected, send
+from tests.conftest import authorized_cloud
+from tests.sms.conftest import order as prepare_order
 
 SECRET_ID, SECRET_KEY = "AKIDpipeline0000000000000000000000", "pipeline-secret-key-000000000000"
 
 
 @pytest.fixture
 def cloud(settings, sms, personas):
-    with FakeTencentCloud(credentials={SECRET_ID: SECRET_KEY}) as fake:
-        settings.TENCENTCLOUD_SMS_ENDPOINT = fake.endpoint
-        settings.TENCENTCLOUD_TIMEOUT = 1
-        settings.SMS_TRANSPORT = "tencent"
-        auth = personas.org.authorize_tencent_cloud(
-            secret_id=SECRET_ID, secret_key=SECRET_KEY, by=personas.owner
-        )
-        assert auth.confirm()
+    with authorized_cloud(
+        personas.org, settings, {SECRET_ID: SECRET_KEY}, by=personas.owner, timeout=1
+    ) as fake:
         yield fake
 
 
@@ -31,14 +27,7 @@ def numbers(count):
 
 
 def order(sms, count):
-    return prepare(
-        sms.account,
-        sdk_app_id=sms.application.sdk_app_id,
-        template_id=sms.template.template_id,
-        params=["报销单 42", "明天"],
-        numbers=numbers(count),
-        max_numbers=None,
-    )
+    return prepare_order(sms, numbers(count), max_numbers=None)
 
 
 def test_450_numbers_go_out_in_three_requests_and_are_recorded_sent(cloud, sms):

@@ -24,18 +24,8 @@ from sms.transports import (
     clear_local_outbox,
     segments,
 )
-from tests.fakes.tencentcloud import FakeTencentCloud, TencentCloudError
-
-SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
-SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
-
-
-@pytest.fixture
-def cloud(settings):
-    with FakeTencentCloud(credentials={SECRET_ID: SECRET_KEY}) as fake:
-        settings.TENCENTCLOUD_SMS_ENDPOINT = fake.endpoint
-        settings.TENCENTCLOUD_TIMEOUT = 2
-        yield fake
+from tests.conftest import SECRET_ID, SECRET_KEY
+from tests.fakes.tencentcloud import TencentCloudError
 
 
 @pytest.fixture
