@@ -12,7 +12,7 @@ from accounts.decorators import account_view
 from accounts.models import Role
 from pushconsole.exports import export_url
 
-from . import review
+from . import quota, review
 from .context_processors import sms_usage
 from .exports import csv_response
 from .forms import (
@@ -175,7 +175,8 @@ def apply_identity(request):
 def packages(request):
     account = request.account
     regions = [
-        {"region": Region(region), **totals} for region, totals in sms_usage(request).items()
+        {"region": Region(region), "level": quota.level_of(totals), **totals}
+        for region, totals in sms_usage(request).items()
     ]
     history = PackageCharge.objects.filter(package__account=account).select_related(
         "message", "package"

@@ -309,3 +309,16 @@ def test_the_records_page_counts_its_messages_once(sms, login, personas):
     counts = [q["sql"] for q in captured if "COUNT(" in q["sql"] and "sms_smsmessage" in q["sql"]]
     assert len(counts) == 1  # the totals; the pager takes its count from them
     assert page.context["totals"]["total"] == 3 == page.context["page"].paginator.count
+
+
+@pytest.mark.parametrize(("used", "warned"), [(79, False), (80, True), (100, True)])
+def test_the_packages_page_marks_a_balance_that_is_low_or_exhausted(
+    sms, login, personas, used, warned
+):
+    from sms.models import Package
+
+    Package.objects.filter(pk=sms.package.pk).update(quantity=100, used=used)
+
+    text = login(personas.member).get(url(sms.account, "packages/")).content.decode()
+
+    assert ('class="meter warn"' in text) is warned
