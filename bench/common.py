@@ -116,7 +116,7 @@ def sms_push_to_all(app) -> Push:
 
 # sms_smsmessage columns that insert_sms_messages fills unless told otherwise (SQL expressions):
 # a sent mainland SMS with the signature and template of sms_ready.
-_SMS_DEFAULTS = {
+SMS_DEFAULTS = {
     "region": "'mainland'",
     "sign_name": "'基准'",
     "template_code": "'777'",
@@ -141,11 +141,11 @@ _SMS_DEFAULTS = {
 def insert_sms_messages(columns: dict[str, str], source: str, params: dict) -> None:
     """SMS records made by one ``INSERT INTO sms_smsmessage … SELECT … FROM {source}``.
 
-    ``columns`` maps columns to SQL expressions over ``source`` (the others take _SMS_DEFAULTS;
+    ``columns`` maps columns to SQL expressions over ``source`` (the others take SMS_DEFAULTS;
     account_id, phone_number, params, content, serial_no, session_context, source_id and
     created_at have no default); placeholders are named: ``%(name)s`` from ``params``.
     """
-    values = {**_SMS_DEFAULTS, **columns}
+    values = {**SMS_DEFAULTS, **columns}
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO sms_smsmessage ({', '.join(values)}) "
