@@ -4,11 +4,36 @@
 the supplementary SMS engine that makes every statement text different and long, so psycopg
 re-parses it each time (it caches statements of at most 50 parameters) and PostgreSQL plans a
 1,000-item list; ``= ANY(%s)`` is one parameter and one cached statement. Other databases
-(SQLite in development) get the ordinary ``IN`` list.
+(SQLite in development) get the ordinary ``IN`` list. The array travels as a literal
+(``pgarrays``), and values that already have the column's Python type are not prepared one by
+one.
 """
 
 from django.core.exceptions import EmptyResultSet
 from django.db.models import Field, ForeignObject, Lookup
+
+from .pgarrays import literal
+
+# Column types whose values, once of this Python type, need no preparation.
+PLAIN = {
+    "AutoField": int,
+    "BigAutoField": int,
+    "BigIntegerField": int,
+    "IntegerField": int,
+    "PositiveIntegerField": int,
+    "PositiveBigIntegerField": int,
+    "PositiveSmallIntegerField": int,
+    "SmallIntegerField": int,
+    "CharField": str,
+    "TextField": str,
+}
+
+
+def _plain(field, values) -> bool:
+    if field.many_to_one:  # a foreign key holds its target's values
+        field = field.target_field
+    kind = PLAIN.get(field.get_internal_type())
+    return kind is not None and all(type(v) is kind for v in values)
 
 
 @ForeignObject.register_lookup
@@ -18,15 +43,23 @@ class Any(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self):
-        return [self.lhs.output_field.get_prep_value(v) for v in self.rhs]
+        field = self.lhs.output_field
+        if _plain(field, self.rhs):
+            return list(self.rhs)
+        return [field.get_prep_value(v) for v in self.rhs]
 
     def as_sql(self, compiler, connection):
         lhs, params = self.process_lhs(compiler, connection)
         field = self.lhs.output_field
-        values = [field.get_db_prep_value(v, connection, prepared=True) for v in self.rhs]
+        values = self.rhs
+        if not _plain(field, values):
+            values = [field.get_db_prep_value(v, connection, prepared=True) for v in values]
         if connection.vendor == "postgresql":
-            # The cast keeps an index on the column usable whatever type psycopg guessed.
-            return f"{lhs} = ANY(%s::{field.cast_db_type(connection)}[])", [*params, values]
+            # The cast types the literal, and keeps an index on the column usable.
+            return (
+                f"{lhs} = ANY(%s::{field.cast_db_type(connection)}[])",
+                [*params, literal(values)],
+            )
         if not values:
             raise EmptyResultSet
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]

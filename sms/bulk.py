@@ -3,8 +3,9 @@
 The supplementary SMS engine writes a thousand SmsMessage rows per batch and completes them
 after the provider answers. Model instances (``bulk_create`` / ``bulk_update``) and one
 placeholder per value cost far more in Python and in psycopg than the statements cost in
-PostgreSQL; here every column travels as one array through ``unnest``, so the statement text is
-the same for every batch. Other databases (SQLite in development) fall back to the ORM.
+PostgreSQL; here every column travels as one array literal (``pushconsole.pgarrays``) through
+``unnest``, so the statement text is the same for every batch. Other databases (SQLite in
+development) fall back to the ORM.
 
 Values are plain column values (str, int, bool, datetime, None); foreign keys by attname
 (``account_id``).
@@ -13,11 +14,12 @@ Values are plain column values (str, int, bool, datetime, None); foreign keys by
 import psycopg
 from django.db import connection
 
+from pushconsole.pgarrays import literal
+
 
 def _cursor():
     """A psycopg cursor on Django's connection (in its transaction) that binds parameters on
-    the server: the arrays travel in binary, without the quoting of every element that
-    Django's client-side binding does in Python."""
+    the server: the statement is prepared once, and the literals are not quoted again."""
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
 
@@ -62,8 +64,8 @@ def insert_rows(model, common: dict, varying: dict[str, list]) -> list[int]:
         value = common_fields.get(field.attname, field.get_default())
         selects.append(f"%s::{field.cast_db_type(connection)}")
         params.append(field.get_db_prep_save(value, connection))
-    params += [values for _, values in arrays]
-    unnest = ", ".join(f"%b::{_array_type(field)}" for field, _ in arrays)
+    params += [literal(values) for _, values in arrays]
+    unnest = ", ".join(f"%s::{_array_type(field)}" for field, _ in arrays)
     aliases = ", ".join(f"c{i}" for i in range(len(arrays)))
     sql = (
         f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "
@@ -90,12 +92,12 @@ def update_rows(model, pks: list[int], values: dict[str, list]) -> int:
     fields = [(meta.get_field(name), column) for name, column in values.items()]
     key = _column(meta.pk)
     assignments = ", ".join(f"{_column(f)} = v.{_column(f)}" for f, _ in fields)
-    unnest = ", ".join(f"%b::{_array_type(f)}" for f in [meta.pk, *[f for f, _ in fields]])
+    unnest = ", ".join(f"%s::{_array_type(f)}" for f in [meta.pk, *[f for f, _ in fields]])
     aliases = ", ".join([key, *[_column(f) for f, _ in fields]])
     sql = (
         f"UPDATE {connection.ops.quote_name(meta.db_table)} AS t SET {assignments} "
         f"FROM unnest({unnest}) AS v({aliases}) WHERE t.{key} = v.{key}"
     )
     with _cursor() as cursor, connection.wrap_database_errors:
-        cursor.execute(sql, [list(pks), *[list(column) for _, column in fields]])
+        cursor.execute(sql, [literal(pks), *[literal(column) for _, column in fields]])
         return cursor.rowcount

@@ -52,3 +52,30 @@ def test_rows_are_inserted_with_common_values_and_defaults_then_updated(personas
     ]
     assert bulk.insert_rows(SmsMessage, common, {"phone_number": []}) == []
     assert bulk.update_rows(SmsMessage, [], {"state": []}) == 0
+
+
+@pytest.mark.postgres
+def test_array_literals_round_trip_awkward_values(personas):
+    """Every value the hot paths bind as an array literal comes back unchanged."""
+    from datetime import UTC, datetime
+
+    from pushconsole.pgarrays import literal
+
+    texts = ['a"b', "c\\d", "", "NULL", "x,y", "{}", " sp ", "中文", "+8613700000001"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::varchar[]", [literal(texts)])
+        assert cursor.fetchone()[0] == texts
+        at = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
+        cursor.execute(
+            "SELECT %s::bigint[], %s::boolean[], %s::timestamptz[]",
+            [literal([1, -2, None]), literal([True, False, None]), literal([at, None])],
+        )
+        assert cursor.fetchone() == ([1, -2, None], [True, False, None], [at, None])
+    numbers = ['+86137"1', "+86137\\2"]
+    pks = bulk.insert_rows(
+        SmsMessage,
+        {"account_id": personas.org.pk, "region": "mainland", "content": "x"},
+        {"phone_number": numbers},
+    )
+    found = SmsMessage.objects.filter(phone_number__any=numbers).values_list("pk", flat=True)
+    assert sorted(found) == sorted(pks)

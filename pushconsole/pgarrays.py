@@ -1,0 +1,37 @@
+"""Python lists as PostgreSQL array literals (``'{1,2,3}'``), for one-parameter batch queries.
+
+psycopg turns a list parameter into an array element by element in Python, at 1.5 to 2.5 µs an
+element: for the engine's thousand-row batches, with a dozen arrays a batch, that was a fifth of
+its time. A literal is built by ``str.join`` instead and travels as one text value, which the
+statement casts (``%s::bigint[]``); PostgreSQL parses it at C speed.
+"""
+
+from datetime import date, datetime
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _element(value) -> str:
+    if value is None:
+        return "NULL"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, datetime | date):
+        return _quoted(value.isoformat())
+    raise TypeError(f"no array literal for {type(value).__name__}")
+
+
+def literal(values) -> str:
+    """The array literal of ``values`` (ints, floats, strings, booleans, dates, None)."""
+    values = list(values)
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str for v in values):
+        return "{" + ",".join(map(_quoted, values)) + "}"
+    return "{" + ",".join(map(_element, values)) + "}"
