@@ -38,6 +38,7 @@ from .common import (
 )
 
 WORKERS = 2
+RUNS = 3  # of the limit and the floor, the best counts
 
 
 def _child(work, pipe):
@@ -163,16 +164,20 @@ def run(size: int) -> dict:
         vacuum_analyze("push_delivery")  # both sides start from a vacuumed table
         t: dict = {}
         # The limit: the claim statement alone over the same rows, committed like the real
-        # claims are, then put back to waiting.
-        with timer(t, "raw"):
-            claimed = sum(in_workers(lambda: claim_all(now)))
-        assert claimed == size, claimed
-        # Each reset leaves a dead version of every row: the next side must not pay for them.
-        reset(push)
-        with timer(t, "floor"):
-            floored = sum(in_workers(lambda: floor_all(now, account.pk, push.pk)))
-        assert floored == size, floored
-        reset(push)
+        # claims are; then the floor. Each is short, so a checkpoint or an autovacuum on this
+        # machine can halve one run: the best of RUNS counts (a stronger limit, never a
+        # weaker one). Each reset leaves a dead version of every row: the next run must not
+        # pay for them, so it vacuums.
+        for key, work in (
+            ("raw", lambda: claim_all(now)),
+            ("floor", lambda: floor_all(now, account.pk, push.pk)),
+        ):
+            for _ in range(RUNS):
+                with timer(t, "run"):
+                    done = sum(in_workers(work))
+                assert done == size, (key, done)
+                t[key] = min(t.get(key, t["run"]), t["run"])
+                reset(push)
         with FakeTencentCloud(credentials={"AKIDbench": "bench-key"}) as cloud:
             old = settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT
             settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
