@@ -1,6 +1,6 @@
 """Gates, limits and quota of sending, on real connections."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -84,8 +84,11 @@ def test_the_same_content_twice_within_30_seconds_is_blocked(sms):
 
 
 def test_the_daily_limit_counts_the_calendar_day_of_the_account(sms):
-    # 23:59 and 00:01 Beijing time are different calendar days.
-    day_end = datetime(2026, 11, 25, 15, 59, tzinfo=UTC)
+    # 23:59 and 00:01 Beijing time are different calendar days. Tomorrow's, so that the
+    # package bought now is valid then.
+    day_end = timezone.now().astimezone(UTC).replace(
+        hour=15, minute=59, second=0, microsecond=0
+    ) + timedelta(days=1)
     for i in range(10):
         send(order(sms, params=(f"单 {i}", "明天")), now=day_end - timedelta(minutes=30 - i))
 
