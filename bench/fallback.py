@@ -207,6 +207,8 @@ def run(size: int) -> dict:
                 "goal_absolute": 10_000,
                 "seconds": t["product"],
                 "of_floor": product / floor,
+                "note": f"{product / floor:.2f} of the floor; {WORKERS} workers, {requests} "
+                "SendSms requests",
                 "provider_requests": requests,
                 "workers": WORKERS,
             },

@@ -57,7 +57,7 @@ def run(size: int) -> dict:
         "unit": "ms",
         "goal": "p50 ≤ 50 ms",
         "goal_max": 50,
-        "ratio_note": f"p99 {p99:.1f} ms; bare parse p50 {bare50:.1f} ms",
+        "note": f"p99 {p99:.1f} ms; bare parse p50 {bare50:.1f} ms",
         "p99_ms": p99,
         "bare_p50_ms": bare50,
     }

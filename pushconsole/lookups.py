@@ -33,7 +33,7 @@ def _plain(field, values) -> bool:
     if field.many_to_one:  # a foreign key holds its target's values
         field = field.target_field
     kind = PLAIN.get(field.get_internal_type())
-    return kind is not None and all(type(v) is kind for v in values)
+    return kind is not None and set(map(type, values)) <= {kind}
 
 
 @ForeignObject.register_lookup

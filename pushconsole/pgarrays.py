@@ -27,11 +27,30 @@ def _element(value) -> str:
     raise TypeError(f"no array literal for {type(value).__name__}")
 
 
+def _texts(values: list[str]) -> str:
+    """Strings: joined first, then escaped and quoted in three passes over one string (C
+    speed), not one Python call per element. A separator of NUL is safe: PostgreSQL text
+    cannot hold it."""
+    joined = "\0".join(values)
+    if joined.count("\0") != len(values) - 1:
+        raise ValueError("PostgreSQL text cannot contain NUL")
+    joined = joined.replace("\\", "\\\\").replace('"', '\\"')
+    return '{"' + joined.replace("\0", '","') + '"}'
+
+
 def literal(values) -> str:
     """The array literal of ``values`` (ints, floats, strings, booleans, dates, None)."""
     values = list(values)
-    if all(type(v) is int for v in values):
+    if not values:
+        return "{}"
+    kinds = set(map(type, values))
+    if kinds == {int}:
         return "{" + ",".join(map(str, values)) + "}"
-    if all(type(v) is str for v in values):
-        return "{" + ",".join(map(_quoted, values)) + "}"
+    if kinds == {str}:
+        return _texts(values)
+    if len(kinds - {type(None)}) == 1:
+        # One type (with NULLs): each distinct value is spelled once. (Never across types:
+        # True == 1 would share a spelling.)
+        spelled = {v: _element(v) for v in set(values)}
+        return "{" + ",".join(map(spelled.__getitem__, values)) + "}"
     return "{" + ",".join(map(_element, values)) + "}"

@@ -36,15 +36,13 @@ class Wallet:
             .order_by("valid_until", "id")
         )
         self.spent: dict[int, int] = defaultdict(int)
-
-    @property
-    def left(self) -> int:
-        return sum(p.left - self.spent[p.pk] for p in self.packages)
+        self.left = sum(max(p.left, 0) for p in self.packages)  # kept as parts are taken
 
     def take(self, fee: int) -> list[tuple[Package, int]] | None:
         """Parts for one message (all or nothing), earliest expiry first; None if short."""
         if fee > self.left:
             return None
+        self.left -= fee
         taken, need = [], fee
         for package in self.packages:
             available = package.left - self.spent[package.pk]

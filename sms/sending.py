@@ -54,7 +54,7 @@ class SmsRejected(Exception):
         self.field, self.message, self.code = field, message, code
 
 
-@dataclass
+@dataclass(slots=True)
 class Recipient:
     number: str  # E.164
     source_id: int | None = None

@@ -71,6 +71,20 @@ def test_array_literals_round_trip_awkward_values(personas):
             [literal([1, -2, None]), literal([True, False, None]), literal([at, None])],
         )
         assert cursor.fetchone() == ([1, -2, None], [True, False, None], [at, None])
+        # Strings with NULLs, repeated values, str subclasses (choices), an empty list.
+        states = [SmsMessage.State.SENT, SmsMessage.State.SENT, "x", None]
+        cursor.execute(
+            "SELECT %s::varchar[], %s::varchar[], %s::timestamptz[], %s::bigint[]",
+            [literal(['a"', None, "a\\"]), literal(states), literal([at, at, None]), literal([])],
+        )
+        assert cursor.fetchone() == (
+            ['a"', None, "a\\"],
+            ["sent", "sent", "x", None],
+            [at, at, None],
+            [],
+        )
+    with pytest.raises(ValueError, match="NUL"):
+        literal(["a\0b"])
     numbers = ['+86137"1', "+86137\\2"]
     pks = bulk.insert_rows(
         SmsMessage,

@@ -206,7 +206,7 @@ def test_a_screen_drops_recipients_before_their_rows_are_written(sms):
 def test_a_screen_runs_under_the_per_number_locks(sms):
     from django.db import connection
 
-    from sms.limits import _lock_key
+    from sms.limits import LOCK_KEY
 
     numbers = [NUMBER, "+8613711113333"]
     prepared = order(sms, numbers=numbers, source_ids=[1, 2], source_type="push_delivery")
@@ -225,7 +225,12 @@ def test_a_screen_runs_under_the_per_number_locks(sms):
 
     messages = send(prepared, screen=screen)
 
-    assert sorted(held_during_screen) == sorted(_lock_key(sms.account.pk, n) for n in numbers)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {LOCK_KEY} FROM unnest(%s::text[]) AS n", [str(sms.account.pk), numbers]
+        )
+        keys = [key for (key,) in cursor.fetchall()]
+    assert sorted(held_during_screen) == sorted(keys)
     assert [(m.source_id, m.state) for m in messages] == [(2, "sent")]
 
 

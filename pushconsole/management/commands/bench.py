@@ -96,6 +96,8 @@ class Command(BaseCommand):
             "|---|---|---|---|---|---|---|",
             *[self._line(r) for r in rows],
             "",
+            *[f"- {r['figure']}: {r['note']}" for r in rows if r.get("note")],
+            "",
         ]
         (out / f"{name}.md").write_text("\n".join(lines))
         self.stdout.write(f"wrote {out / name}.md and .json")
