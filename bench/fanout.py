@@ -1,5 +1,8 @@
 """Figure 1: an ``all`` push to N devices, vs a raw INSERT … SELECT of the same rows.
 
+The product writes them as it does in production: in chunks of ``FANOUT_CHUNK`` devices, one
+transaction each, under the app's fan-out lock; the limit is one statement and one commit.
+
 Both write into a vacuumed push_delivery that does not hold the other side's rows, so neither
 pays for bigger indexes or dead rows left by the other.
 """

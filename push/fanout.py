@@ -2,15 +2,28 @@
 
 A list audience (≤ 1000 tokens or accounts) fans out while the request waits; ``all`` and
 ``tag`` pushes fan out in a django-q2 task, and the minute sweep (``start_due``) starts any push
-whose send time has come or whose task was lost. Starting is one transaction: the push row is
-locked (SKIP LOCKED, so two workers never start it twice), every delivery is written by a single
-``INSERT … SELECT`` over the audience query, and the push is marked finished.
+whose send time has come or whose task was lost.
+
+Starting writes the deliveries in chunks of ``FANOUT_CHUNK`` devices, in device id order, one
+transaction each: the push row is locked (SKIP LOCKED, so two workers never write the same
+chunk), one ``INSERT … SELECT`` writes the chunk, and the push's progress (``fanned_out_to``,
+``targets``) moves on in the same transaction. A worker that dies leaves the push ``STARTED``
+with its progress; the sweep carries on from there once the last chunk is a minute old.
+
+**Inbox order.** The SDK's inbox pages by delivery id (``after=<id>``), so a device must never
+see a delivery while one with a smaller id may still be committed later: that one would be
+skipped for good. Every transaction that writes deliveries therefore holds the application's
+fan-out lock (a transaction-level advisory lock) from before its ids are drawn until it commits:
+an application's deliveries become visible in id order. Chunks keep the wait short: a list push
+waits for at most one chunk of a running broadcast of its app, never for the whole broadcast.
 """
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import audience
@@ -29,6 +42,8 @@ REAL_TIME_WINDOW = timedelta(seconds=60)
 LOST_TASK_AFTER = timedelta(minutes=1)
 # The expiry sweep handles at most this many expired pushes a run (the rest the next minute).
 EXPIRE_BATCH = 500
+# Pushes whose deliveries are not all written yet.
+STARTABLE = (Push.Status.INIT, Push.Status.WAIT, Push.Status.STARTED)
 
 
 def accept(push: Push, *, now=None) -> Push:
@@ -51,13 +66,26 @@ def accept(push: Push, *, now=None) -> Push:
     return push
 
 
-def fan_out(push: Push, now) -> int:
-    """Insert one delivery per target device with one INSERT … SELECT; returns the count."""
+def lock_inbox_order(application_id: int) -> None:
+    """Hold the application's fan-out lock until the transaction ends (PostgreSQL; SQLite
+    serialises writers by itself). Taken before a delivery id is drawn (see the module)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('push-fanout:' || %s, 0))",
+            [str(application_id)],
+        )
+
+
+def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tuple[int, int]:
+    """Insert one delivery per target device with id above ``after``, at most ``limit`` of
+    them, in device id order, with one INSERT … SELECT; returns (count, last device id)."""
     devices = audience.devices(push).values_list("id", "notifications_enabled")
     try:
         select_sql, select_params = devices.query.sql_with_params()
     except EmptyResultSet:  # e.g. an empty token list: nobody to push to
-        return 0
+        return 0, after
     channel = channel_for(push.application)
     state, sent_at = (
         (Delivery.State.SENT, now)
@@ -73,45 +101,76 @@ def fan_out(push: Push, now) -> int:
     else:
         fallback, due = Delivery.Fallback.NONE, None
     table = Delivery._meta.db_table
-    sql = (
+    chunk = "" if limit is None else "LIMIT %s"
+    insert = (
         f"INSERT INTO {table} (push_id, device_id, state, notifications_enabled, created_at, "
         "sent_at, fallback, sms_due_at, outcome, outcome_detail, sms_attempts) "
         f"SELECT %s, d.id, %s, d.notifications_enabled, %s, %s, %s, %s, '', '', 0 "
-        f"FROM ({select_sql}) AS d"
+        f"FROM ({select_sql}) AS d WHERE d.id > %s ORDER BY d.id {chunk} RETURNING device_id"
     )
-    params = (push.pk, state, now, sent_at, fallback, due, *select_params)
+    params = [push.pk, state, now, sent_at, fallback, due, *select_params, after]
+    if limit is not None:
+        params.append(limit)
+    lock_inbox_order(push.application_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = cursor.rowcount
+        if connection.vendor == "postgresql":  # counted in the database, not in Python
+            cursor.execute(
+                f"WITH written AS ({insert}) SELECT count(*), max(device_id) FROM written", params
+            )
+            inserted, last = cursor.fetchone()
+        else:  # SQLite: no INSERT inside WITH
+            cursor.execute(insert, params)
+            written = [device_id for (device_id,) in cursor.fetchall()]
+            inserted, last = len(written), max(written, default=None)
     if not channel.queued_is_sent:
         channel.send(push, Delivery.objects.filter(push=push, state=Delivery.State.QUEUED), now)
-    return inserted
+    return inserted, last or after
 
 
-def start(push_id: int, *, now=None) -> bool:
-    """Fan a push out, once: False if another worker has it or it already started."""
+def start(push_id: int, *, now=None, chunk: int | None = None) -> bool:
+    """Fan a push out, chunk by chunk; False if another worker has it or it is done.
+
+    Starts an accepted or due push, or carries on with one whose fan-out was cut off."""
     now = now or timezone.now()
-    with transaction.atomic():
-        push = (
-            Push.objects.select_for_update(skip_locked=True)
-            .select_related("application")
-            .filter(pk=push_id, status__in=[Push.Status.INIT, Push.Status.WAIT])
-            .first()
-        )
-        if push is None:
-            return False
-        targets = fan_out(push, now)
-        Push.objects.filter(pk=push.pk).update(
-            status=Push.Status.FINISHED, targets=targets, started_at=now, finished_at=now
-        )
-    return True
+    chunk = chunk or settings.FANOUT_CHUNK
+    wrote = False
+    while True:
+        with transaction.atomic():
+            push = (
+                # Only the push row: locking its application too (the join) would make every
+                # other push of the app skip it while this one is being written.
+                Push.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("application")
+                .filter(pk=push_id, status__in=STARTABLE)
+                .first()
+            )
+            if push is None:
+                return wrote
+            inserted, last = fan_out(push, now, after=push.fanned_out_to, limit=chunk)
+            done = inserted < chunk
+            progress = {
+                "targets": F("targets") + inserted,
+                "fanned_out_to": last,
+                "fanout_chunk_at": now,
+            }
+            if push.status != Push.Status.STARTED:
+                progress.update(status=Push.Status.STARTED, started_at=now)
+            if done:
+                progress.update(status=Push.Status.FINISHED, finished_at=now)
+            Push.objects.filter(pk=push.pk).update(**progress)
+            wrote = True
+        if done:
+            return True
 
 
 def start_due(now=None) -> int:
     """The minute sweep: start scheduled pushes whose time has come, and lost ones."""
     now = now or timezone.now()
-    due = Push.objects.filter(status=Push.Status.WAIT, send_at__lte=now) | Push.objects.filter(
-        status=Push.Status.INIT, created_at__lte=now - LOST_TASK_AFTER
+    lost = now - LOST_TASK_AFTER
+    due = (
+        Push.objects.filter(status=Push.Status.WAIT, send_at__lte=now)
+        | Push.objects.filter(status=Push.Status.INIT, created_at__lte=lost)
+        | Push.objects.filter(status=Push.Status.STARTED, fanout_chunk_at__lte=lost)
     )
     return sum(start(pk, now=now) for pk in due.values_list("pk", flat=True)[:100])
 
@@ -130,7 +189,7 @@ def expire(now=None) -> int:
     with transaction.atomic():
         ids = list(
             Push.objects.filter(deliveries_expired_at__isnull=True, expires_at__lte=now)
-            .exclude(status__in=[Push.Status.INIT, Push.Status.WAIT])
+            .exclude(status__in=STARTABLE)
             .order_by("expires_at")
             .values_list("pk", flat=True)[:EXPIRE_BATCH]
         )

@@ -106,7 +106,10 @@ class Application(models.Model):
 class Device(models.Model):
     """A device of an application, known by its token."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="devices")
+    # Indexed with the id (``push_device_app_idx``): fan-out walks an app's devices in id order.
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="devices", db_index=False
+    )
     token = models.CharField(max_length=TOKEN_MAX_LENGTH)
     platform = models.CharField(max_length=10, choices=Platform.choices)
     app_version = models.CharField(max_length=40, blank=True)
@@ -124,6 +127,7 @@ class Device(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "token"], name="push_device_token")
         ]
+        indexes = [models.Index(fields=["application", "id"], name="push_device_app_idx")]
 
     def __str__(self):
         return self.token
@@ -287,6 +291,11 @@ class Push(models.Model):
     # When the expiry sweep (``fanout.expire``) expired the push's unarrived deliveries: each
     # push is swept once, so the sweep never scans the history.
     deliveries_expired_at = models.DateTimeField(null=True, blank=True)
+    # Fan-out progress (``fanout.start`` writes deliveries in chunks, in device id order): the
+    # last device id done, and when the last chunk was written (a stale one means its worker
+    # died, and the minute sweep carries on from the device after).
+    fanned_out_to = models.BigIntegerField(default=0)
+    fanout_chunk_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

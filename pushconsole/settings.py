@@ -161,6 +161,11 @@ def _load():
     # The supplementary-SMS sweep: deliveries per claimed batch, and how long a claim holds
     # before another worker may take the batch over (its worker is presumed dead).
     s["BENCH_ENDPOINTS"] = _get(env, "BENCH_ENDPOINTS", "bool", False)
+    # Deliveries written per fan-out transaction: other pushes of the same app wait for at most
+    # one chunk (deliveries of an app are committed in id order, see push.fanout).
+    s["FANOUT_CHUNK"] = _get(env, "FANOUT_CHUNK", "int", 20000)
+    if s["FANOUT_CHUNK"] < 1:
+        raise ConfigError(f"FANOUT_CHUNK: {s['FANOUT_CHUNK']} is not a positive number")
     s["FALLBACK_BATCH_SIZE"] = _get(env, "FALLBACK_BATCH_SIZE", "int", 1000)
     s["FALLBACK_LEASE_SECONDS"] = _get(env, "FALLBACK_LEASE_SECONDS", "int", 300)
     # How many task workers (across all clusters) sweep at once when a backlog is waiting.
@@ -290,6 +295,7 @@ DEFAULT_FROM_EMAIL = _s["DEFAULT_FROM_EMAIL"]
 # schedule runs are not replayed in a burst after downtime (`catch_up` off): the minute sweep
 # finds due work in the database anyway.
 FALLBACK_BATCH_SIZE = _s["FALLBACK_BATCH_SIZE"]
+FANOUT_CHUNK = _s["FANOUT_CHUNK"]
 BENCH_ENDPOINTS = _s["BENCH_ENDPOINTS"]
 FALLBACK_LEASE_SECONDS = _s["FALLBACK_LEASE_SECONDS"]
 FALLBACK_WORKERS = _s["FALLBACK_WORKERS"]

@@ -220,3 +220,103 @@ def test_an_empty_audience_fans_out_to_nobody(app, devices):
     push = make_push(app, "token_list", {"token_list": []})
 
     assert push.status == "PUSH_FINISHED" and push.targets == 0
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 100])
+def test_a_broadcast_is_written_in_chunks_in_device_order(app, devices, chunk):
+    push = make_push(app, "all")
+
+    assert fanout.start(push.pk, chunk=chunk) is True
+
+    push.refresh_from_db()
+    assert (push.status, push.targets) == ("PUSH_FINISHED", 4)
+    assert push.fanned_out_to == max(d.pk for d in devices.values())
+    in_id_order = list(push.deliveries.order_by("pk").values_list("device_id", flat=True))
+    assert in_id_order == sorted(d.pk for d in devices.values())
+
+
+def test_a_fan_out_cut_off_midway_is_carried_on_by_the_sweep_once(app, devices, monkeypatch):
+    push = make_push(app, "all")
+    now = timezone.now()
+    chunks = []
+    real = fanout.fan_out
+
+    def dies_in_the_second_chunk(*args, **kwargs):
+        chunks.append(kwargs["after"])
+        if len(chunks) == 2:
+            raise RuntimeError("the worker was killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fanout, "fan_out", dies_in_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        fanout.start(push.pk, now=now, chunk=2)
+    monkeypatch.undo()
+
+    push.refresh_from_db()
+    assert (push.status, push.targets, push.deliveries.count()) == ("PUSH_STARTED", 2, 2)
+    assert fanout.expire(now + timedelta(days=2)) == 0  # expiry waits for the rest
+    assert fanout.start_due(now + timedelta(seconds=30)) == 0  # its worker may still be at it
+    assert fanout.start_due(now + timedelta(minutes=2)) == 1
+
+    push.refresh_from_db()
+    assert (push.status, push.targets, push.deliveries.count()) == ("PUSH_FINISHED", 4, 4)
+    assert targets(push) == {"tok-a", "tok-b", "tok-c", "tok-d"}
+    assert push.started_at == now
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_apps_deliveries_become_visible_in_id_order(app):
+    """The inbox pages by delivery id: a push that draws its ids later must not commit before
+    one still being written, or a device that saw it would skip the other for good."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from push.sdk.views import inbox
+
+    device = add_device(app, "tok-a")
+    first, second = make_push(app, "all"), make_push(app, "all")
+    written, release, errors = threading.Event(), threading.Event(), []
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            except Exception as exc:  # asserted on below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def slow_first():
+        with transaction.atomic():  # still open after its deliveries are written
+            fanout.start(first.pk)
+            written.set()
+            release.wait(30)
+
+    a = in_thread(slow_first)
+    assert written.wait(30)
+    b = in_thread(lambda: fanout.start(second.pk))
+    waiting = False
+    for _ in range(300):  # until b waits for the app's lock (or, wrongly, has finished)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            waiting = cursor.fetchone()[0] > 0
+        if waiting or not b.is_alive():
+            break
+        b.join(0.05)
+    seen_meanwhile = [d.push_id for d in inbox(device, 0, timezone.now())]
+    release.set()
+    a.join()
+    b.join()
+
+    assert errors == []
+    assert waiting and seen_meanwhile == []
+    pages = [d.push_id for d in inbox(device, 0, timezone.now())]
+    assert pages == [first.pk, second.pk]
