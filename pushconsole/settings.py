@@ -158,14 +158,14 @@ def _load():
     s["DEFAULT_FROM_EMAIL"] = env.str("DEFAULT_FROM_EMAIL", default="pushconsole@localhost")
     s["Q_WORKERS"] = _get(env, "Q_WORKERS", "int", 2)
     s["Q_CLUSTER_NAME"] = env.str("Q_CLUSTER_NAME", default="pushconsole")
-    # The supplementary-SMS sweep: deliveries per claimed batch, and how long a claim holds
-    # before another worker may take the batch over (its worker is presumed dead).
     s["BENCH_ENDPOINTS"] = _get(env, "BENCH_ENDPOINTS", "bool", False)
     # Deliveries written per fan-out transaction: other pushes of the same app wait for at most
     # one chunk (deliveries of an app are committed in id order, see push.fanout).
     s["FANOUT_CHUNK"] = _get(env, "FANOUT_CHUNK", "int", 20000)
     if s["FANOUT_CHUNK"] < 1:
         raise ConfigError(f"FANOUT_CHUNK: {s['FANOUT_CHUNK']} is not a positive number")
+    # The supplementary-SMS sweep: deliveries per claimed batch, and how long a claim holds
+    # before another worker may take the batch over (its worker is presumed dead).
     s["FALLBACK_BATCH_SIZE"] = _get(env, "FALLBACK_BATCH_SIZE", "int", 1000)
     s["FALLBACK_LEASE_SECONDS"] = _get(env, "FALLBACK_LEASE_SECONDS", "int", 300)
     # How many task workers (across all clusters) sweep at once when a backlog is waiting.

@@ -41,6 +41,7 @@ def start(env_overrides, base_env):
         ("TENCENTCLOUD_SMS_ENDPOINT", "ftp://sms.tencentcloudapi.com", {}),
         ("REDIS_URL", "memcached://127.0.0.1", {}),
         ("Q_WORKERS", "many", {}),
+        ("FANOUT_CHUNK", "0", {}),
         ("SECRET_KEY_FILE", "/nonexistent/secret", {}),
     ],
 )
