@@ -127,7 +127,16 @@ class Device(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "token"], name="push_device_token")
         ]
-        indexes = [models.Index(fields=["application", "id"], name="push_device_app_idx")]
+        indexes = [
+            models.Index(fields=["application", "id"], name="push_device_app_idx"),
+            # The console's token search is a prefix match (LIKE 'abc%'), which the unique
+            # index serves only under the C collation; this one serves it under any.
+            models.Index(
+                fields=["application", "token"],
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+                name="push_device_token_prefix_idx",
+            ),
+        ]
 
     def __str__(self):
         return self.token

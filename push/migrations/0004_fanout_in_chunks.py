@@ -1,4 +1,5 @@
-# Fan-out in chunks (push progress fields) and the (application, id) device index it walks.
+# Fan-out in chunks (push progress fields), the (application, id) device index it walks, and a
+# token-prefix index for the console search.
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -33,5 +34,13 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="device",
             index=models.Index(fields=["application", "id"], name="push_device_app_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="device",
+            index=models.Index(
+                fields=["application", "token"],
+                name="push_device_token_prefix_idx",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
         ),
     ]

@@ -227,6 +227,39 @@ def test_devices_are_found_by_token_phone_account_and_tag(login, personas, world
     assert tokens(response) == expected  # never the other account's aaaa9999
 
 
+def test_devices_are_listed_newest_first_and_a_token_search_in_token_order(login, personas, app):
+    for token in ("tok-c", "tok-a", "tok-b", "other"):
+        add_device(app, token)
+    client = login(personas.member)
+
+    listed = client.get(url(personas.org, "devices/")).context["page"]
+    found = client.get(url(personas.org, "devices/"), {"token": "tok-"}).context["page"]
+
+    assert [d.token for d in listed] == ["other", "tok-b", "tok-a", "tok-c"]
+    assert [d.token for d in found] == ["tok-a", "tok-b", "tok-c"]
+
+
+def test_a_long_device_list_is_counted_only_as_far_as_the_cap(login, personas, app, monkeypatch):
+    from push import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(views, "DEVICES_COUNTED", 3)
+    for i in range(5):
+        add_device(app, f"tok-{i}")
+    client = login(personas.member)
+
+    capped = client.get(url(personas.org, "devices/"))
+    exact = client.get(url(personas.org, "devices/"), {"token": "tok-1"})
+    last = client.get(url(personas.org, "devices/"), {"page": 2})
+
+    assert "Page 1 of 2 (more than 3)" in text(capped)
+    assert (exact.context["page"].paginator.count, exact.context["page"].paginator.capped) == (
+        1,
+        False,
+    )
+    assert [d.token for d in last.context["page"]] == ["tok-2"]
+
+
 def test_a_bad_phone_number_says_so_and_finds_nothing(login, personas, world):
     response = login(personas.member).get(url(personas.org, "devices/"), {"phone": "12"})
 
