@@ -97,12 +97,12 @@ def devices(push: Push):
     if kind == Push.Audience.TAG:
         return app_devices.filter(tag_rules_q(audience["tag_rules"]))
     if kind in (Push.Audience.TOKEN, Push.Audience.TOKEN_LIST):
-        return app_devices.filter(token__in=audience["token_list"])
+        return app_devices.filter(token__any=audience["token_list"])
     if kind in (Push.Audience.ACCOUNT, Push.Audience.ACCOUNT_LIST):
         links = DeviceAccount.objects.filter(
             application_id=push.application_id,
             account_type=push.account_type,
-            account__in=audience["account_list"],
+            account__any=audience["account_list"],
         )
         if push.account_push_type == 0:
             # TPNS default: only the device the account was bound to last.
@@ -122,7 +122,7 @@ def devices(push: Push):
 
 def unknown_tokens(application, tokens) -> list[str]:
     known = set(
-        Device.objects.filter(application=application, token__in=tokens).values_list(
+        Device.objects.filter(application=application, token__any=tokens).values_list(
             "token", flat=True
         )
     )

@@ -118,7 +118,7 @@ def _accepted(push: Push) -> dict:
 def _devices(app: Application, tokens) -> dict[str, int]:
     """token → device id, for the tokens that are devices of this app (and no other)."""
     return dict(
-        Device.objects.filter(application=app, token__in=list(tokens)).values_list("token", "id")
+        Device.objects.filter(application=app, token__any=list(tokens)).values_list("token", "id")
     )
 
 

@@ -320,3 +320,22 @@ def test_an_apps_deliveries_become_visible_in_id_order(app):
     assert waiting and seen_meanwhile == []
     pages = [d.push_id for d in inbox(device, 0, timezone.now())]
     assert pages == [first.pk, second.pk]
+
+
+@pytest.mark.postgres
+def test_a_token_list_is_one_array_parameter_whatever_its_length(app):
+    """psycopg splits a statement's text for each of its placeholders on every call: a
+    thousand-token list as a thousand placeholders cost the push API about 9 ms a request."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    listed = [f"tok-{i}" for i in range(30)]
+    for token in listed[:20]:
+        add_device(app, token)
+
+    with CaptureQueriesContext(connection) as captured:
+        push = make_push(app, "token_list", {"token_list": listed})
+
+    assert push.targets == 20
+    matching = [q["sql"] for q in captured.captured_queries if '"push_device"."token"' in q["sql"]]
+    assert matching and all("= ANY(" in sql and " IN (" not in sql for sql in matching)
