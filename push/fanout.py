@@ -26,6 +26,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from pushconsole.locks import key_sql
+
 from . import audience
 from .channels import channel_for
 from .models import Delivery, Push
@@ -73,7 +75,7 @@ def lock_inbox_order(application_id: int) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('push-fanout:' || %s, 0))",
+            f"SELECT pg_advisory_xact_lock({key_sql('push-fanout', '%s')})",
             [str(application_id)],
         )
 

@@ -9,8 +9,13 @@ statement casts (``%s::bigint[]``); PostgreSQL parses it at C speed.
 from datetime import date, datetime
 
 
+def _escaped(text: str) -> str:
+    """Backslashes and double quotes escaped, as inside a quoted array element."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _quoted(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _escaped(value) + '"'
 
 
 def _element(value) -> str:
@@ -34,8 +39,7 @@ def _texts(values: list[str]) -> str:
     joined = "\0".join(values)
     if joined.count("\0") != len(values) - 1:
         raise ValueError("PostgreSQL text cannot contain NUL")
-    joined = joined.replace("\\", "\\\\").replace('"', '\\"')
-    return '{"' + joined.replace("\0", '","') + '"}'
+    return '{"' + _escaped(joined).replace("\0", '","') + '"}'
 
 
 def literal(values) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from django.db import connection
 from django.db.models import Count, Q
 
+from pushconsole.locks import key_sql
 from pushconsole.pgarrays import literal
 
 from .models import ExemptNumber, RateLimitPolicy, SmsMessage
@@ -25,10 +26,9 @@ HOURLY = "hourly_limit"
 DAILY = "daily_limit"
 
 
-# The advisory lock key of (account, number): a 64-bit hash PostgreSQL computes itself over the
-# numbers of ``unnest(…) AS n`` (the placeholder is the account id), so a batch's keys cost no
-# Python.
-LOCK_KEY = "hashtextextended('sms-limit:' || %s || ':' || n, 0)"
+# The advisory lock key of (account, number), over the numbers of ``unnest(…) AS n`` (the
+# placeholder is the account id).
+LOCK_KEY = key_sql("sms-limit", "%s || ':' || n")
 
 
 def lock_numbers(account_id: int, numbers) -> None:

@@ -305,7 +305,8 @@ def test_an_apps_deliveries_become_visible_in_id_order(app):
     for _ in range(300):  # until b waits for the app's lock (or, wrongly, has finished)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             )
             waiting = cursor.fetchone()[0] > 0
         if waiting or not b.is_alive():
