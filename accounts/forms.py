@@ -1,5 +1,7 @@
 from django import forms
 
+from .models import validate_tencent_secret_id, validate_tencent_secret_key
+
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
@@ -8,9 +10,12 @@ class ApiKeyForm(forms.Form):
 
 
 class AuthorizationForm(forms.Form):
-    secret_id = forms.CharField(label="SecretId", max_length=100)
+    secret_id = forms.CharField(
+        label="SecretId", max_length=100, validators=[validate_tencent_secret_id]
+    )
     secret_key = forms.CharField(
         label="SecretKey",
         max_length=200,
+        validators=[validate_tencent_secret_key],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )

@@ -6,6 +6,7 @@ This app knows no product: SMS and push features build on it.
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import string
 import zoneinfo
@@ -16,7 +17,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from pushconsole.masking import Masking
+
 from . import crypto
+from .signing import hmac_sign, management_string_to_sign
 
 ALPHANUMERIC = string.ascii_letters + string.digits
 
@@ -41,6 +45,8 @@ class Role(models.TextChoices):
 
 # Higher ranks may do everything lower ranks may.
 ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+# The lowest role that sees personal data in full (``Membership.masking``).
+PERSONAL_DATA_ROLE = Role.OPERATOR
 
 
 class Account(models.Model):
@@ -135,6 +141,13 @@ class Membership(models.Model):
 
     def has_role(self, minimum: str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
+
+    @property
+    def masking(self) -> Masking:
+        """The one rule for personal data (phone numbers, device tokens, what an SMS said):
+        operators and above see it in full, viewers masked. The console, the management API
+        and every CSV export apply this, so none shows a viewer more than another."""
+        return Masking(reveal=self.has_role(PERSONAL_DATA_ROLE))
 
     def require(self, minimum: str) -> None:
         """Raise PermissionDenied (a 403) if the member's role is below ``minimum``."""
@@ -248,7 +261,25 @@ class ApiKeyPair(models.Model):
     def check_secret(self, secret_key: str) -> bool:
         return hmac.compare_digest(self.secret_hash, _secret_hash(secret_key))
 
-    def check_signature(self, timestamp: str, signature: str, body: bytes) -> bool:
+    def check_signature(
+        self, signature: str, *, method: str, path: str, query: str, timestamp: str, body: bytes
+    ) -> bool:
+        """``Sign`` over the method, path, query, TimeStamp, SecretId and body
+        (``accounts.signing.management_string_to_sign``)."""
+        message = management_string_to_sign(
+            method=method,
+            path=path,
+            query=query,
+            timestamp=timestamp,
+            secret_id=self.secret_id,
+            body=body,
+        )
+        expected = hmac_sign(crypto.unseal(self.secret_sealed), message)
+        return hmac.compare_digest(expected.encode(), signature.encode())
+
+    def signed_the_old_way(self, signature: str, *, timestamp: str, body: bytes) -> bool:
+        """``Sign`` over TimeStamp + SecretId + body only: the first signed string, which
+        did not cover the method, path or query. Refused, with a message saying so."""
         expected = sign(crypto.unseal(self.secret_sealed), timestamp, self.secret_id, body)
         return hmac.compare_digest(expected.encode(), signature.encode())
 
@@ -262,6 +293,57 @@ class ApiKeyPair(models.Model):
 
 
 REFUSAL_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
+
+# The shape of a Tencent Cloud API key pair (CAM → API keys). Tencent's own example pair is
+# AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE / Gu5t9xGARNpq86cd98joQYCN3EXAMPLE: "AKID" and 32
+# letters and digits (36 in all), and 32 letters and digits. Tencent documents no fixed length,
+# so longer ones of the same alphabet are let through; what is refused is what cannot be a key
+# (a truncated paste, spaces or quotes inside, the two fields swapped). Applied where people type
+# a pair in: the console's form and the management API (``AuthorizeSerializer``).
+TENCENT_SECRET_ID = re.compile(r"AKID[A-Za-z0-9]{32,92}")
+TENCENT_SECRET_KEY = re.compile(r"[A-Za-z0-9]{32,128}")
+
+
+def validate_tencent_secret_id(value: str) -> None:
+    value = value.strip()
+    if TENCENT_SECRET_ID.fullmatch(value):
+        return
+    if value[:4].upper() == "AKID" and not value.startswith("AKID"):
+        hint = " It begins with AKID in capitals."
+    elif TENCENT_SECRET_KEY.fullmatch(value):
+        hint = " This looks like a SecretKey: are the two fields swapped?"
+    else:
+        hint = f" This one has {len(value)} characters{_odd_characters(value)}."
+    raise ValidationError(
+        "A Tencent Cloud SecretId starts with AKID, followed by letters and digits (36 "
+        "characters in all for a key from the API key page)." + hint,
+        code="secret_id_shape",
+    )
+
+
+def validate_tencent_secret_key(value: str) -> None:
+    value = value.strip()
+    # A SecretId has the key's alphabet too: one pasted here is refused by its AKID prefix.
+    if TENCENT_SECRET_KEY.fullmatch(value) and not TENCENT_SECRET_ID.fullmatch(value):
+        return
+    if TENCENT_SECRET_ID.fullmatch(value):
+        hint = " This looks like a SecretId: are the two fields swapped?"
+    else:
+        hint = f" This one has {len(value)} characters{_odd_characters(value)}."
+    raise ValidationError(
+        "A Tencent Cloud SecretKey is 32 letters and digits (copy it whole from the API key "
+        "page)." + hint,
+        code="secret_key_shape",
+    )
+
+
+def _odd_characters(value: str) -> str:
+    # Never echo the secret itself: only say what kind of character does not belong.
+    if any(c.isspace() for c in value):
+        return ", with spaces inside"
+    if any(not c.isascii() or not c.isalnum() for c in value):
+        return ", some of them neither letters nor digits"
+    return ""
 
 
 class TencentCloudAuthorizationQuerySet(models.QuerySet):
@@ -323,9 +405,16 @@ class TencentCloudAuthorization(models.Model):
         and message. Any other API error still proves Tencent accepted the signature, so the
         pair is confirmed with the error kept as a note (an individual account, for instance,
         may not list signatures but can send). A network failure changes nothing but the
-        error shown, because it says nothing about the key pair.
+        error shown (a sentence saying what failed, not the HTTP library's text), because it
+        says nothing about the key pair.
         """
-        from .tencentcloud import TencentCloudSDKException, build_request, is_network_error, models
+        from .tencentcloud import (
+            TencentCloudSDKException,
+            build_request,
+            is_network_error,
+            models,
+            network_failure,
+        )
 
         request = build_request(
             models.DescribeSmsSignListRequest, {"International": 0, "Limit": 1, "Offset": 0}
@@ -336,12 +425,105 @@ class TencentCloudAuthorization(models.Model):
         except TencentCloudSDKException as exc:
             code = exc.get_code() or ""
             self.error_code, self.error_message = code, exc.get_message() or ""
-            if code.startswith(REFUSAL_PREFIXES):
+            if is_network_error(exc):
+                self.error_message = network_failure(exc)
+            elif code.startswith(REFUSAL_PREFIXES):
                 self.status, self.checked_at = self.Status.REFUSED, now
-            elif not is_network_error(exc):
+            else:
                 self.status, self.checked_at = self.Status.CONFIRMED, now
         else:
             self.status, self.checked_at = self.Status.CONFIRMED, now
             self.error_code = self.error_message = ""
         self.save(update_fields=["status", "checked_at", "error_code", "error_message"])
         return self.is_confirmed
+
+
+class UsedSignatureQuerySet(models.QuerySet):
+    def claim(self, digest: str, expires_at: int) -> bool:
+        """Record a signature's first use: True, or False if it was used before (a replay).
+
+        The unique ``digest`` decides: of two concurrent inserts one commits, the other fails.
+        """
+        try:
+            with transaction.atomic():
+                self.create(digest=digest, expires_at=expires_at)
+        except IntegrityError:
+            return False
+        return True
+
+    def purge(self, now: float) -> int:
+        """Forget the signatures whose TimeStamp is now outside the skew window anyway."""
+        return self.filter(expires_at__lt=int(now)).delete()[0]
+
+
+class UsedSignature(models.Model):
+    """A signed request that was accepted (the replay cache when Redis is not configured).
+
+    ``digest`` is SHA-256 of what the signature covers and who signed it (see
+    ``accounts.replay``); ``expires_at`` (unix seconds) is TimeStamp + the allowed skew, after
+    which the same request is refused as stale, so the row is no longer needed.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.BigIntegerField()
+
+    objects = UsedSignatureQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # The purge (accounts.tasks.purge_auth_records) deletes by expiry.
+            models.Index(fields=["expires_at"], name="accounts_usedsig_expiry"),
+        ]
+
+    def __str__(self):
+        return self.digest
+
+
+class FailedAuthCountQuerySet(models.QuerySet):
+    def blocked_until(self, key: str, limit: int, now: float) -> int | None:
+        row = self.filter(key=key).values_list("count", "until").first()
+        if row and row[0] >= limit and row[1] > now:
+            return row[1]
+        return None
+
+    def add_failure(self, key: str, *, limit: int, window: int, lockout: int, now: float):
+        """Count one failure; returns the end of the lockout (unix seconds) if it starts one.
+
+        The row is created if missing, then locked and updated, so concurrent failures of
+        the same address all count (SQLite serializes the writers instead).
+        """
+        now = int(now)
+        self.bulk_create([FailedAuthCount(key=key, count=0, until=0)], ignore_conflicts=True)
+        with transaction.atomic():
+            row = self.select_for_update().get(key=key)
+            if row.until <= now:  # the last window is over: a new one starts
+                row.count, row.until = 0, now + window
+            row.count += 1
+            if row.count >= limit:
+                row.until = max(row.until, now + lockout)
+            row.save(update_fields=["count", "until"])
+        return row.until if row.count >= limit else None
+
+    def purge(self, now: float) -> int:
+        return self.filter(until__lt=int(now)).delete()[0]
+
+
+class FailedAuthCount(models.Model):
+    """Failed API authentications of one client address on one API (``accounts.throttle``,
+    when Redis is not configured). ``until``: the end of the counting window, or of the
+    lockout once ``count`` reached the limit (unix seconds)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    count = models.PositiveIntegerField()
+    until = models.BigIntegerField()
+
+    objects = FailedAuthCountQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # The purge (accounts.tasks.purge_auth_records) deletes by expiry.
+            models.Index(fields=["until"], name="accounts_failedauth_until"),
+        ]
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"

@@ -26,7 +26,8 @@ class SignatureScheme(OpenApiAuthenticationExtension):
             "name": "Sign",
             "description": (
                 "Send headers SecretId, TimeStamp (unix seconds, within 300 s of the server) and "
-                "Sign = Base64(lowercase hex(HMAC-SHA256(SecretKey, TimeStamp + SecretId + raw "
-                "body)))."
+                "Sign = Base64(lowercase hex(HMAC-SHA256(SecretKey, METHOD\\nPATH\\nQUERY\\n"
+                "TimeStamp\\nSecretId\\n + raw body))); QUERY byte for byte as sent. Each "
+                "signature is accepted once."
             ),
         }

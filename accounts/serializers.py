@@ -1,6 +1,12 @@
 from rest_framework import serializers
 
-from .models import Account, Membership, TencentCloudAuthorization
+from .models import (
+    Account,
+    Membership,
+    TencentCloudAuthorization,
+    validate_tencent_secret_id,
+    validate_tencent_secret_key,
+)
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -46,8 +52,13 @@ class AuthorizationSerializer(serializers.ModelSerializer):
 
 
 class AuthorizeSerializer(serializers.Serializer):
-    secret_id = serializers.CharField(max_length=100)
-    secret_key = serializers.CharField(max_length=200, write_only=True, trim_whitespace=True)
+    secret_id = serializers.CharField(max_length=100, validators=[validate_tencent_secret_id])
+    secret_key = serializers.CharField(
+        max_length=200,
+        write_only=True,
+        trim_whitespace=True,
+        validators=[validate_tencent_secret_key],
+    )
 
 
 class MeSerializer(serializers.Serializer):

@@ -3,10 +3,16 @@
 Both accept ``Authorization: Basic base64(id:secret)`` and a signed form whose ``TimeStamp``
 must be within ``settings.API_SIGNATURE_MAX_SKEW`` seconds of the server's clock. These helpers
 only parse and check; each API turns the exceptions into its own error codes and messages.
+
+The signed strings differ: TPNS's is TimeStamp + AccessId + body (its protocol, kept as it is);
+the management API's, ours, also covers the method, the path and the query
+(``management_string_to_sign``), so a signature holds for one request only.
 """
 
 import base64
 import binascii
+import hashlib
+import hmac
 
 from django.conf import settings
 
@@ -55,3 +61,22 @@ def check_timestamp(timestamp: str, now: float) -> int:
     if abs(now - seconds) > limit:
         raise StaleTimestamp(limit)
     return seconds
+
+
+def management_string_to_sign(
+    *, method: str, path: str, query: str, timestamp: str, secret_id: str, body: bytes
+) -> bytes:
+    """What a management API signature covers (README: Accounts, keys and authorization).
+
+    ``METHOD\\nPATH\\nQUERY\\nTimeStamp\\nSecretId\\n`` + the raw body, where METHOD is upper
+    case, PATH the URL path without the query, QUERY the query string byte for byte as sent
+    (no leading ``?``; empty when there is none) and the body the raw bytes (empty for GET).
+    """
+    head = "\n".join((method.upper(), path, query, timestamp, secret_id, ""))
+    return head.encode() + body
+
+
+def hmac_sign(secret_key: str, message: bytes) -> str:
+    """Base64(lowercase hex(HMAC-SHA256(SecretKey, message))): TPNS's transform, used by both."""
+    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+    return base64.b64encode(digest.encode()).decode()

@@ -87,11 +87,7 @@ def authorization_confirm(request):
     confirmed = auth.confirm()
     # A network failure keeps the previous verdict (even "confirmed"), so it is checked first.
     if auth.error_code in NETWORK_ERROR_CODES:
-        messages.error(
-            request,
-            f"Could not reach Tencent Cloud ({auth.error_code}: {auth.error_message}). "
-            "Nothing changed; try again.",
-        )
+        messages.error(request, f"{auth.error_message} Nothing was changed.")
     elif confirmed:
         note = f" (Tencent noted {auth.error_code})" if auth.error_code else ""
         messages.success(request, f"Tencent Cloud accepted the key pair{note}.")

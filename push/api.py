@@ -46,6 +46,11 @@ def push_detail(request, push_id):
             "title": push.title,
             "created_at": push.created_at,
             "sms_info": {"resend_by_sms": push.resend_by_sms, **push.tpns_sms_info()},
+            # What its SMS are sent with: pinned when the push was accepted.
+            "sms_pinned": {
+                "template_id": push.pinned_template.template_id if push.pinned_template else None,
+                "sign_name": push.pinned_signature.text if push.pinned_signature else None,
+            },
         }
     )
 
@@ -76,6 +81,8 @@ class DeliveryPageQuery(serializers.Serializer):
 
 @extend_schema(
     summary="A push's deliveries with their decision",
+    description="Device tokens are masked for viewers (as in the console), in full for "
+    "operators and above.",
     parameters=[
         OpenApiParameter("outcome", str, description="not_needed, sent, no_phone, …"),
         OpenApiParameter("limit", int),
@@ -86,6 +93,7 @@ class DeliveryPageQuery(serializers.Serializer):
 @api_view(["GET"])
 def delivery_list(request, push_id):
     push = push_for(request, push_id)
+    masking = Membership.objects.of(request.user, push.application.account_id).masking
     qs = Delivery.objects.filter(push=push).select_related("device").order_by("pk")
     if request.query_params.get("outcome"):
         qs = qs.filter(outcome=request.query_params["outcome"])
@@ -98,7 +106,7 @@ def delivery_list(request, push_id):
             "results": [
                 {
                     "id": d.pk,
-                    "token": d.device.token,
+                    "token": masking.token(d.device.token),
                     "state": d.state,
                     "sent_at": d.sent_at,
                     "arrived_at": d.arrived_at,

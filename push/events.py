@@ -14,8 +14,12 @@ and sets the timestamps of the device's deliveries. The rules:
 - The state only moves forward: queued/sent/expired/failed → arrived → clicked | dismissed.
   A delivery that expired before the device reported it arrives late and becomes ``arrived``.
   Between clicked and dismissed the first one wins (the other timestamp is still recorded).
-- ``at`` is an aware datetime, ISO-8601 text or unix seconds; missing means ``now``; a time in the
-  future (a device clock running ahead) is taken as ``now``.
+- ``at`` is an aware datetime, ISO-8601 text or unix seconds; missing means ``now``. A device's
+  clock can be anything, so the time recorded is clamped to what can be true: a time in the
+  future (a clock running ahead) is taken as ``now``, and a time before the delivery was sent
+  (``0001-01-01T00:00:00Z``, a clock reset) as the time it was sent (its creation if it was
+  never marked sent). The clamp against the delivery is done where its row is read: in the SQL
+  on PostgreSQL, in Python on the portable path.
 - Events for a push the device has no delivery of (unknown push, another app's, another device's)
   are counted as ``unknown`` and ignored.
 
@@ -28,7 +32,7 @@ databases (SQLite for ``make run``) take the portable path: one locking SELECT a
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -56,7 +60,7 @@ def parse_at(value) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+        return _utc(value) if timezone.is_aware(value) else value.replace(tzinfo=UTC)
     if isinstance(value, bool):
         raise ValueError("expected ISO-8601 or unix seconds")
     if isinstance(value, str):
@@ -67,7 +71,7 @@ def parse_at(value) -> datetime | None:
             parsed = parse_datetime(text.replace("Z", "+00:00") if text.endswith("Z") else text)
             if parsed is None:
                 raise ValueError("expected ISO-8601 or unix seconds") from None
-            return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+            return _utc(parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC))
     if isinstance(value, int | float):
         if value > 10**11:
             raise ValueError("expected unix seconds (this looks like milliseconds)")
@@ -76,6 +80,16 @@ def parse_at(value) -> datetime | None:
         except (OverflowError, OSError, ValueError):
             raise ValueError("expected unix seconds") from None
     raise ValueError("expected ISO-8601 or unix seconds")
+
+
+def _utc(moment: datetime) -> datetime:
+    """In UTC. A moment an offset away from year 1 or 9999 has no UTC datetime: it becomes the
+    earliest or latest one, which the clamp then turns into the sending time or now."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        ahead_of_utc = moment.utcoffset() > timedelta(0)  # local 0001-01-01 is UTC year 0
+        return (datetime.min if ahead_of_utc else datetime.max).replace(tzinfo=UTC)
 
 
 def _push_pk(value) -> int | None:
@@ -140,15 +154,20 @@ def _plan(events: Iterable[Mapping], now: datetime) -> tuple[dict[int, _Row], in
     return rows, unknown
 
 
-def _advance(state: str, times: dict, row: _Row) -> tuple[str, dict]:
-    """The delivery's state and timestamps after the row is applied (the SQL mirrors this)."""
+def _not_before(moment: datetime | None, floor: datetime) -> datetime | None:
+    return None if moment is None else max(moment, floor)
+
+
+def _advance(state: str, times: dict, row: _Row, floor: datetime) -> tuple[str, dict]:
+    """The delivery's state and timestamps after the row is applied, no time before ``floor``
+    (when the delivery was sent). The SQL mirrors this."""
     new = dict(times)
     if new["arrived_at"] is None:
-        new["arrived_at"] = row.arrival
+        new["arrived_at"] = _not_before(row.arrival, floor)
     if new["clicked_at"] is None:
-        new["clicked_at"] = row.click_at
+        new["clicked_at"] = _not_before(row.click_at, floor)
     if new["dismissed_at"] is None:
-        new["dismissed_at"] = row.dismiss_at
+        new["dismissed_at"] = _not_before(row.dismiss_at, floor)
     if state in _ENDED:
         new_state = state
     else:
@@ -186,6 +205,15 @@ def record(device: Device, events: Iterable[Mapping], now: datetime | None = Non
     return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown}
 
 
+def _clamped(reported: str) -> str:
+    """SQL: the reported time, not before the delivery was sent (GREATEST ignores NULLs, so an
+    unreported time must stay NULL explicitly)."""
+    return (
+        f"CASE WHEN {reported} IS NULL THEN NULL "
+        f"ELSE GREATEST({reported}, COALESCE(d.sent_at, d.created_at)) END"
+    )
+
+
 def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, set[str]]:
     """One statement; returns, per push id with a delivery, the timestamps that were empty."""
     table = Delivery._meta.db_table
@@ -208,9 +236,9 @@ def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, set[s
         ),
         changed AS (
             UPDATE {table} AS d SET
-                arrived_at = COALESCE(d.arrived_at, v.arrive_at),
-                clicked_at = COALESCE(d.clicked_at, v.click_at),
-                dismissed_at = COALESCE(d.dismissed_at, v.dismiss_at),
+                arrived_at = COALESCE(d.arrived_at, {_clamped("v.arrive_at")}),
+                clicked_at = COALESCE(d.clicked_at, {_clamped("v.click_at")}),
+                dismissed_at = COALESCE(d.dismissed_at, {_clamped("v.dismiss_at")}),
                 state = CASE
                     WHEN d.state IN (%s, %s) THEN d.state
                     ELSE COALESCE(v.end_state, %s)
@@ -249,13 +277,14 @@ def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, set[str
         Delivery.objects.select_for_update()
         .filter(device=device, push_id__in=list(rows))
         .order_by("pk")
-        .only("pk", "push_id", *fields)
+        .only("pk", "push_id", "sent_at", "created_at", *fields)
     )
     empty, changed = {}, []
     for delivery in deliveries:
         times = {name: getattr(delivery, name) for name in fields[1:]}
         empty[delivery.push_id] = {name for name, value in times.items() if value is None}
-        state, new = _advance(delivery.state, times, rows[delivery.push_id])
+        floor = delivery.sent_at or delivery.created_at
+        state, new = _advance(delivery.state, times, rows[delivery.push_id], floor)
         if state != delivery.state or new != times:
             delivery.state = state
             for name, value in new.items():

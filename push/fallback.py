@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sms.models import SmsMessage, push_context, region_of
-from sms.sending import Recipient, SmsRejected, prepare, resolve, send_rows
+from sms.sending import Recipient, SmsRejected, prepare, send_rows
 
 from .models import PHONE_ACCOUNT_TYPE, Delivery, Device, DeviceAccount, Push
 
@@ -244,7 +244,7 @@ def send_group(deliveries: list[Claimed], phones, decisions: Decisions, now) -> 
     sms_info = push.sms_info()
     by_id = {d.id: d for d in deliveries}
     try:
-        resolved = resolve(account, **sms_info)
+        resolved = push.resolved_sms()
     except SmsRejected as exc:  # revoked or removed since the push was accepted
         for delivery in deliveries:
             decisions.add(delivery.id, BLOCKED, rejected_rule(exc))

@@ -18,6 +18,7 @@ an application's deliveries become visible in id order. Chunks keep the wait sho
 waits for at most one chunk of a running broadcast of its app, never for the whole broadcast.
 """
 
+from contextlib import suppress
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from pushconsole.locks import key_sql
+from sms.sending import SmsRejected
 
 from . import audience
 from .channels import channel_for
@@ -52,6 +54,11 @@ def accept(push: Push, *, now=None) -> Push:
     """Record a validated push; fan it out now (lists) or hand it to a worker (all, tag)."""
     now = now or timezone.now()
     push.created_at = now
+    if push.resend_by_sms and push.pinned_template_id is None:
+        # Pushes built in code rather than parsed (which pins while validating): pin what the
+        # sms_info resolves to now; one that does not resolve is decided blocked at send time.
+        with suppress(SmsRejected):
+            push.pin_sms()
     starts = push.send_at if push.send_at and push.send_at > now else now
     push.send_at = starts
     push.expires_at = starts + max(timedelta(seconds=push.expire_time), REAL_TIME_WINDOW)

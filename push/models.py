@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts import crypto
 from accounts.models import Account, random_string, sign
+from sms import sending
 
 PHONE_ACCOUNT_TYPE = 1002  # TPNS account type of a mobile number (E.164)
 TOKEN_MAX_LENGTH = 36
@@ -285,6 +286,17 @@ class Push(models.Model):
     sms_sign_name = models.CharField(max_length=12, blank=True)
     sms_params = models.JSONField(default=list, blank=True)
     sms_max = models.PositiveIntegerField(null=True, blank=True)
+    # The template and signature ``sms_info`` resolved to when the push was accepted: every SMS
+    # of the push uses these, so approving another signature later cannot re-brand it
+    # (``resolved_sms``). A null template is a push accepted before pinning whose sms_info no
+    # longer resolved then: it is resolved at send time, as it was. RESTRICT: a signature or
+    # template that pushes use cannot be deleted on its own, only with its account.
+    pinned_template = models.ForeignKey(
+        "sms.Template", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
+    )
+    pinned_signature = models.ForeignKey(
+        "sms.Signature", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
+    )
     idempotency_key = models.CharField(max_length=100, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
     targets = models.PositiveIntegerField(default=0)
@@ -347,6 +359,42 @@ class Push(models.Model):
             "sign_name": self.sms_sign_name,
             "params": self.sms_params,
         }
+
+    def pin_sms(self) -> None:
+        """Resolve ``sms_info`` now (the accept-time gates; raises ``SmsRejected`` naming the
+        field) and pin the template and signature it names, the account's newest approved
+        signature when none is named."""
+        _, self.pinned_template, self.pinned_signature = sending.resolve(
+            self.application.account, **self.sms_info()
+        )
+
+    def resolved_sms(self):
+        """What this push's SMS are sent with: (SMS application, template, signature), for the
+        engine, its preview and the push page alike. The pinned template and signature must
+        still be sendable, else ``SmsRejected`` (the SMS are blocked, never sent under another
+        signature)."""
+        if self.pinned_template_id is None:  # accepted before pinning, unresolvable then
+            return sending.resolve(self.application.account, **self.sms_info())
+        return sending.resolve_pinned(
+            self.application.account,
+            sdk_app_id=self.sms_app_id,
+            template=self.pinned_template,
+            signature=self.pinned_signature,
+            params=self.sms_params,
+        )
+
+    def audience_seen_by(self, masking) -> dict:
+        """The audience as given, its tokens and accounts (phone numbers among them) through
+        ``masking`` (a ``Membership.masking``); tag rules are not personal."""
+        seen = dict(self.audience)
+        for key in ("token_list", "account_list"):
+            if isinstance(seen.get(key), list):
+                seen[key] = [masking.token(str(value)) for value in seen[key]]
+        return seen
+
+    def invalid_targets_seen_by(self, masking) -> list[str]:
+        """The refused tokens or accounts, through ``masking``."""
+        return [masking.token(str(value)) for value in self.invalid_targets]
 
     def tpns_sms_info(self) -> dict:
         """The push's SMS fields as TPNS names them (``sms_info``), with our ``max_sms``."""

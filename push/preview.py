@@ -14,7 +14,7 @@ from django.utils import timezone
 from sms import quota
 from sms.limits import Limiter
 from sms.models import SmsMessage, region_of
-from sms.sending import SmsRejected, resolve
+from sms.sending import SmsRejected
 
 from .fallback import (
     BUDGET_EXHAUSTED,
@@ -72,10 +72,7 @@ def preview(push: Push, now=None) -> dict:
         "fee_per_sms": None,
     }
     try:
-        _, template, signature = resolve(
-            account,
-            **push.sms_info(),
-        )
+        _, template, signature = push.resolved_sms()
     except SmsRejected as exc:
         skipped[NO_PHONE] = sum(1 for _, p in rows if not p)
         skipped[f"blocked:{rejected_rule(exc)}"] = sum(1 for _, p in rows if p)
@@ -122,6 +119,9 @@ def preview(push: Push, now=None) -> dict:
             would_send += 1
     return {
         **result,
+        # What the SMS would say, under the signature pinned when the push was accepted.
+        "sign_name": signature.text if signature else "",
+        "content": content,
         "would_send": would_send,
         "fee_per_sms": fee_per_sms,
         "fee": would_send * fee_per_sms,

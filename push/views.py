@@ -19,10 +19,12 @@ from accounts.decorators import account_view
 from accounts.models import Role
 from pushconsole.dates import local_day_start as _local_day_start
 from pushconsole.exports import export_url
+from pushconsole.masking import Masking
 from pushconsole.paging import CappedPaginator
 from sms.exports import csv_response
 from sms.models import Signature, SmsApplication, Template
 from sms.numbers import InvalidNumber, normalize
+from sms.sending import default_signature
 
 from . import stats
 from .forms import (
@@ -197,7 +199,7 @@ def devices(request):
             "page": page,
             "phone_error": error,
             "query": _query_without_page(request),
-            "reveal": request.membership.has_role(Role.OPERATOR),
+            "reveal": request.membership.masking.reveal,
         },
     )
 
@@ -219,7 +221,7 @@ def device_detail(request, pk):
             "tags": device.tags.order_by("tag"),
             "deliveries": deliveries,
             "phone_type": PHONE_ACCOUNT_TYPE,
-            "reveal": request.membership.has_role(Role.OPERATOR),
+            "reveal": request.membership.masking.reveal,
         },
     )
 
@@ -284,7 +286,7 @@ def _bars(figures: dict, steps, whole: int) -> list[dict]:
 def push_detail(request, pk):
     account = request.account
     push = get_object_or_404(
-        Push.objects.select_related("application", "created_by"),
+        Push.objects.select_related("application", "created_by", "pinned_signature"),
         pk=pk,
         application__account=account,
     )
@@ -295,9 +297,9 @@ def push_detail(request, pk):
         deliveries = deliveries.filter(state=state)
     if outcome := filters.get("outcome"):
         deliveries = deliveries.filter(outcome=outcome)
-    reveal = request.membership.has_role(Role.OPERATOR)
+    masking = request.membership.masking
     if request.GET.get("export") == "csv":
-        return _deliveries_csv(deliveries, f"push-{push.pk}-deliveries.csv", account.tz, reveal)
+        return _deliveries_csv(deliveries, f"push-{push.pk}-deliveries.csv", account.tz, masking)
     summary = stats.summary(push)
     sms = summary["sms"]
     sms_bars = []
@@ -328,7 +330,8 @@ def push_detail(request, pk):
         {
             "push": push,
             "message_json": _pretty(push.message),
-            "audience_json": _pretty(push.audience),
+            "audience_json": _pretty(push.audience_seen_by(masking)),
+            "invalid_targets": push.invalid_targets_seen_by(masking),
             "options_json": _pretty(push.options),
             "summary": summary,
             "funnel": _bars(summary, FUNNEL, summary["targets"]),
@@ -339,7 +342,7 @@ def push_detail(request, pk):
             "page": page,
             "query": query,
             "export_url": export_url(reverse("push_push", args=[account.pk, push.pk]), query),
-            "reveal": reveal,
+            "reveal": masking.reveal,
             "preview": preview(push) if request.GET.get("preview") and sms["enabled"] else None,
         },
     )
@@ -360,7 +363,7 @@ def delivery_detail(request, pk, delivery_id):
         {
             "delivery": delivery,
             "events": timeline(delivery),
-            "reveal": request.membership.has_role(Role.OPERATOR),
+            "reveal": request.membership.masking.reveal,
         },
     )
 
@@ -385,9 +388,10 @@ CSV_COLUMNS = [
 ]
 
 
-def _deliveries_csv(deliveries, filename: str, tz, reveal: bool) -> StreamingHttpResponse:
+def _deliveries_csv(deliveries, filename: str, tz, masking: Masking) -> StreamingHttpResponse:
     """Rows are read in chunks of 2000 and written as they come: a million-device push is
-    exported without holding it in memory. Numbers are masked for members below operator."""
+    exported without holding it in memory. Tokens and numbers go through the member's
+    ``masking``."""
 
     def cell(value):
         if value is None:
@@ -400,7 +404,7 @@ def _deliveries_csv(deliveries, filename: str, tz, reveal: bool) -> StreamingHtt
         deliveries.annotate(phone=_phone_of("device_id")).order_by("id"),
         filename,
         columns=CSV_COLUMNS,
-        mask_numbers=not reveal,
+        masking=masking,
         cell=cell,
     )
 
@@ -440,8 +444,9 @@ def compose(request):
                 t.template_id: {"content": t.content, "params": t.param_count, "region": t.region}
                 for t in templates
             },
+            # What a push naming no signature is pinned to when accepted (the engine's rule).
             "default_signature": {
-                region: next((s.text for s in signatures if s.region == region), "")
+                region: getattr(default_signature(account, region), "text", "")
                 for region in ("mainland", "global")
             },
         },

@@ -12,6 +12,11 @@ SCHEDULES = {
     "push: start scheduled pushes, expire deliveries": ("push.tasks.push_sweep", "I", 1),
     "push: supplementary SMS due checks": ("push.tasks.fallback_sweep", "I", 1),
     "push: dashboard figures": ("push.tasks.rollup_daily_stats", "I", 1),
+    "accounts: forget used signatures and failure counts": (
+        "accounts.tasks.purge_auth_records",
+        "I",
+        5,
+    ),
     "sms: sync signature and template status with Tencent": (
         "sms.tasks.sync_provider_statuses",
         "I",

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -170,10 +171,27 @@ def _load():
     s["FALLBACK_LEASE_SECONDS"] = _get(env, "FALLBACK_LEASE_SECONDS", "int", 300)
     # How many task workers (across all clusters) sweep at once when a backlog is waiting.
     s["FALLBACK_WORKERS"] = _get(env, "FALLBACK_WORKERS", "int", s["Q_WORKERS"])
+    # Written by the service user (collectstatic; uploaded proofs): outside the code in a
+    # deployment (deploy/systemd: /var/lib/pushconsole), so the code can stay read-only.
+    s["STATIC_ROOT"] = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
     s["MEDIA_ROOT"] = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
     # Behind a TLS-terminating proxy that already redirects, SECURE_SSL_REDIRECT=false.
     s["SECURE_SSL_REDIRECT"] = _get(env, "SECURE_SSL_REDIRECT", "bool", True)
     s["SECURE_HSTS_SECONDS"] = _get(env, "SECURE_HSTS_SECONDS", "int", 31536000)
+    # Guessing: failed logins (django-axes) and failed API authentication (accounts.throttle).
+    # The client address is REMOTE_ADDR unless TRUSTED_PROXY_COUNT proxies of ours stand in
+    # front and append to X-Forwarded-For (pushconsole.clientaddr).
+    for name, default in (
+        ("TRUSTED_PROXY_COUNT", 0),
+        ("LOGIN_FAILURE_LIMIT", 10),
+        ("LOGIN_LOCKOUT_SECONDS", 900),
+        ("API_AUTH_FAILURE_LIMIT", 30),
+        ("API_AUTH_FAILURE_WINDOW", 600),
+        ("API_AUTH_LOCKOUT_SECONDS", 900),
+    ):
+        s[name] = _get(env, name, "int", default)
+        if s[name] < (0 if name == "TRUSTED_PROXY_COUNT" else 1):
+            raise ConfigError(f"{name}: {s[name]} is out of range")
     return s
 
 
@@ -207,6 +225,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "pushconsole",
     "accounts",
     "sms",
@@ -218,10 +237,13 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "pushconsole.errors.QueryTextMiddleware",  # NUL in a query parameter: 400, not a DB error
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pushconsole.urls"
@@ -250,6 +272,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes checks a login's username and address before any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -260,7 +287,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = _s["STATIC_ROOT"]
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -325,6 +352,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [  # JSON by the project's rules for untrusted JSON
+        "pushconsole.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "pushconsole.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -335,8 +367,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Management API of pushconsole, authenticated with an API key pair (SecretId and "
         "SecretKey): HTTP Basic `SecretId:SecretKey`, or the signed form with headers "
-        "`SecretId`, `TimeStamp` and `Sign` = Base64(lowercase hex(HMAC-SHA256(SecretKey, "
-        "TimeStamp + SecretId + raw body))), within 300 seconds of the server's clock."
+        "`SecretId`, `TimeStamp` (unix seconds, within 300 seconds of the server's clock) and "
+        "`Sign` = Base64(lowercase hex(HMAC-SHA256(SecretKey, StringToSign))), where "
+        'StringToSign = METHOD + "\\n" + PATH + "\\n" + QUERY + "\\n" + TimeStamp + '
+        '"\\n" + SecretId + "\\n" + raw body: METHOD in upper case, PATH without the '
+        "query, QUERY byte for byte as sent (no `?`, empty when none). Each signature is "
+        "accepted once. After too many failed authentications from one address the API "
+        "answers 429 with `Retry-After`."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -344,10 +381,31 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pushconsole.api.document_errors",  # the error answers of every operation
+    ],
 }
 
 # How far a signed request's TimeStamp may be from the server's clock (API key pairs).
 API_SIGNATURE_MAX_SKEW = 300
+
+# Guessing (README: Accounts, keys and authorization). Console and admin logins: django-axes,
+# database handler (shared by every web worker), lockout by username and by address
+# separately; a locked-out login is refused before its password is hashed, and each attempt
+# during the lockout starts the cool-off again.
+TRUSTED_PROXY_COUNT = _s["TRUSTED_PROXY_COUNT"]
+AXES_FAILURE_LIMIT = _s["LOGIN_FAILURE_LIMIT"]
+AXES_COOLOFF_TIME = timedelta(seconds=_s["LOGIN_LOCKOUT_SECONDS"])
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "pushconsole.clientaddr.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.login_locked_out"
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
+# Management, TPNS and SDK APIs: failed authentications per client address and API.
+API_AUTH_FAILURE_LIMIT = _s["API_AUTH_FAILURE_LIMIT"]
+API_AUTH_FAILURE_WINDOW = _s["API_AUTH_FAILURE_WINDOW"]
+API_AUTH_LOCKOUT_SECONDS = _s["API_AUTH_LOCKOUT_SECONDS"]
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -365,5 +423,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # django-axes logs every login at INFO; its warnings (failures, lockouts) are what matter.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

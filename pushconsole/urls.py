@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
@@ -9,18 +9,34 @@ from accounts import views as accounts_views
 
 from . import views
 
+
+class IdConverter:
+    """A database id: at most 18 digits, so it always fits a bigint column (a longer one is
+    no object of ours: 404, not an overflow in the database driver)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
 api_v1 = [
     path("me", accounts_api.me, name="api-me"),
     path("accounts/", accounts_api.account_list, name="api-account-list"),
-    path("accounts/<int:account_id>/", accounts_api.account_detail, name="api-account-detail"),
-    path("accounts/<int:account_id>/members/", accounts_api.member_list, name="api-member-list"),
+    path("accounts/<id:account_id>/", accounts_api.account_detail, name="api-account-detail"),
+    path("accounts/<id:account_id>/members/", accounts_api.member_list, name="api-member-list"),
     path(
-        "accounts/<int:account_id>/authorization",
+        "accounts/<id:account_id>/authorization",
         accounts_api.authorization,
         name="api-authorization",
     ),
     path(
-        "accounts/<int:account_id>/authorization/confirm",
+        "accounts/<id:account_id>/authorization/confirm",
         accounts_api.confirm_authorization,
         name="api-authorization-confirm",
     ),
@@ -73,3 +89,8 @@ if settings.BENCH_ENDPOINTS:  # the benchmark's reference endpoints, never in pr
 
 admin.site.site_header = "pushconsole administration"
 admin.site.site_title = "pushconsole admin"
+
+# JSON, not Django's HTML pages, for API paths (pushconsole.errors).
+handler400 = "pushconsole.errors.bad_request"
+handler404 = "pushconsole.errors.not_found"
+handler500 = "pushconsole.errors.server_error"

@@ -4,16 +4,24 @@ Reviewers (the "Reviewers" group, see ``sms.review``) approve or reject signatur
 identity applications here: bulk actions on the changelist (pending items first, oldest first),
 or the Approve / Reject buttons of one item. A decided item is read-only: a change is a new
 application. Every decision is on the item's audit trail, shown on its page.
+
+Proof documents (a signature's proof image, an identity application's credential) are private:
+they are not under any public URL. The item's page links its ``…/proof/`` view, which streams
+the file to staff who may view the item (anonymous and non-staff users are sent to the admin
+login, staff without the permission get a 403). An item whose proof is missing cannot be
+approved, alone or in bulk (``review.decide``); the reviewer is told which one and why.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import model_ngettext
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, F, When
+from django.http import FileResponse, Http404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -34,6 +42,13 @@ from .models import (
 )
 
 APPROVE, REJECT = "_approve", "_reject"
+# What a proof is served as, by its first bytes (never by its name: a console upload may be
+# anything). Anything else is downloaded as bytes, never shown.
+PROOF_KINDS = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"%PDF-": "application/pdf",
+}
 REASON_HELP = "Required to reject: the applicant sees it as the review reply."
 
 # The review queue: pending items first, oldest first; then the decided ones, newest first.
@@ -54,6 +69,8 @@ class DecisionForm(forms.ModelForm):
         cleaned = super().clean()
         if REJECT in self.data and not cleaned.get("reason", "").strip():
             self.add_error("reason", "Give a reason to reject: the applicant sees it.")
+        if APPROVE in self.data and (why := self.instance.missing_proof()):
+            self.add_error(None, f"Not approved: {why}")
         return cleaned
 
 
@@ -138,8 +155,8 @@ class ReviewedAdmin(admin.ModelAdmin):
         # decision another reviewer just made.
         approve = self._decision(request)
         if approve is not None:
-            obj._decided = obj.decide(
-                approve=approve, by=request.user, reason=form.cleaned_data.get("reason", "")
+            obj._decided = review.decide(
+                obj, approve=approve, by=request.user, reason=form.cleaned_data.get("reason", "")
             )
 
     def construct_change_message(self, request, form, formsets, add=False):
@@ -163,26 +180,32 @@ class ReviewedAdmin(admin.ModelAdmin):
 
     # -- bulk actions -------------------------------------------------------------------------
 
-    def _report(self, request, verb: str, decided: int, skipped: int) -> None:
+    def _report(self, request, verb: str, result: review.Decided) -> None:
+        decided, skipped, refused = result
         text = f"{verb} {decided} {model_ngettext(self.opts, decided)}."
         if skipped:
             text += f" {skipped} skipped: no longer pending."
-        self.message_user(request, text, messages.WARNING if skipped else messages.SUCCESS)
+        self.message_user(
+            request, text, messages.WARNING if skipped or refused else messages.SUCCESS
+        )
+        for why in refused:
+            self.message_user(request, f"Not approved: {why}", messages.ERROR)
 
     @admin.action(description="Approve selected %(verbose_name_plural)s", permissions=["change"])
     def approve_selected(self, request, queryset):
-        decided, skipped = review.decide_many(queryset, approve=True, by=request.user)
-        self._report(request, "Approved", decided, skipped)
+        self._report(
+            request, "Approved", review.decide_many(queryset, approve=True, by=request.user)
+        )
 
     @admin.action(description="Reject selected %(verbose_name_plural)s…", permissions=["change"])
     def reject_selected(self, request, queryset):
         """Ask for the reason on an intermediate page (like the delete confirmation)."""
         form = RejectForm(request.POST if request.POST.get("post") else None)
         if form.is_valid():
-            decided, skipped = review.decide_many(
+            result = review.decide_many(
                 queryset, approve=False, by=request.user, reason=form.cleaned_data["reason"]
             )
-            self._report(request, "Rejected", decided, skipped)
+            self._report(request, "Rejected", result)
             return None  # back to the changelist
         pending = list(queryset.pending())
         context = {
@@ -204,6 +227,63 @@ class ReviewedAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="Sendable")
     def sendable(self, obj):
         return obj.is_sendable
+
+    # -- the proof document, for reviewers only -----------------------------------------------
+
+    def get_urls(self):
+        proof = path(
+            "<path:object_id>/proof/",
+            self.admin_site.admin_view(self.proof_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_proof",
+        )
+        return [proof, *super().get_urls()]
+
+    def proof_view(self, request, object_id):
+        """Stream the item's proof from storage (MEDIA_ROOT) to a reviewer who may view it."""
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        if obj.missing_proof():
+            raise Http404(obj.missing_proof())
+        document = obj.proof_document
+        handle = document.open("rb")
+        head = handle.read(8)
+        handle.seek(0)
+        kind = next((t for magic, t in PROOF_KINDS.items() if head.startswith(magic)), None)
+        response = FileResponse(
+            handle,
+            as_attachment=kind is None,
+            filename=f"{self.opts.model_name}-{obj.pk}-proof" + _extension(kind),
+            content_type=kind or "application/octet-stream",
+        )
+        # Private to this reviewer; never cached, never run as a page of this site.
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return response
+
+    @admin.display(description="Proof document")
+    def proof_link(self, obj):
+        if obj is None or obj.pk is None or obj.proof_document is None:
+            return "—"
+        if why := obj.missing_proof():
+            return format_html('<strong class="errornote">{}</strong>', why)
+        url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_proof",
+            args=[obj.pk],
+            current_app=self.admin_site.name,
+        )
+        return format_html('<a href="{}" target="_blank" rel="noopener">View the proof</a>', url)
+
+    @admin.display(boolean=True, description="Proof")
+    def has_proof(self, obj):
+        return bool(obj.proof_document)
+
+
+def _extension(kind: str | None) -> str:
+    return {"image/png": ".png", "image/jpeg": ".jpg", "application/pdf": ".pdf"}.get(kind, "")
 
 
 class ProviderSyncedAdmin(ReviewedAdmin):
@@ -237,6 +317,7 @@ class SignatureAdmin(ProviderSyncedAdmin):
         "account",
         "region",
         "sign_type",
+        "has_proof",
         "status",
         "provider_status",
         "sendable",
@@ -252,7 +333,7 @@ class SignatureAdmin(ProviderSyncedAdmin):
         "sign_type",
         "document_type",
         "purpose",
-        "proof_image",
+        "proof_link",
         "remark",
     )
 
@@ -292,6 +373,7 @@ class IdentityApplicationAdmin(ReviewedAdmin):
         "account",
         "account_identity",
         "credential_number",
+        "has_proof",
         "status",
         "created_at",
         "reviewed_by",
@@ -303,7 +385,7 @@ class IdentityApplicationAdmin(ReviewedAdmin):
         "account_identity",
         "company_name",
         "credential_number",
-        "proof",
+        "proof_link",
     )
 
     @admin.display(description="Account is now", ordering="account__identity")

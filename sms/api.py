@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from accounts.api import membership
 from accounts.models import Membership, Role
 from pushconsole.api import error
+from pushconsole.masking import Masking
 
 from . import quota, review, sending
 from .exports import csv_response
@@ -48,6 +49,7 @@ from .serializers import (
     MessagePageSerializer,
     MessageSerializer,
     PackagesSerializer,
+    PageQuery,
     PolicySerializer,
     ReviewFilter,
     SendResponseSerializer,
@@ -98,7 +100,8 @@ def select(request, minimum: str = Role.VIEWER) -> Membership:
 def _filters(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
-    return {k: v for k, v in serializer.validated_data.items() if k != "account"}
+    # An empty filter value means no filter (the serializers allow it blank).
+    return {k: v for k, v in serializer.validated_data.items() if k != "account" and v != ""}
 
 
 def _apply(request, serializer, account):
@@ -248,8 +251,9 @@ def applications(request):
 # Rate-limit policy
 
 
-def _with_exempt(policy: RateLimitPolicy) -> dict:
-    return {**PolicySerializer(policy).data, "exempt_numbers": policy.exempt_numbers()}
+def _with_exempt(policy: RateLimitPolicy, masking: Masking) -> dict:
+    exempt = [masking.number(n) for n in policy.exempt_numbers()]
+    return {**PolicySerializer(policy).data, "exempt_numbers": exempt}
 
 
 @extend_schema(
@@ -270,9 +274,10 @@ def _with_exempt(policy: RateLimitPolicy) -> dict:
 @api_view(["GET", "PUT"])
 def policy(request):
     if request.method == "GET":
-        account = select(request).account
-        return Response(_with_exempt(RateLimitPolicy.for_account(account)))
-    account = select(request, Role.ADMIN).account
+        found = select(request)
+        return Response(_with_exempt(RateLimitPolicy.for_account(found.account), found.masking))
+    found = select(request, Role.ADMIN)
+    account = found.account
     if not account.is_organization:
         raise PermissionDenied(
             f"{INDIVIDUAL_POLICY} Apply through the API with POST "
@@ -281,8 +286,10 @@ def policy(request):
         )
     serializer = PolicySerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    saved = RateLimitPolicy.change(account, **serializer.validated_data, by=request.user)
-    return Response(_with_exempt(saved))
+    # "account" named the account (select, above); it is no field of the policy.
+    fields = {k: v for k, v in serializer.validated_data.items() if k != "account"}
+    saved = RateLimitPolicy.change(account, **fields, by=request.user)
+    return Response(_with_exempt(saved, found.masking))
 
 
 # Identity applications
@@ -369,9 +376,10 @@ def _totals(messages: list[SmsMessage]) -> dict:
 @extend_schema(
     summary="Send one template to up to 200 numbers",
     description="Checks everything first (SdkAppId, template approved, parameter count, "
-    "signature, numbers, one region): any bad input is a 400 naming the field, with nothing "
-    "recorded or charged. Then, per number: exempt list, rate limits, package balance; blocked "
-    "numbers are recorded with the rule in `reason`. Operators and above.",
+    "signature, numbers, each number once, one region): any bad input is a 400 naming the "
+    "field, with nothing recorded or charged. Then, per number: exempt list, rate limits, "
+    "package balance; blocked numbers are recorded with the rule in `reason`. Operators and "
+    "above.",
     request=SendSerializer,
     responses={200: SendResponseSerializer, **ERRORS},
 )
@@ -427,21 +435,29 @@ def csv_export(view):
 
 
 def _records(request, *, export: bool):
-    account = select(request).account
+    found = select(request)
+    account = found.account
     filters = _filters(MessageFilter, request)
     records = SmsMessage.objects.records(
         account,
         **filters,
     )
     if export:
-        return csv_response(records, f"sms-records-{account.pk}.csv")
+        return csv_response(records, f"sms-records-{account.pk}.csv", masking=found.masking)
+    # A bad limit or offset is a 400 naming it (the pagination would quietly ignore it).
+    PageQuery(data=request.query_params).is_valid(raise_exception=True)
     paginator = MessagePagination()
     page = paginator.paginate_queryset(records.select_related("application"), request)
-    return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+    context = {"masking": found.masking}
+    return paginator.get_paginated_response(
+        MessageSerializer(page, many=True, context=context).data
+    )
 
 
 _CSV = OpenApiResponse(
-    OpenApiTypes.STR, description="CSV with a header row, streamed (phone numbers in full)."
+    OpenApiTypes.STR,
+    description="CSV with a header row, streamed. Phone numbers, content and parameters are "
+    "masked for viewers (as in the console), in full for operators and above.",
 )
 
 

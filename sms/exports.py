@@ -1,10 +1,15 @@
-"""CSV export of SMS records, streamed: rows are read in chunks and written as they come."""
+"""CSV export of SMS records, streamed: rows are read in chunks and written as they come.
+
+Every export (the SMS records in the console and the API, a push's deliveries) goes through
+``csv_rows``, which passes the personal columns through the caller's ``Masking``
+(``Membership.masking``): a viewer's export shows what the viewer's pages show.
+"""
 
 import csv
 
 from django.http import StreamingHttpResponse
 
-from .numbers import mask
+from pushconsole.masking import FULL, Masking
 
 COLUMNS = [
     ("id", "id"),
@@ -37,25 +42,33 @@ def _blank_none(value):
     return "" if value is None else value
 
 
-def csv_rows(
-    queryset,
-    *,
-    columns=COLUMNS,
-    mask_numbers: bool = False,
-    masked: str = "phone_number",
-    cell=_blank_none,
-):
+# Personal columns, by header: what ``Masking`` does to each. Content is masked with the
+# record's template parameters, read alongside (from ``params``) when it is masked.
+PERSONAL = {"phone_number": "number", "token": "token", "content": "content"}
+
+
+def csv_rows(queryset, *, columns=COLUMNS, masking: Masking = FULL, cell=_blank_none):
     """The header and the rows of ``columns`` (``(header, field)`` pairs), read in chunks of
-    2000. ``cell`` formats each value; with ``mask_numbers``, the ``masked`` column's non-empty
-    numbers are masked."""
+    2000. ``cell`` formats each value; the personal columns (``PERSONAL``) go through
+    ``masking``."""
     writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in columns])
+    headers = [name for name, _ in columns]
+    yield writer.writerow(headers)
     fields = [field for _, field in columns]
-    at = [name for name, _ in columns].index(masked) if mask_numbers else None
-    for row in queryset.values_list(*fields).iterator(chunk_size=2000):
-        row = [cell(v) for v in row]
-        if at is not None and row[at]:
-            row[at] = mask(row[at])
+    personal = [(at, PERSONAL[name]) for at, name in enumerate(headers) if name in PERSONAL]
+    if masking.reveal:
+        personal = []
+    if any(kind == "content" for _, kind in personal):
+        fields.append("params")
+    for values in queryset.values_list(*fields).iterator(chunk_size=2000):
+        row = [cell(v) for v in values[: len(headers)]]
+        for at, kind in personal:
+            if not row[at]:
+                continue
+            if kind == "content":
+                row[at] = masking.content(row[at], values[-1])
+            else:
+                row[at] = getattr(masking, kind)(row[at])
         yield writer.writerow(row)
 
 

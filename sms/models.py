@@ -115,6 +115,9 @@ class Reviewed(models.Model):
     decisions = GenericRelation(ReviewDecision)
 
     objects = ReviewedQuerySet.as_manager()
+    # The file field holding the document a reviewer must see before approving (None: the
+    # application has none). Served to reviewers by ``sms.admin`` only, never as public media.
+    proof_field: str | None = None
 
     class Meta:
         abstract = True
@@ -122,6 +125,24 @@ class Reviewed(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.status == ReviewStatus.APPROVED
+
+    @property
+    def proof_document(self):
+        """The proof's FieldFile (empty when none was uploaded), or None if none is asked for."""
+        return getattr(self, self.proof_field) if self.proof_field else None
+
+    def missing_proof(self) -> str:
+        """Why this application cannot be approved for want of its proof ("" if it can): none
+        was uploaded, or its file is gone from storage. Approving unseen proof is refused."""
+        document = self.proof_document
+        if document is None:
+            return ""
+        label = self._meta.get_field(self.proof_field).verbose_name
+        if not document:
+            return f"{self} has no {label}: the applicant must apply again with the document."
+        if not document.storage.exists(document.name):
+            return f"The {label} of {self} is missing from storage ({document.name})."
+        return ""
 
     def record(self, action, *, by=None, reason="", now=None) -> ReviewDecision:
         return ReviewDecision.objects.create(
@@ -221,6 +242,9 @@ class Signature(ProviderSynced):
     purpose = models.SmallIntegerField(choices=Purpose.choices, default=Purpose.SELF)
     proof_image = models.FileField(upload_to="sms/proofs/%Y/%m/", blank=True)
     remark = models.CharField(max_length=500, blank=True)
+
+    # Tencent's AddSmsSign takes the licence / certificate named by document_type as ProofImage.
+    proof_field = "proof_image"
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -332,6 +356,8 @@ class IdentityApplication(Reviewed):
         max_length=50, help_text="Unified social credit code or business registration number."
     )
     proof = models.FileField(upload_to="accounts/identity/%Y/%m/", blank=True)
+
+    proof_field = "proof"
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -5,6 +5,8 @@ A number without a country code is taken as Chinese (+86), as the TPNS Android S
 
 import phonenumbers
 
+from pushconsole.masking import mask_number
+
 
 class InvalidNumber(ValueError):
     pass
@@ -25,6 +27,4 @@ def normalize(raw: str, default_region: str = "CN") -> str:
 
 def mask(number: str) -> str:
     """+8613711112222 → +86137****2222 (for pages where the full number is not needed)."""
-    if len(number) < 8:
-        return number
-    return number[:-8] + "****" + number[-4:]
+    return mask_number(number)

@@ -2,11 +2,16 @@
 
 The console and the API create a pending Signature, Template or IdentityApplication and call
 ``submit``; reviewers approve or reject them (``decide_many`` behind the admin's bulk actions,
-``Reviewed.decide`` for one item). Every step is a ``ReviewDecision`` row: the item's audit trail.
+``decide`` for one item). Every step is a ``ReviewDecision`` row: the item's audit trail.
+
+An application whose proof document is missing (``Reviewed.missing_proof``) cannot be approved,
+alone or in bulk: the reviewer is told which and why, and it stays pending (to be rejected with a
+reason, or approved once the proof is there). Reviewers see proofs through the admin only.
 """
 
 import logging
 from functools import partial
+from typing import NamedTuple
 
 from django.apps import apps as global_apps
 from django.conf import settings
@@ -128,22 +133,50 @@ def submit(item, *, by=None, now=None) -> ReviewDecision:
     return decision
 
 
-def decide_many(queryset, *, approve: bool, by, reason: str = "", now=None) -> tuple[int, int]:
-    """Approve or reject every pending item of ``queryset``; returns (decided, skipped).
+class ProofMissing(ValidationError):
+    """Approval refused: the application's proof document is missing (the message says which)."""
+
+
+def decide(item, *, approve: bool, by, reason: str = "", now=None) -> bool:
+    """``Reviewed.decide`` as a reviewer does it: approving an item whose proof is missing
+    raises ProofMissing (nothing changes). False if it was no longer pending."""
+    if approve and item.status == ReviewStatus.PENDING and (why := item.missing_proof()):
+        raise ProofMissing(why)
+    return item.decide(approve=approve, by=by, reason=reason, now=now)
+
+
+class Decided(NamedTuple):
+    """What a bulk decision did: how many were decided, how many were no longer pending, and
+    why each refused one (missing proof) was not approved."""
+
+    decided: int
+    skipped: int
+    refused: list[str]
+
+
+def decide_many(queryset, *, approve: bool, by, reason: str = "", now=None) -> Decided:
+    """Approve or reject every pending item of ``queryset``.
 
     Items that are no longer pending (decided meanwhile, maybe by another reviewer) are
-    skipped and stay as they are.
+    skipped and stay as they are; on approval, items whose proof is missing are refused and
+    stay pending.
     """
     if not approve and not reason.strip():
         raise ValidationError({"reason": "A rejection needs a reason."})
     now = now or timezone.now()
     decided = skipped = 0
+    refused = []
     for item in queryset.order_by("pk"):
-        if item.decide(approve=approve, by=by, reason=reason, now=now):
+        try:
+            changed = decide(item, approve=approve, by=by, reason=reason, now=now)
+        except ProofMissing as why:
+            refused.append(why.message)
+            continue
+        if changed:
             decided += 1
         else:
             skipped += 1
-    return decided, skipped
+    return Decided(decided, skipped, refused)
 
 
 def resubmit_to_provider(queryset) -> int:

@@ -100,10 +100,18 @@ def find_signature(account, region, sign_name: str) -> Signature | None:
                 "sign_name", f"{sign_name!r} is not an approved {region} signature of this account"
             )
         return found
-    found = signatures.order_by("-reviewed_at", "-id").first()
+    found = default_signature(account, region)
     if found is None and region == Region.MAINLAND:
         raise SmsRejected("sign_name", "SMS to the Chinese mainland need an approved signature")
     return found
+
+
+def default_signature(account, region) -> Signature | None:
+    """The account's approved signature of a region (what a push that names none gets): its
+    newest sendable one. Such a push is pinned to it when accepted (``Push.pin_sms``); the
+    composer shows it."""
+    signatures = Signature.objects.sendable().filter(account=account, region=region)
+    return signatures.order_by("-reviewed_at", "-id").first()
 
 
 def check_template(template: Template, params: Sequence[str]) -> None:
@@ -135,7 +143,11 @@ def check_template(template: Template, params: Sequence[str]) -> None:
 
 
 def normalize_numbers(numbers: Sequence[str], region: str) -> list[str]:
-    normalized = []
+    """The numbers in E.164, all of ``region``, each once: a number given twice (in any
+    spelling) is refused naming its second place, so that one call never sends (and charges)
+    two SMS of one content to one number — whatever the rate-limit policy or exempt list says."""
+    normalized: list[str] = []
+    first: dict[str, int] = {}
     for i, raw in enumerate(numbers):
         try:
             number = normalize(raw)
@@ -147,6 +159,12 @@ def normalize_numbers(numbers: Sequence[str], region: str) -> list[str]:
                 f"{number} is not a {Region(region).label} number, and the template is for "
                 f"{Region(region).label}: one request never mixes regions",
             )
+        if number in first:
+            raise SmsRejected(
+                f"numbers[{i}]",
+                f"{number} is numbers[{first[number]}] again: one call sends one SMS per number",
+            )
+        first[number] = i
         normalized.append(number)
     return normalized
 
@@ -172,19 +190,56 @@ def resolve(
     """Check what can be checked before the numbers are known (a push's sms_info at accept
     time): the SdkAppId is the account's, the template and signature are sendable and of the
     same region, the parameters fit. Raises SmsRejected naming the field."""
-    application = SmsApplication.objects.filter(account=account, sdk_app_id=sdk_app_id).first()
-    if application is None:
-        raise SmsRejected("sdk_app_id", f"{sdk_app_id!r} is not an SMS application of this account")
+    application = _application(account, sdk_app_id)
     template = Template.objects.filter(account=account, template_id=template_id).first()
     if template is None:
         raise SmsRejected("template_id", f"{template_id!r} is not a template of this account")
     check_template(template, list(params))
     signature = find_signature(account, template.region, sign_name)
+    _check_length(template, signature)
+    return application, template, signature
+
+
+def resolve_pinned(
+    account,
+    *,
+    sdk_app_id: str,
+    template: Template,
+    signature: Signature | None,
+    params: Sequence[str] = (),
+) -> tuple[SmsApplication, Template, Signature | None]:
+    """``resolve`` for a template and signature chosen earlier (a push pins them when it is
+    accepted): they are read again and must still be sendable. A pinned signature that is no
+    longer approved is refused — its SMS are blocked, never sent under another signature."""
+    application = _application(account, sdk_app_id)
+    template = Template.objects.get(pk=template.pk)
+    check_template(template, list(params))
+    if signature is not None:
+        signature = Signature.objects.get(pk=signature.pk)
+        if not signature.is_sendable:
+            raise SmsRejected(
+                "sign_name",
+                f"signature {signature.text!r}, pinned when the push was accepted, is no "
+                "longer approved; its SMS are not sent under another signature",
+            )
+    elif template.region == Region.MAINLAND:
+        raise SmsRejected("sign_name", "SMS to the Chinese mainland need an approved signature")
+    _check_length(template, signature)
+    return application, template, signature
+
+
+def _application(account, sdk_app_id: str) -> SmsApplication:
+    application = SmsApplication.objects.filter(account=account, sdk_app_id=sdk_app_id).first()
+    if application is None:
+        raise SmsRejected("sdk_app_id", f"{sdk_app_id!r} is not an SMS application of this account")
+    return application
+
+
+def _check_length(template: Template, signature: Signature | None) -> None:
     try:
         template.check_length(signature.text if signature else "")
     except ValidationError as exc:
         raise SmsRejected("template_id", " ".join(exc.messages)) from None
-    return application, template, signature
 
 
 def prepare(

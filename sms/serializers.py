@@ -10,6 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from pushconsole import dates
+from pushconsole.masking import FULL
+
 from .models import (
     IdentityApplication,
     Package,
@@ -30,6 +33,7 @@ MAX_PROOF_BYTES = 5 * 1024 * 1024
 IMAGE_KINDS = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
 DOCUMENT_KINDS = {**IMAGE_KINDS, b"%PDF-": "pdf"}
 DATA_URL_PREFIX = re.compile(r"^data:[\w.+/-]*;base64,")
+BIGINT = 2**63 - 1  # the range of the BigIntegerField columns a filter compares with
 # Tencent's limit on SessionContext is bytes, not characters.
 MAX_SESSION_CONTEXT_BYTES = 511
 
@@ -124,7 +128,9 @@ class ReviewStatusField(serializers.ChoiceField):
 
 
 class DecisionSerializer(serializers.ModelSerializer):
-    by = serializers.CharField(source="by.username", default=None, help_text="null: the system.")
+    by = serializers.CharField(
+        source="by.username", default=None, allow_null=True, help_text="null: the system."
+    )
 
     class Meta:
         model = ReviewDecision
@@ -136,7 +142,7 @@ class ReviewedSerializer(serializers.ModelSerializer):
     """The review fields every reviewed item shows."""
 
     status = ReviewStatusField(read_only=True)
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     REVIEW_FIELDS = ["status", "review_reply", "reviewed_at", "created_by", "created_at"]
     PROVIDER_FIELDS = [
@@ -200,8 +206,10 @@ class SignatureApplySerializer(serializers.ModelSerializer):
 
 
 class ReviewFilter(AccountQuery):
-    status = ReviewStatusField(required=False)
-    region = serializers.ChoiceField(choices=Region.choices, required=False)
+    # An empty filter (``?region=``, as a form sends it) means no filter: allow_blank says so
+    # in the schema, and the view drops empty values.
+    status = ReviewStatusField(required=False, allow_blank=True)
+    region = serializers.ChoiceField(choices=Region.choices, required=False, allow_blank=True)
 
 
 class TemplateSerializer(ReviewedSerializer):
@@ -312,10 +320,13 @@ class PolicySerializer(serializers.ModelSerializer):
     )
     hourly_limit = serializers.IntegerField(
         min_value=1,
+        max_value=2**31 - 1,  # the column's range
         allow_null=True,
         help_text="At most this many SMS per number in any 60 minutes (null = no limit).",
     )
-    updated_by = serializers.CharField(source="updated_by.username", default=None, read_only=True)
+    updated_by = serializers.CharField(
+        source="updated_by.username", default=None, allow_null=True, read_only=True
+    )
     customizable = serializers.SerializerMethodField(
         help_text="False for individual accounts: only organizations may change the policy."
     )
@@ -439,7 +450,8 @@ class SendSerializer(serializers.Serializer):
         allow_empty=False,
         max_length=MAX_NUMBERS_PER_CALL,
         help_text=f"Up to {MAX_NUMBERS_PER_CALL} numbers of one region (E.164, or Chinese "
-        "numbers without country code).",
+        "numbers without country code), each once: a number given twice, in any spelling, is "
+        "a 400 naming its second place.",
     )
     session_context = serializers.CharField(
         required=False,
@@ -487,7 +499,8 @@ class DateOrDateTimeField(serializers.Field):
     """An ISO 8601 date (a whole day in the account's time zone) or date-time."""
 
     default_error_messages = {
-        "invalid": "Give an ISO 8601 date (2024-05-01) or date-time (2024-05-01T08:00:00+08:00)."
+        "invalid": "Give an ISO 8601 date (2024-05-01) or date-time (2024-05-01T08:00:00+08:00).",
+        "range": f"Give a date {dates.RANGE_TEXT}.",
     }
 
     def to_internal_value(self, data):
@@ -499,6 +512,8 @@ class DateOrDateTimeField(serializers.Field):
             value = None
         if value is None:
             self.fail("invalid")
+        if not dates.in_range(value):
+            self.fail("range")  # a day later or an offset away could not be represented
         return value
 
     def to_representation(self, value):
@@ -516,16 +531,39 @@ class MessageFilter(AccountQuery):
         help_text="Before this date-time, or up to the end of this date in the account's time "
         "zone.",
     )
-    phone_number = NumberField(required=False, max_length=32)
-    state = serializers.ChoiceField(choices=SmsMessage.State.choices, required=False)
-    template_id = serializers.CharField(required=False, max_length=40)
-    source_type = serializers.ChoiceField(choices=SmsMessage.Source.choices, required=False)
-    source_id = serializers.IntegerField(required=False)
+    phone_number = NumberField(required=False, allow_blank=True, max_length=32)
+    state = serializers.ChoiceField(
+        choices=SmsMessage.State.choices, required=False, allow_blank=True
+    )
+    template_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    source_type = serializers.ChoiceField(
+        choices=SmsMessage.Source.choices, required=False, allow_blank=True
+    )
+    source_id = serializers.IntegerField(required=False, min_value=-BIGINT, max_value=BIGINT)
+
+
+class PageQuery(serializers.Serializer):
+    """The paging parameters of the records, checked (empty means the default)."""
+
+    limit = serializers.IntegerField(required=False, min_value=0, max_value=BIGINT)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=BIGINT)
 
 
 class MessageSerializer(serializers.ModelSerializer):
+    """An SMS record. ``context["masking"]`` (the caller's ``Membership.masking``; full when
+    absent) masks the phone number, the parameters and the content for viewers."""
+
     sdk_app_id = serializers.CharField(source="application.sdk_app_id", default=None)
     template_id = serializers.CharField(source="template_code")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        masking = self.context.get("masking", FULL)
+        if not masking.reveal:
+            data["phone_number"] = masking.number(instance.phone_number)
+            data["content"] = masking.content(instance.content, instance.params)
+            data["params"] = masking.params(instance.params)
+        return data
 
     class Meta:
         model = SmsMessage

@@ -149,7 +149,7 @@ def policy(request):
         "sms/policy.html",
         {
             "policy": current,
-            "exempt": exempt,
+            "exempt": [request.membership.masking.number(n) for n in exempt],
             "form": form,
             "editable": editable,
             "identity_form": identity_form,
@@ -216,7 +216,7 @@ def records(request):
         return csv_response(
             qs,
             f"sms-records-{account.pk}.csv",
-            mask_numbers=not request.membership.has_role(Role.OPERATOR),
+            masking=request.membership.masking,
         )
     totals = qs.totals()
     paginator = Paginator(qs.select_related("template"), PAGE_SIZE)
@@ -234,6 +234,6 @@ def records(request):
             "number_error": error,
             "query": query.urlencode(),
             "export_url": export_url(reverse("sms_records", args=[account.pk]), query.urlencode()),
-            "reveal": request.membership.has_role(Role.OPERATOR),
+            "reveal": request.membership.masking.reveal,
         },
     )

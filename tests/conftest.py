@@ -205,6 +205,27 @@ def app(personas):
     return application
 
 
+@pytest.fixture(params=["database", "redis"])
+def store(request, settings, monkeypatch):
+    """Run the test on each store of the replay cache and the API throttle: the database, then
+    Redis (127.0.0.1:6379, under a key prefix of the test's own, removed afterwards)."""
+    if request.param == "database":
+        settings.REDIS_URL = ""
+        yield "database"
+        return
+    import uuid
+
+    from accounts import kv
+
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    prefix = f"pushconsole-test-{uuid.uuid4().hex}:"
+    monkeypatch.setattr(kv, "PREFIX", prefix)
+    yield "redis"
+    keys = list(kv.client().scan_iter(match=prefix + "*"))
+    if keys:
+        kv.client().delete(*keys)
+
+
 def run_concurrently(count, target):
     """Run ``target(i)`` in ``count`` threads released at once, each on its own database
     connection; returns the results and fails on any exception."""

@@ -4,13 +4,19 @@ Headers ``X-Access-Id`` (the numeric AccessID) and ``X-Access-Key``. The AccessK
 the app, so it identifies the app rather than proving much; the SecretKey never leaves the
 customer's server and is not accepted here. An unknown AccessID and a wrong AccessKey get the
 same answer, so the API does not tell which AccessIDs exist.
+
+Failures count against the client's address (``accounts.throttle``, scope ``sdk``); a
+locked-out address gets 429 ``{"error": {"code": "throttled", ...}}`` with ``Retry-After``, even
+with the right key.
 """
 
 import hmac
+import time
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from accounts import throttle
 from push.models import Application
 
 INVALID = "Invalid X-Access-Id or X-Access-Key."
@@ -21,11 +27,26 @@ _DUMMY_KEY = b"0" * 32
 class AccessKeyAuthentication(authentication.BaseAuthentication):
     """``request.auth`` becomes the Application; there is no user (``request.user`` is None)."""
 
+    clock = staticmethod(time.time)  # tests replace it (the throttle's lockout)
+
     def authenticate(self, request):
         access_id = request.META.get("HTTP_X_ACCESS_ID")
         access_key = request.META.get("HTTP_X_ACCESS_KEY")
         if access_id is None and access_key is None:
             return None  # the permission answers 401 "credentials were not provided"
+        now = self.clock()
+        try:
+            throttle.check("sdk", request, now)
+        except throttle.Throttled as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from None
+        try:
+            return None, self._application(access_id, access_key)
+        except exceptions.AuthenticationFailed:
+            throttle.failed("sdk", request, now)
+            raise
+
+    @staticmethod
+    def _application(access_id, access_key) -> Application:
         if not access_id or not access_key:
             raise exceptions.AuthenticationFailed("Send both X-Access-Id and X-Access-Key.")
         access_id = access_id.strip()
@@ -37,7 +58,7 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(INVALID)
         if not app.check_access_key(access_key):
             raise exceptions.AuthenticationFailed(INVALID)
-        return None, app
+        return app
 
     def authenticate_header(self, request):
         # Present so that DRF answers 401 (not 403) when the headers are missing.

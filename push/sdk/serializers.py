@@ -22,6 +22,8 @@ from push.models import (
 from sms.numbers import InvalidNumber, normalize
 
 MAX_TAGS = 100
+INT32_MAX = 2**31 - 1  # DeviceAccount.account_type is an integer column
+BIGINT_MAX = 2**63 - 1  # delivery ids
 MAX_ACCOUNTS = 100
 COUNTRY = re.compile(r"[A-Za-z]{2}")
 
@@ -196,7 +198,10 @@ class PhoneAnswer(serializers.Serializer):
 class BoundAccountSerializer(serializers.Serializer):
     account = serializers.CharField(max_length=128)
     account_type = serializers.IntegerField(
-        min_value=0, default=0, help_text=f"TPNS account type; {PHONE_ACCOUNT_TYPE} = phone."
+        min_value=0,
+        max_value=INT32_MAX,
+        default=0,
+        help_text=f"TPNS account type; {PHONE_ACCOUNT_TYPE} = phone.",
     )
 
     def validate(self, attrs):
@@ -221,7 +226,7 @@ class AccountsSerializer(DeviceRequest):
 @component
 class AccountsDeleteSerializer(DeviceRequest):
     account_types = serializers.ListField(
-        child=serializers.IntegerField(min_value=0),
+        child=serializers.IntegerField(min_value=0, max_value=INT32_MAX),
         max_length=MAX_ACCOUNTS,
         required=False,
         help_text="The types to unbind; omitted: all of the device's accounts.",
@@ -257,7 +262,8 @@ class NotificationStateAnswer(serializers.Serializer):
     {
         "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
         "description": "ISO-8601 (UTC if no offset) or unix seconds; default: now; "
-        "a future time is taken as now.",
+        "a future time is taken as now, a time before the push was sent as the time it was "
+        "sent.",
     }
 )
 class EventTimeField(serializers.Field):
@@ -298,7 +304,10 @@ class EventsAnswer(serializers.Serializer):
 @component
 class MessagesQuery(DeviceRequest):
     after = serializers.IntegerField(
-        min_value=0, default=0, help_text="The cursor: `next` of the previous answer."
+        min_value=0,
+        max_value=BIGINT_MAX,
+        default=0,
+        help_text="The cursor: `next` of the previous answer.",
     )
     wait = serializers.IntegerField(
         min_value=0,

@@ -17,11 +17,11 @@ from rest_framework.decorators import (
     permission_classes,
 )
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from push import events
 from push.models import PHONE_ACCOUNT_TYPE, Delivery, Device, DeviceAccount
+from pushconsole.api import JSONParser
 from sms.serializers import ErrorSerializer
 
 from .authentication import AccessKeyAuthentication, IsApplication

@@ -26,7 +26,7 @@ class RetCode(IntEnum):
     BAD_DATE = 1008016  # statistics: date format
     PARTLY_FAILED = 1008026  # batch operation partly failed
     ALL_FAILED = 1008027  # batch operation totally failed
-    TOO_FAST = 1008028  # all/tag pushes over 1 per second
+    TOO_FAST = 1008028  # all/tag pushes over 1 per second; an address locked out for guessing
     TOKEN_NOT_VALID = 1008029  # push to an unknown token without ignore_invalid_token
     NOT_FOUND = 10110008  # token / account does not exist (account query)
 
@@ -34,15 +34,24 @@ class RetCode(IntEnum):
 class TpnsError(Exception):
     """A request refused with a TPNS ``ret_code``; ``message`` names the field when there is one.
 
-    TPNS answers refusals with HTTP 200 and the code in the body: the official Java SDK reads
-    the body only on 2xx (``HttpsURLConnection.getInputStream`` throws otherwise, and the caller
-    then sees 10101 instead of the real code). Only authentication failures (401), a wrong
-    method (405), an unknown path (404) and our own crashes (500) use other statuses.
+    TPNS answers refusals with HTTP 200 and the code in the body, authentication failures
+    (1008003) and unsupported paths included, because that is the only way its own SDKs ever
+    show the code. TPNS's Java server SDK (xingePush/xinge-api-java 1.2.x, okhttp) parses the
+    body only when ``response.isSuccessful()``: on any non-2xx status ``pushApp`` returns
+    ``null``; its earlier ``HttpURLConnection`` versions threw and reported ``ret_code`` 10101
+    with the HTTP status in the text, which is the "10101 or 403 means AccessID and SecretKey
+    do not match" of that SDK's FAQ. ret_code 1008003 is documented as a body field, so TPNS
+    sends it with 200. Statuses other than 200: a wrong method (405), a body over the upload
+    limit (413), an address locked out for failed authentication (429 with ``Retry-After``,
+    ret_code 1008028) and our own crashes (500).
     """
 
-    def __init__(self, code: RetCode, message: str, *, status: int = 200):
+    def __init__(
+        self, code: RetCode, message: str, *, status: int = 200, headers: dict | None = None
+    ):
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+        self.headers = headers or {}
         self.seq = 0  # the request's seq, echoed by the push API's error answers
 
 

@@ -6,8 +6,14 @@ SecretKey, TimeStamp + AccessId + raw body))). TPNS does not document how far Ti
 from the server's clock; we allow ``settings.API_SIGNATURE_MAX_SKEW`` seconds either way, as the
 management API does.
 
-Every failure is ``ret_code`` 1008003 with HTTP 401. An unknown AccessID and a wrong SecretKey
-get the same message, so the answer does not tell which AccessIDs exist.
+Every failure is ``ret_code`` 1008003 with HTTP 200, as TPNS answers refusals (see ``push.tpns``:
+its okhttp-based SDKs read the body of 2xx answers only). An unknown AccessID and a wrong
+SecretKey get the same message, so the answer does not tell which AccessIDs exist.
+
+A signature is accepted once (``accounts.replay``): a replay within the skew window is 1008003
+before the handler runs. Failures count against the client's address (``accounts.throttle``,
+scope ``tpns``); a locked-out address gets ``ret_code`` 1008028 ("request too fast", TPNS's own
+code for an over-limit caller) with HTTP 429 and ``Retry-After``, even with the right key.
 """
 
 import time
@@ -15,6 +21,7 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest
 
+from accounts import replay, throttle
 from accounts.signing import (
     MalformedBasic,
     MalformedTimestamp,
@@ -30,7 +37,7 @@ WRONG_KEY = "wrong AccessID or SecretKey"
 
 
 def _failed(message: str) -> TpnsError:
-    return TpnsError(RetCode.AUTH, f"authentication failed: {message}", status=401)
+    return TpnsError(RetCode.AUTH, f"authentication failed: {message}")
 
 
 def _application(access_id: str) -> Application | None:
@@ -48,15 +55,28 @@ class TpnsAuthentication:
 
     @classmethod
     def authenticate(cls, request: HttpRequest) -> Application:
-        if "HTTP_ACCESSID" in request.META:
-            return cls._signed(request)
         scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() == "basic":
-            return cls._basic(value.strip())
-        raise _failed(
-            "give Authorization: Basic base64(AccessID:SecretKey), "
-            "or the AccessId, TimeStamp and Sign headers"
-        )
+        signed, basic = "HTTP_ACCESSID" in request.META, scheme.lower() == "basic"
+        if not signed and not basic:
+            raise _failed(
+                "give Authorization: Basic base64(AccessID:SecretKey), "
+                "or the AccessId, TimeStamp and Sign headers"
+            )
+        now = cls.clock()
+        try:
+            throttle.check("tpns", request, now)
+        except throttle.Throttled as exc:
+            raise TpnsError(
+                RetCode.TOO_FAST,
+                f"authentication throttled: {exc}",
+                status=429,
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+        try:
+            return cls._signed(request, now) if signed else cls._basic(value.strip())
+        except TpnsError:
+            throttle.failed("tpns", request, now)
+            raise
 
     @staticmethod
     def _basic(value: str) -> Application:
@@ -70,7 +90,7 @@ class TpnsAuthentication:
         return app
 
     @classmethod
-    def _signed(cls, request: HttpRequest) -> Application:
+    def _signed(cls, request: HttpRequest, now: float) -> Application:
         access_id = request.META.get("HTTP_ACCESSID", "")
         timestamp = request.META.get("HTTP_TIMESTAMP", "").strip()
         signature = request.META.get("HTTP_SIGN", "").strip()
@@ -79,7 +99,7 @@ class TpnsAuthentication:
         try:
             if not timestamp.isdigit():  # stricter than int(): no sign, no underscores
                 raise MalformedTimestamp
-            check_timestamp(timestamp, cls.clock())
+            seconds = check_timestamp(timestamp, now)
         except MalformedTimestamp:
             raise _failed("TimeStamp must be unix seconds") from None
         except StaleTimestamp as exc:
@@ -92,6 +112,9 @@ class TpnsAuthentication:
         # The signature covers TimeStamp, the AccessID and the raw body byte for byte.
         if not app.check_signature(timestamp, signature, request.body):
             raise _failed("Sign does not match the request")
+        # Verified, and the handler has not run yet: from here on the same request is a replay.
+        if not replay.first_use("tpns", str(app.access_id), seconds, signature, now):
+            raise _failed("this signature was already used; sign every request anew")
         return app
 
 

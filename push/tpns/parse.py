@@ -40,6 +40,7 @@ from push.models import (
     Platform,
     Push,
 )
+from pushconsole import dates, jsonbody
 from sms import sending
 from sms.numbers import InvalidNumber, normalize
 
@@ -196,16 +197,20 @@ def check_int(value, name: str, *, minimum=None, maximum=None, choices=None) -> 
     return value
 
 
-def _reject_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
 def load(body: bytes) -> dict:
-    """The request body as a JSON object, else 1008001."""
+    """The request body as a JSON object, else 1008001 (also for NaN, Infinity, a number that
+    overflows a float, or nesting deeper than ``jsonbody.MAX_DEPTH``). A string holding NUL or a
+    lone surrogate, which could be neither stored nor echoed, is 1008007 naming the field."""
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):
-        raise TpnsError(RetCode.PARSE_ERROR, "the request body is not valid JSON") from None
+        data = jsonbody.loads(body)
+    except jsonbody.Refused as exc:
+        if exc.path is not None:
+            raise invalid(exc.path, exc.message) from None
+        if exc.message.startswith("not valid JSON"):
+            raise TpnsError(RetCode.PARSE_ERROR, "the request body is not valid JSON") from None
+        raise TpnsError(
+            RetCode.PARSE_ERROR, f"the request body is refused: {exc.message}"
+        ) from None
     if not isinstance(data, dict):
         raise TpnsError(RetCode.PARSE_ERROR, "the request body must be a JSON object")
     return data
@@ -326,9 +331,12 @@ def _custom_content(parent: Fields) -> None:
     if not text:
         return
     try:
-        value = json.loads(text)
-    except ValueError:
-        value = None
+        value = jsonbody.loads(text)
+    except jsonbody.Refused as exc:
+        raise invalid(
+            parent.name("custom_content"),
+            f"must be a JSON object serialised to a string ({exc})",
+        ) from None
     if not isinstance(value, dict):
         raise invalid(parent.name("custom_content"), "must be a JSON object serialised to a string")
 
@@ -604,9 +612,10 @@ def _sms(f: Fields, push: Push, app: Application) -> None:
     push.sms_sign_name = info.string("sms_sign_name", max_length=12)
     push.sms_params = info.strings("sms_template_params")
     push.sms_max = info.integer("max_sms", minimum=1, maximum=INT32_MAX)
-    # The gates that can be checked before any number is known (architecture, step 1).
+    # The gates that can be checked before any number is known (architecture, step 1); the
+    # template and signature they resolve to are pinned on the push for all its SMS.
     try:
-        sending.resolve(app.account, **push.sms_info())
+        push.pin_sms()
         sending.check_transport(app.account)
     except sending.SmsRejected as exc:
         raise invalid(_sms_field(exc.field), exc.message) from None
@@ -746,9 +755,12 @@ PUSH_TYPE_FILTER = {
 def _day(f: Fields, key: str) -> date:
     text = f.string(key, required=True)
     try:
-        return datetime.strptime(text, DATE_FORMAT).date()
+        day = datetime.strptime(text, DATE_FORMAT).date()
     except ValueError:
         raise TpnsError(RetCode.BAD_DATE, f"{key}: must be YYYY-MM-DD; got {text!r}") from None
+    if not dates.in_range(day):
+        raise TpnsError(RetCode.BAD_DATE, f"{key}: must be a date {dates.RANGE_TEXT}")
+    return day
 
 
 def parse_record_query(data: dict) -> RecordQuery:

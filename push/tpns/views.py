@@ -59,6 +59,7 @@ def tpns_api(*, camel: bool = False, authenticate: bool = True):
                 return JsonResponse(
                     _error_body(exc, camel),
                     status=exc.status,
+                    headers=exc.headers,
                     json_dumps_params={"ensure_ascii": False},
                 )
             except RequestDataTooBig:
@@ -379,6 +380,6 @@ def get_push_task_stat_channel(request, app: Application) -> dict:
 
 @tpns_api(authenticate=False)
 def unsupported(request, app, path: str = "") -> dict:
-    raise TpnsError(
-        RetCode.INVALID, f"/v3/{path}: this TPNS API is not supported by this server", status=404
-    )
+    # HTTP 200 like every TPNS refusal: the paths that reach here are mostly TPNS APIs this
+    # server does not offer (tags, plans, uploads), which TPNS answers with 200.
+    raise TpnsError(RetCode.INVALID, f"/v3/{path}: this TPNS API is not supported by this server")

@@ -42,19 +42,23 @@ def test_logging_in_shows_the_dashboard(page, personas):
     page.shot("dashboard")
 
 
+# A key pair of the shape Tencent issues ("AKID" + 32, and 32 letters and digits).
+BROWSER_ID, BROWSER_KEY = "AKIDbrowser" + "0" * 25, "browsersecretkey" + "0" * 16
+
+
 def test_authorizing_tencent_cloud_keys(page, personas, settings):
-    with FakeTencentCloud(credentials={"AKIDbrowser": "browser-secret-key"}) as cloud:
+    with FakeTencentCloud(credentials={BROWSER_ID: BROWSER_KEY}) as cloud:
         settings.TENCENTCLOUD_SMS_ENDPOINT = cloud.endpoint
         page.login("olivia", PASSWORD)
         d = page.go(f"/a/{personas.org.pk}/authorization/")
-        d.find_element(By.ID, "id_secret_id").send_keys("AKIDbrowser")
-        d.find_element(By.ID, "id_secret_key").send_keys("browser-secret-key")
+        d.find_element(By.ID, "id_secret_id").send_keys(BROWSER_ID)
+        d.find_element(By.ID, "id_secret_key").send_keys(BROWSER_KEY)
         d.find_element(By.XPATH, "//button[text()='Save key pair']").click()
         wait_text(d, "Key pair saved")
         d.find_element(By.XPATH, "//button[text()='Confirm with Tencent Cloud']").click()
         wait_text(d, "Tencent Cloud accepted the key pair")
 
-    assert "browser-secret-key" not in d.page_source
+    assert BROWSER_KEY not in d.page_source
     assert "Confirmed" in page.text()
     page.shot("authorization")
 

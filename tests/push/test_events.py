@@ -35,8 +35,12 @@ def device(app):
 
 @pytest.fixture
 def pushes(app, device):
-    """Three pushes delivered (sent) to the device."""
-    return [make_push(app, "token", {"token_list": ["tok-a"]}) for _ in range(3)]
+    """Three pushes delivered (sent) to the device an hour ago: the event times of the tests
+    lie after that, as real ones do (an earlier one would be clamped, test_event_times)."""
+    made = [make_push(app, "token", {"token_list": ["tok-a"]}) for _ in range(3)]
+    hour_ago = timezone.now() - timedelta(hours=1)
+    Delivery.objects.filter(push__in=made).update(sent_at=hour_ago, created_at=hour_ago)
+    return made
 
 
 def delivery(push, device) -> Delivery:

@@ -3,7 +3,7 @@
 import json
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -425,6 +425,8 @@ def test_another_apps_token_is_404_and_its_device_is_untouched(
 
 def test_events_set_the_timestamps_and_answer_the_counts(sdk, app, device):
     push = push_to(app, ["tok-a"])
+    sent = datetime(2019, 12, 31, tzinfo=UTC)  # before the reported times, which are kept
+    Delivery.objects.filter(push=push).update(sent_at=sent, created_at=sent)
     batch = [
         {"push_id": push.push_id, "type": "arrive", "at": "2020-01-01T00:00:00Z"},
         {"push_id": int(push.push_id), "type": "click", "at": 1577836805},

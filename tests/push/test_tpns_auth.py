@@ -36,13 +36,13 @@ def tpns(client, app, path, body, *, secret=None, headers=None):
         f"/v3/{path}",
         raw,
         content_type="application/json",
-        HTTP_AUTHORIZATION=basic(app.access_id, secret or app.test_secret),
+        HTTP_AUTHORIZATION=basic(app.access_id, app.test_secret if secret is None else secret),
         headers=headers or {},
     )
 
 
-@pytest.fixture
-def vector_app(personas):
+def make_vector_app(personas):
+    """The application of the reference's test vector (AccessID, SecretKey), in Acme."""
     return Application.objects.create(
         account=personas.org,
         name="Vector",
@@ -52,6 +52,11 @@ def vector_app(personas):
         secret_sealed=crypto.seal(VECTOR_SECRET),
         secret_hint=VECTOR_SECRET[-4:],
     )
+
+
+@pytest.fixture
+def vector_app(personas):
+    return make_vector_app(personas)
 
 
 def signed(client, body, *, timestamp=VECTOR_TIMESTAMP, signature=VECTOR_SIGN, path="push/app"):
@@ -176,14 +181,15 @@ def _signed_by_another_app(client, app):
         _signed_by_another_app,
     ],
 )
-def test_every_authentication_failure_is_1008003_in_tpns_shape(
+def test_every_authentication_failure_is_1008003_in_tpns_shape_with_http_200(
     client, app, vector_app, clock, attempt
 ):
+    """HTTP 200, as TPNS: its okhttp-based SDKs return null for the body of any other status."""
     clock(VECTOR_TIMESTAMP)
 
     response = attempt(client, app)
 
-    assert response.status_code == 401
+    assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     answer = response.json()
     assert set(answer) == {"seq", "ret_code", "err_msg"}
@@ -208,7 +214,7 @@ def test_a_stale_timestamp_says_so(client, vector_app, clock):
 def test_statistics_endpoints_refuse_in_their_own_casing(client, app):
     response = tpns(client, app, "statistics/get_push_record", {"pushId": "1"}, secret="x")
 
-    assert response.status_code == 401
+    assert response.status_code == 200
     assert response.json()["retCode"] == 1008003 and "errMsg" in response.json()
 
 
@@ -219,10 +225,10 @@ def test_other_methods_get_a_tpns_error_not_an_html_page(client, app):
     assert response.json()["ret_code"] == 1008001
 
 
-def test_an_unknown_v3_path_gets_a_tpns_error(client):
+def test_an_unknown_v3_path_gets_a_tpns_error_with_http_200(client):
     response = client.post("/v3/device/tag", b"{}", content_type="application/json")
 
-    assert response.status_code == 404
+    assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert "not supported" in response.json()["err_msg"]
 
@@ -254,4 +260,53 @@ def test_a_body_over_the_upload_limit_is_a_tpns_error(client, app, settings):
 
     assert response.status_code == 413
     assert response.json()["ret_code"] == 1008001
+    assert not Push.objects.exists()
+
+
+# The SecretKey is compared whole: a prefix, a truncation or an extension is refused.
+
+
+def _almost(secret):
+    return {
+        "last character changed": secret[:-1] + ("0" if secret[-1] != "0" else "1"),
+        "truncated": secret[:-1],
+        "prefix": secret[:8],
+        "extended": secret + "0",
+        "empty": "",
+    }
+
+
+VARIANTS = ["last character changed", "truncated", "prefix", "extended", "empty"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_basic_refuses_anything_but_the_whole_secret_key(client, app, variant):
+    response = tpns(
+        client, app, "push/app", json.loads(VECTOR_BODY), secret=_almost(app.test_secret)[variant]
+    )
+
+    assert response.json()["ret_code"] == 1008003
+    assert not Push.objects.exists()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_signature_made_with_anything_but_the_whole_secret_key_is_refused(
+    client, vector_app, clock, variant
+):
+    clock(VECTOR_TIMESTAMP)
+    signature = sign(
+        _almost(VECTOR_SECRET)[variant], str(VECTOR_TIMESTAMP), str(VECTOR_ACCESS_ID), VECTOR_BODY
+    )
+
+    assert signed(client, VECTOR_BODY, signature=signature).json()["ret_code"] == 1008003
+    assert not Push.objects.exists()
+
+
+@pytest.mark.parametrize("variant", VARIANTS[:4])
+def test_a_sign_header_that_is_only_almost_right_is_refused(client, vector_app, clock, variant):
+    clock(VECTOR_TIMESTAMP)
+
+    response = signed(client, VECTOR_BODY, signature=_almost(VECTOR_SIGN)[variant])
+
+    assert response.json()["ret_code"] == 1008003
     assert not Push.objects.exists()

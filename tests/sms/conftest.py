@@ -1,8 +1,11 @@
 """SMS fixtures on top of the personas: an SMS-ready organization, and sending from it."""
 
+import base64
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from accounts.models import TencentCloudAuthorization
@@ -12,6 +15,22 @@ from tests.conftest import SECRET_ID, SECRET_KEY
 
 NUMBER = "+8613711112222"
 PARAMS = ("报销单 42", "明天")
+# The smallest PNG there is: a 1×1 transparent pixel (a proof document reviewers can open).
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+def proof_file(data: bytes = PNG, name: str = "proof.png") -> ContentFile:
+    """A proof document to create a Signature (proof_image) or IdentityApplication (proof) with."""
+    return ContentFile(data, name=name)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded files go to a directory of this test."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tests.conftest import SECRET_ID, SECRET_KEY, fake_cloud
 from tests.fakes.tencentcloud import TencentCloudError
 from tests.sms.conftest import authorize
 
-OTHER_ID, OTHER_KEY = "AKIDotherotherotherotherEXAMPLE", "otherotherotherotherotherEXAMPLE"
+OTHER_ID, OTHER_KEY = "AKIDotherotherotherotherother0EXAMPLE", "otherotherotherotherotherEXAMPLE"
 NOW = timezone.now().replace(microsecond=0)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 

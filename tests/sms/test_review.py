@@ -18,7 +18,7 @@ from accounts.models import Account
 from sms.models import IdentityApplication, ReviewDecision, Signature, Template
 from sms.review import REVIEWERS_GROUP, decide_many, ensure_reviewers_group, submit
 from tests.conftest import make_user
-from tests.sms.conftest import authorize, send_one
+from tests.sms.conftest import authorize, proof_file, send_one
 
 NOW = timezone.now().replace(microsecond=0)
 
@@ -218,8 +218,10 @@ def test_bulk_reject_with_a_reason_rejects_and_replies_with_it(reviewer_client, 
     assert not Template.objects.sendable().exists()
 
 
-def test_bulk_actions_work_on_signatures_too(reviewer_client, personas, reviewer):
-    signature = Signature.objects.create(account=personas.org, text="腾讯云")
+def test_bulk_actions_work_on_signatures_too(reviewer_client, personas, reviewer, media):
+    signature = Signature.objects.create(
+        account=personas.org, text="腾讯云", proof_image=proof_file()
+    )
 
     reviewer_client.post(
         changelist(Signature), {"action": "approve_selected", "_selected_action": [signature.pk]}
@@ -330,17 +332,20 @@ def test_a_second_decision_on_a_decided_item_changes_nothing(personas, reviewer)
     second = stale.decide(approve=False, by=other, reason="too late", now=NOW + timedelta(1))
     in_bulk = decide_many(Template.objects.filter(pk=item.pk), approve=False, by=other, reason="x")
 
-    assert (first, second, in_bulk) == (True, False, (0, 1))
+    assert (first, second, in_bulk) == (True, False, (0, 1, []))
     item.refresh_from_db()
     assert (item.status, item.reviewed_by, item.reviewed_at) == ("approved", reviewer, NOW)
     assert list(item.decisions.values_list("action", flat=True)) == ["approved"]
 
 
 def test_approving_an_identity_application_makes_the_account_an_organization(
-    reviewer_client, personas
+    reviewer_client, personas, media
 ):
     application = IdentityApplication.objects.create(
-        account=personas.individual, company_name="Ivan Trading Ltd", credential_number="91X"
+        account=personas.individual,
+        company_name="Ivan Trading Ltd",
+        credential_number="91X",
+        proof=proof_file(),
     )
 
     reviewer_client.post(
@@ -417,7 +422,7 @@ def test_submit_queues_the_tencent_submission_only_for_confirmed_tencent_account
     personas, settings, django_capture_on_commit_callbacks, transport, confirmed, kind, queued
 ):
     settings.SMS_TRANSPORT = transport
-    authorize(personas.org, "AKIDx", "key", confirmed=confirmed)
+    authorize(personas.org, confirmed=confirmed)
     item = {
         "template": lambda: new_template(personas.org),
         "signature": lambda: Signature.objects.create(account=personas.org, text="腾讯云"),
