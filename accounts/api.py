@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
-from pushconsole.api import error
+from lib.api import error
 
 from .models import Membership, Role
 from .serializers import (
@@ -95,15 +95,4 @@ def authorization(request, account_id):
     if request.method == "DELETE":
         auth.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-    return Response(AuthorizationSerializer(auth).data)
-
-
-@extend_schema(request=None, responses=AuthorizationSerializer)
-@api_view(["POST"])
-def confirm_authorization(request, account_id):
-    """Verify the stored key pair by calling Tencent Cloud SMS; Tencent's error is returned."""
-    auth = membership(request, account_id, Role.ADMIN).account.find_authorization()
-    if auth is None:
-        return error("not_found", "This account has no Tencent Cloud authorization.", 404)
-    auth.confirm()
     return Response(AuthorizationSerializer(auth).data)

@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from pushconsole.masking import Masking
+from lib.masking import Masking
 
 from . import crypto
 from .signing import hmac_sign, management_string_to_sign
@@ -292,8 +292,6 @@ class ApiKeyPair(models.Model):
         ApiKeyPair.objects.filter(stale, pk=self.pk).update(last_used_at=now)
 
 
-REFUSAL_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
-
 # The shape of a Tencent Cloud API key pair (CAM → API keys). Tencent's own example pair is
 # AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE / Gu5t9xGARNpq86cd98joQYCN3EXAMPLE: "AKID" and 32
 # letters and digits (36 in all), and 32 letters and digits. Tencent documents no fixed length,
@@ -392,50 +390,6 @@ class TencentCloudAuthorization(models.Model):
 
     def secret_key(self) -> str:
         return crypto.unseal(self.secret_key_sealed)
-
-    def sms_client(self):
-        from .tencentcloud import sms_client_for
-
-        return sms_client_for(self.secret_id, self.secret_key())
-
-    def confirm(self, now=None) -> bool:
-        """Check the key pair by calling Tencent Cloud SMS; record and return the verdict.
-
-        A refusal (``AuthFailure.*``, ``UnauthorizedOperation.*``) keeps Tencent's error code
-        and message. Any other API error still proves Tencent accepted the signature, so the
-        pair is confirmed with the error kept as a note (an individual account, for instance,
-        may not list signatures but can send). A network failure changes nothing but the
-        error shown (a sentence saying what failed, not the HTTP library's text), because it
-        says nothing about the key pair.
-        """
-        from .tencentcloud import (
-            TencentCloudSDKException,
-            build_request,
-            is_network_error,
-            models,
-            network_failure,
-        )
-
-        request = build_request(
-            models.DescribeSmsSignListRequest, {"International": 0, "Limit": 1, "Offset": 0}
-        )
-        now = now or timezone.now()
-        try:
-            self.sms_client().DescribeSmsSignList(request)
-        except TencentCloudSDKException as exc:
-            code = exc.get_code() or ""
-            self.error_code, self.error_message = code, exc.get_message() or ""
-            if is_network_error(exc):
-                self.error_message = network_failure(exc)
-            elif code.startswith(REFUSAL_PREFIXES):
-                self.status, self.checked_at = self.Status.REFUSED, now
-            else:
-                self.status, self.checked_at = self.Status.CONFIRMED, now
-        else:
-            self.status, self.checked_at = self.Status.CONFIRMED, now
-            self.error_code = self.error_message = ""
-        self.save(update_fields=["status", "checked_at", "error_code", "error_message"])
-        return self.is_confirmed
 
 
 class UsedSignatureQuerySet(models.QuerySet):

@@ -1,7 +1,7 @@
 """Failed API authentication is throttled per client address and API.
 
 The management API (``api``), the TPNS API (``tpns``) and the SDK API (``sdk``) each count the
-failed authentications of every client address (``pushconsole.clientaddr``): a wrong key, a
+failed authentications of every client address (``lib.clientaddr``): a wrong key, a
 bad or replayed signature, malformed credentials. ``API_AUTH_FAILURE_LIMIT`` failures within
 ``API_AUTH_FAILURE_WINDOW`` seconds lock the address out of that API for
 ``API_AUTH_LOCKOUT_SECONDS``: every request that carries credentials is then answered 429 with
@@ -19,7 +19,7 @@ Every function takes ``now`` (unix seconds): the APIs pass their own clocks, tes
 from django.conf import settings
 from django.http import HttpRequest
 
-from pushconsole.clientaddr import client_address
+from lib.clientaddr import client_address
 
 from . import kv
 

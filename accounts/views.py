@@ -10,7 +10,6 @@ from django.views.decorators.http import require_POST
 from .decorators import account_view
 from .forms import ApiKeyForm, AuthorizationForm
 from .models import ApiKeyPair, KeyLimitReached, Role, TencentCloudAuthorization
-from .tencentcloud import NETWORK_ERROR_CODES
 
 
 @never_cache
@@ -78,24 +77,6 @@ def authorization(request):
         "accounts/authorization.html",
         {"auth": auth, "form": form, "can_change": can_change},
     )
-
-
-@require_POST
-@account_view(Role.ADMIN)
-def authorization_confirm(request):
-    auth = get_object_or_404(TencentCloudAuthorization, account=request.account)
-    confirmed = auth.confirm()
-    # A network failure keeps the previous verdict (even "confirmed"), so it is checked first.
-    if auth.error_code in NETWORK_ERROR_CODES:
-        messages.error(request, f"{auth.error_message} Nothing was changed.")
-    elif confirmed:
-        note = f" (Tencent noted {auth.error_code})" if auth.error_code else ""
-        messages.success(request, f"Tencent Cloud accepted the key pair{note}.")
-    else:
-        messages.error(
-            request, f"Tencent Cloud refused the key pair: {auth.error_code}: {auth.error_message}"
-        )
-    return redirect("authorization", account_id=request.account.pk)
 
 
 @require_POST

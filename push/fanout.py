@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from pushconsole.locks import key_sql
+from lib.locks import key_sql
 from sms.sending import SmsRejected
 
 from . import audience

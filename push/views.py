@@ -17,11 +17,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import account_view
 from accounts.models import Role
-from pushconsole.dates import local_day_start as _local_day_start
-from pushconsole.exports import export_url
-from pushconsole.masking import Masking
-from pushconsole.paging import CappedPaginator
-from sms.exports import csv_response
+from lib.dates import local_day_start as _local_day_start
+from lib.exports import csv_response, export_url
+from lib.masking import Masking
+from lib.paging import CappedPaginator
 from sms.models import Signature, SmsApplication, Template
 from sms.numbers import InvalidNumber, normalize
 from sms.sending import default_signature

@@ -9,7 +9,6 @@ class PushconsoleConfig(AppConfig):
     verbose_name = "Console"
 
     def ready(self):
-        from . import lookups  # noqa: F401  (registers field__any)
         from .schedules import ensure_schedules
 
         # Sent once django_q's tables exist (this app has no models, so none is sent for it).

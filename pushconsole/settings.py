@@ -180,7 +180,7 @@ def _load():
     s["SECURE_HSTS_SECONDS"] = _get(env, "SECURE_HSTS_SECONDS", "int", 31536000)
     # Guessing: failed logins (django-axes) and failed API authentication (accounts.throttle).
     # The client address is REMOTE_ADDR unless TRUSTED_PROXY_COUNT proxies of ours stand in
-    # front and append to X-Forwarded-For (pushconsole.clientaddr).
+    # front and append to X-Forwarded-For (lib.clientaddr).
     for name, default in (
         ("TRUSTED_PROXY_COUNT", 0),
         ("LOGIN_FAILURE_LIMIT", 10),
@@ -226,6 +226,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "axes",
+    "lib",
     "pushconsole",
     "accounts",
     "sms",
@@ -237,7 +238,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "pushconsole.errors.QueryTextMiddleware",  # NUL in a query parameter: 400, not a DB error
+    "lib.errors.QueryTextMiddleware",  # NUL in a query parameter: 400, not a DB error
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -353,11 +354,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [  # JSON by the project's rules for untrusted JSON
-        "pushconsole.api.JSONParser",
+        "lib.api.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "pushconsole.api.exception_handler",
+    "EXCEPTION_HANDLER": "lib.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
@@ -383,7 +384,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "pushconsole.api.document_errors",  # the error answers of every operation
+        "lib.api.document_errors",  # the error answers of every operation
     ],
 }
 
@@ -398,7 +399,7 @@ TRUSTED_PROXY_COUNT = _s["TRUSTED_PROXY_COUNT"]
 AXES_FAILURE_LIMIT = _s["LOGIN_FAILURE_LIMIT"]
 AXES_COOLOFF_TIME = timedelta(seconds=_s["LOGIN_LOCKOUT_SECONDS"])
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_CLIENT_IP_CALLABLE = "pushconsole.clientaddr.client_address"
+AXES_CLIENT_IP_CALLABLE = "lib.clientaddr.client_address"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.login_locked_out"
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False

@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from sms import api as sms_api
+from sms import views as sms_views
 
 from . import views
 
@@ -37,7 +39,7 @@ api_v1 = [
     ),
     path(
         "accounts/<id:account_id>/authorization/confirm",
-        accounts_api.confirm_authorization,
+        sms_api.confirm_authorization,
         name="api-authorization-confirm",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -58,7 +60,7 @@ console = [
     ),
     path(
         "a/<int:account_id>/authorization/confirm",
-        accounts_views.authorization_confirm,
+        sms_views.authorization_confirm,
         name="authorization_confirm",
     ),
     path(
@@ -90,7 +92,7 @@ if settings.BENCH_ENDPOINTS:  # the benchmark's reference endpoints, never in pr
 admin.site.site_header = "pushconsole administration"
 admin.site.site_title = "pushconsole admin"
 
-# JSON, not Django's HTML pages, for API paths (pushconsole.errors).
-handler400 = "pushconsole.errors.bad_request"
-handler404 = "pushconsole.errors.not_found"
-handler500 = "pushconsole.errors.server_error"
+# JSON, not Django's HTML pages, for API paths (lib.errors).
+handler400 = "lib.errors.bad_request"
+handler404 = "lib.errors.not_found"
+handler500 = "lib.errors.server_error"

@@ -23,10 +23,11 @@ from rest_framework.response import Response
 
 from accounts.api import membership
 from accounts.models import Membership, Role
-from pushconsole.api import error
-from pushconsole.masking import Masking
+from accounts.serializers import AuthorizationSerializer
+from lib.api import ErrorSerializer, error
+from lib.masking import Masking
 
-from . import quota, review, sending
+from . import authorization, quota, review, sending
 from .exports import csv_response
 from .models import (
     INDIVIDUAL_POLICY,
@@ -42,7 +43,6 @@ from .serializers import (
     AccountQuery,
     ApplicationCreateSerializer,
     ApplicationSerializer,
-    ErrorSerializer,
     IdentityApplicationSerializer,
     IdentityApplySerializer,
     MessageFilter,
@@ -495,3 +495,14 @@ def messages(request, format=None):
 @csv_export
 def messages_csv(request, format=None):
     return _records(request, export=True)
+
+
+@extend_schema(request=None, responses=AuthorizationSerializer)
+@api_view(["POST"])
+def confirm_authorization(request, account_id):
+    """Verify the stored key pair by calling Tencent Cloud SMS; Tencent's error is returned."""
+    auth = membership(request, account_id, Role.ADMIN).account.find_authorization()
+    if auth is None:
+        return error("not_found", "This account has no Tencent Cloud authorization.", 404)
+    authorization.confirm(auth)
+    return Response(AuthorizationSerializer(auth).data)

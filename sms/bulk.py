@@ -3,7 +3,7 @@
 The supplementary SMS engine writes a thousand SmsMessage rows per batch and completes them
 after the provider answers. Model instances (``bulk_create`` / ``bulk_update``) and one
 placeholder per value cost far more in Python and in psycopg than the statements cost in
-PostgreSQL; here every column travels as one array literal (``pushconsole.pgarrays``) through
+PostgreSQL; here every column travels as one array literal (``lib.pgarrays``) through
 ``unnest``, so the statement text is the same for every batch. Other databases (SQLite in
 development) fall back to the ORM.
 
@@ -14,7 +14,7 @@ Values are plain column values (str, int, bool, datetime, None); foreign keys by
 import psycopg
 from django.db import connection
 
-from pushconsole.pgarrays import literal
+from lib.pgarrays import literal
 
 
 def _cursor():

@@ -16,8 +16,8 @@ from datetime import datetime, time, timedelta
 from django.db import connection
 from django.db.models import Count, Q
 
-from pushconsole.locks import key_sql
-from pushconsole.pgarrays import literal
+from lib.locks import key_sql
+from lib.pgarrays import literal
 
 from .models import ExemptNumber, RateLimitPolicy, SmsMessage
 

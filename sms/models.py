@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
-from pushconsole.dates import local_bound
+from lib.dates import local_bound
 
 from .transports import segments
 

@@ -5,7 +5,7 @@ A number without a country code is taken as Chinese (+86), as the TPNS Android S
 
 import phonenumbers
 
-from pushconsole.masking import mask_number
+from lib.masking import mask_number
 
 
 class InvalidNumber(ValueError):

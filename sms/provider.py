@@ -16,9 +16,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import Account, TencentCloudAuthorization
-from accounts.tencentcloud import TencentCloudSDKException, build_request, models
 
+from . import authorization
 from .models import ProviderStatus, Region, ReviewDecision, ReviewStatus, Signature, Template
+from .tencentcloud import TencentCloudSDKException, build_request, models
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def submit(item: Signature | Template) -> bool:
     add = _add_sign if isinstance(item, Signature) else _add_template
     error = ""
     try:
-        provider_id, outcome = add(auth.sms_client(), item)
+        provider_id, outcome = add(authorization.client(auth), item)
     except TencentCloudSDKException as exc:
         error = f"{exc.get_code()}: {exc.get_message()}"
     except OSError as exc:  # the proof image could not be read: nothing was sent
@@ -209,7 +210,7 @@ def sync_account(account: Account, now=None) -> int:
     if auth is None:
         return 0
     now = now or timezone.now()
-    client = auth.sms_client()
+    client = authorization.client(auth)
     synced = 0
     for model in (Signature, Template):
         items = list(

@@ -156,7 +156,8 @@ def apply_receipts(application: SmsApplication, reports: list[dict], now=None) -
 
 def pull_receipts(now=None, limit: int = 100) -> int:
     """Ask Tencent for the status reports of applications that pull (PullSmsSendStatus)."""
-    from accounts.tencentcloud import TencentCloudSDKException, build_request, models
+    from . import authorization
+    from .tencentcloud import TencentCloudSDKException, build_request, models
 
     changed = 0
     applications = SmsApplication.objects.filter(
@@ -170,7 +171,7 @@ def pull_receipts(now=None, limit: int = 100) -> int:
             models.PullSmsSendStatusRequest, {"SmsSdkAppId": application.sdk_app_id, "Limit": limit}
         )
         try:
-            response = auth.sms_client().PullSmsSendStatus(request)
+            response = authorization.client(auth).PullSmsSendStatus(request)
         except TencentCloudSDKException as exc:
             log.warning("pulling receipts of %s failed: %s", application.sdk_app_id, exc.get_code())
             continue

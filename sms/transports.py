@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 
-from accounts.tencentcloud import (
+from .tencentcloud import (
     NETWORK_ERROR_CODES,
     TencentCloudSDKException,
     models,

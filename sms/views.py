@@ -7,12 +7,13 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import account_view
-from accounts.models import Role
-from pushconsole.exports import export_url
+from accounts.models import Role, TencentCloudAuthorization
+from lib.exports import export_url
 
-from . import quota, review
+from . import authorization, quota, review
 from .context_processors import sms_usage
 from .exports import csv_response
 from .forms import (
@@ -36,6 +37,7 @@ from .models import (
     Template,
 )
 from .numbers import InvalidNumber, normalize
+from .tencentcloud import NETWORK_ERROR_CODES
 
 PAGE_SIZE = 50
 
@@ -237,3 +239,23 @@ def records(request):
             "reveal": request.membership.masking.reveal,
         },
     )
+
+
+# The account's Tencent Cloud key pair is kept by accounts (its page is there); checking it
+# against Tencent Cloud SMS is this app's.
+@require_POST
+@account_view(Role.ADMIN)
+def authorization_confirm(request):
+    auth = get_object_or_404(TencentCloudAuthorization, account=request.account)
+    confirmed = authorization.confirm(auth)
+    # A network failure keeps the previous verdict (even "confirmed"), so it is checked first.
+    if auth.error_code in NETWORK_ERROR_CODES:
+        messages.error(request, f"{auth.error_message} Nothing was changed.")
+    elif confirmed:
+        note = f" (Tencent noted {auth.error_code})" if auth.error_code else ""
+        messages.success(request, f"Tencent Cloud accepted the key pair{note}.")
+    else:
+        messages.error(
+            request, f"Tencent Cloud refused the key pair: {auth.error_code}: {auth.error_message}"
+        )
+    return redirect("authorization", account_id=request.account.pk)

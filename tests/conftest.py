@@ -148,7 +148,9 @@ def authorized_cloud(account, settings, credentials, *, by=None, timeout=None):
     with fake_cloud(settings, credentials, timeout=timeout) as fake:
         settings.SMS_TRANSPORT = "tencent"
         auth = account.authorize_tencent_cloud(secret_id=secret_id, secret_key=secret_key, by=by)
-        assert auth.confirm()
+        from sms import authorization
+
+        assert authorization.confirm(auth)
         yield fake
 
 

@@ -59,7 +59,7 @@ def test_array_literals_round_trip_awkward_values(personas):
     """Every value the hot paths bind as an array literal comes back unchanged."""
     from datetime import UTC, datetime
 
-    from pushconsole.pgarrays import literal
+    from lib.pgarrays import literal
 
     texts = ['a"b', "c\\d", "", "NULL", "x,y", "{}", " sp ", "中文", "+8613700000001"]
     with connection.cursor() as cursor:

@@ -240,7 +240,7 @@ def test_a_body_too_large_is_a_json_413(api, personas, settings):
 
 
 def test_a_crash_under_the_apis_is_a_json_500(rf):
-    from pushconsole import errors
+    from lib import errors
 
     for path in ("/api/v1/me", "/sdk/v1/register"):
         response = errors.server_error(rf.get(path))

@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import Membership, Role
+from lib.masking import mask_content, mask_number, mask_token
 from push.models import DeviceAccount
-from pushconsole.masking import mask_content, mask_number, mask_token
 from tests.accounts.test_scoping import api
 from tests.conftest import make_user
 from tests.push.conftest import add_device

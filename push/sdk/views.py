@@ -19,10 +19,9 @@ from rest_framework.decorators import (
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from lib.api import ErrorSerializer, JSONParser
 from push import events
 from push.models import PHONE_ACCOUNT_TYPE, Delivery, Device, DeviceAccount
-from pushconsole.api import JSONParser
-from sms.serializers import ErrorSerializer
 
 from .authentication import AccessKeyAuthentication, IsApplication
 from .serializers import (

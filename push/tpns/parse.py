@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
+from lib import dates, jsonbody
 from push import audience
 from push.models import (
     PHONE_ACCOUNT_TYPE,
@@ -40,7 +41,6 @@ from push.models import (
     Platform,
     Push,
 )
-from pushconsole import dates, jsonbody
 from sms import sending
 from sms.numbers import InvalidNumber, normalize
 

@@ -6,7 +6,7 @@ Views put ``reveal`` (``request.membership.masking.reveal``) in the context; tem
 
 from django import template
 
-from pushconsole.masking import Masking
+from lib.masking import Masking
 
 register = template.Library()
 

@@ -4,7 +4,7 @@ before or around the view (400, e.g. a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
 Django's HTML pages are right for the console, not for the APIs, whose clients parse JSON:
 
 - ``/api/`` and ``/sdk/``: ``{"error": {"code", "message"}}``, the shape of every other answer of
-  the management and SDK APIs (``pushconsole.api``); a body too large is a 413;
+  the management and SDK APIs (``lib.api``); a body too large is a 413;
 - ``/v3/``: TPNS's ``{"ret_code", "err_msg"}``. Its views answer for themselves, unknown paths
   included (``push.tpns.views``); this is the net for what happens outside them;
 - anything else: Django's own pages.

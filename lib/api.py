@@ -7,7 +7,7 @@
 (/sdk/v1/) answers in the same shape.
 
 JSON bodies are read by ``JSONParser`` (the default parser, and the SDK's): the rules of
-``pushconsole.jsonbody`` (no NaN/Infinity or overflowing numbers, bounded nesting: a 400
+``lib.jsonbody`` (no NaN/Infinity or overflowing numbers, bounded nesting: a 400
 ``parse_error``; no NUL or lone surrogate in any string: a 400 naming the field), and at most
 ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes (413 ``too_large``), which DRF does not check for JSON.
 """
@@ -15,7 +15,7 @@ JSON bodies are read by ``JSONParser`` (the default parser, and the SDK's): the 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
-from rest_framework import exceptions, parsers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -149,3 +149,18 @@ def document_errors(result, generator, request, public):
                     },
                 )
     return result
+
+
+# The error body, for the OpenAPI schema.
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="For invalid input: every offending field with its messages.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
