@@ -226,9 +226,10 @@ def gunicorn(*, threads: int = 1, **env_extra):
     try:
         for _ in range(100):
             try:
-                session.get(base + "/healthz", timeout=1)
+                session.get(base + "/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            # A loaded machine may take longer than the timeout to answer the first request.
+            except (requests.ConnectionError, requests.Timeout):
                 if server.poll() is not None:
                     raise RuntimeError(f"gunicorn exited with {server.returncode}") from None
                 time.sleep(0.1)
