@@ -70,7 +70,7 @@ def in_workers(work, count: int = WORKERS) -> list:
 
 def claim_all(now) -> int:
     claimed = 0
-    while batch := fallback.claim(now, limit=fallback.BATCH_SIZE):
+    while batch := fallback.claim(now, limit=fallback.default_batch_size()):
         claimed += len(batch)
     return claimed
 
@@ -91,7 +91,7 @@ def floor_all(now, account_id: int, push_id: int) -> int:
         "created_at": "%(now)s",
     }
     done = 0
-    while batch := fallback.claim(now, limit=fallback.BATCH_SIZE):
+    while batch := fallback.claim(now, limit=fallback.default_batch_size()):
         ids = [c.id for c in batch]
         with connection.cursor() as cursor:
             with transaction.atomic():

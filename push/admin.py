@@ -8,6 +8,8 @@ sent: read-only here, except that a push not started yet can be canceled.
 from django.contrib import admin, messages
 from django.db.models import Q
 
+from lib.ids import bigint_id
+
 from .models import Application, Delivery, Device, DeviceAccount, DeviceTag, Push, SweepRun
 from .stats import OUTCOMES
 
@@ -21,10 +23,10 @@ class NumberSearchMixin:
     def get_search_results(self, request, queryset, search_term):
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
-        if term.isdigit() and len(term) <= 18:
+        if (number := bigint_id(term)) is not None:
             exact = Q()
             for field in self.number_search_fields:
-                exact |= Q(**{field: int(term)})
+                exact |= Q(**{field: number})
             found |= queryset.filter(exact)
         return found, may_have_duplicates
 

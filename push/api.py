@@ -84,7 +84,7 @@ class DeliveryPageQuery(serializers.Serializer):
     description="Device tokens are masked for viewers (as in the console), in full for "
     "operators and above.",
     parameters=[
-        OpenApiParameter("outcome", str, description="not_needed, sent, no_phone, …"),
+        OpenApiParameter("outcome", str, description=", ".join(Delivery.Outcome.values)),
         OpenApiParameter("limit", int),
         OpenApiParameter("offset", int),
     ],

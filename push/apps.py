@@ -7,6 +7,11 @@ class PushConfig(AppConfig):
 
     def ready(self):
         from accounts import crypto
+        from sms import sources
+
+        from .sms_source import PUSH_DELIVERY
+
+        sources.register(PUSH_DELIVERY)
 
         if "push.Application.secret_sealed" not in crypto.SEALED_FIELDS:
             crypto.SEALED_FIELDS.append("push.Application.secret_sealed")

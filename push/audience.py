@@ -96,9 +96,9 @@ def devices(push: Push):
         return app_devices
     if kind == Push.Audience.TAG:
         return app_devices.filter(tag_rules_q(audience["tag_rules"]))
-    if kind in (Push.Audience.TOKEN, Push.Audience.TOKEN_LIST):
+    if kind in Push.Audience.TOKENS:
         return app_devices.filter(token__any=audience["token_list"])
-    if kind in (Push.Audience.ACCOUNT, Push.Audience.ACCOUNT_LIST):
+    if kind in Push.Audience.ACCOUNTS:
         links = DeviceAccount.objects.filter(
             application_id=push.application_id,
             account_type=push.account_type,

@@ -38,6 +38,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from lib.ids import bigint_id
+
 from .models import Delivery, Device
 
 ARRIVE, CLICK, DISMISS = "arrive", "click", "dismiss"
@@ -93,10 +95,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _push_pk(value) -> int | None:
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or len(text) > 18:
+    if isinstance(value, bool):
         return None
-    return int(text)
+    return bigint_id(str(value).strip())
 
 
 @dataclass
@@ -205,69 +206,21 @@ def record(device: Device, events: Iterable[Mapping], now: datetime | None = Non
     return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown}
 
 
-def _clamped(reported: str) -> str:
-    """SQL: the reported time, not before the delivery was sent (GREATEST ignores NULLs, so an
-    unreported time must stay NULL explicitly)."""
-    return (
-        f"CASE WHEN {reported} IS NULL THEN NULL "
-        f"ELSE GREATEST({reported}, COALESCE(d.sent_at, d.created_at)) END"
-    )
-
-
 def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, set[str]]:
-    """One statement; returns, per push id with a delivery, the timestamps that were empty."""
-    table = Delivery._meta.db_table
-    values = ", ".join(
-        ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::varchar)"] * len(rows)
+    """One statement (``Delivery.objects.record_events``); returns, per push id with a
+    delivery, the timestamps that were empty."""
+    held = Delivery.objects.record_events(
+        device.pk,
+        [(r.push_id, r.arrival, r.click_at, r.dismiss_at, r.end_state) for r in rows.values()],
     )
-    params: list = []
-    for row in rows.values():
-        params += [row.push_id, row.arrival, row.click_at, row.dismiss_at, row.end_state]
-    # "old" locks the rows and keeps what they held before, for the counts; the UPDATE writes
-    # only the rows that change, so a retried batch costs no writes.
-    sql = f"""
-        WITH v (push_id, arrive_at, click_at, dismiss_at, end_state) AS (VALUES {values}),
-        old AS (
-            SELECT d.id, d.push_id, d.arrived_at, d.clicked_at, d.dismissed_at
-            FROM {table} AS d JOIN v ON v.push_id = d.push_id
-            WHERE d.device_id = %s
-            ORDER BY d.id
-            FOR UPDATE OF d
-        ),
-        changed AS (
-            UPDATE {table} AS d SET
-                arrived_at = COALESCE(d.arrived_at, {_clamped("v.arrive_at")}),
-                clicked_at = COALESCE(d.clicked_at, {_clamped("v.click_at")}),
-                dismissed_at = COALESCE(d.dismissed_at, {_clamped("v.dismiss_at")}),
-                state = CASE
-                    WHEN d.state IN (%s, %s) THEN d.state
-                    ELSE COALESCE(v.end_state, %s)
-                END
-            FROM v
-            WHERE d.id IN (SELECT id FROM old)
-                AND d.push_id = v.push_id
-                AND (
-                    d.arrived_at IS NULL
-                    OR (d.clicked_at IS NULL AND v.click_at IS NOT NULL)
-                    OR (d.dismissed_at IS NULL AND v.dismiss_at IS NOT NULL)
-                    OR d.state NOT IN (%s, %s, %s)
-                    OR (d.state = %s AND v.end_state IS NOT NULL)
-                )
-        )
-        SELECT push_id, arrived_at IS NULL, clicked_at IS NULL, dismissed_at IS NULL FROM old
-    """
-    params += [device.pk, _CLICKED, _DISMISSED, _ARRIVED]
-    params += [_ARRIVED, _CLICKED, _DISMISSED, _ARRIVED]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {
-            push_id: {
-                name
-                for name, empty in zip(_COLUMN.values(), flags, strict=True)
-                if empty  # the column was NULL before this batch
-            }
-            for push_id, *flags in cursor.fetchall()
+    return {
+        push_id: {
+            name
+            for name, empty in zip(_COLUMN.values(), flags, strict=True)
+            if empty  # the column was NULL before this batch
         }
+        for push_id, *flags in held
+    }
 
 
 def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, set[str]]:

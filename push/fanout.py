@@ -34,12 +34,6 @@ from . import audience
 from .channels import channel_for
 from .models import Delivery, Push
 
-LIST_AUDIENCES = (
-    Push.Audience.TOKEN,
-    Push.Audience.TOKEN_LIST,
-    Push.Audience.ACCOUNT,
-    Push.Audience.ACCOUNT_LIST,
-)
 # A push with expire_time 0 ("real time only") still waits this long for a polling device.
 REAL_TIME_WINDOW = timedelta(seconds=60)
 # An accepted push whose start task has not run by then is started by the sweep.
@@ -65,7 +59,7 @@ def accept(push: Push, *, now=None) -> Push:
     push.status = Push.Status.WAIT if starts > now else Push.Status.INIT
     push.save()
     if push.status == Push.Status.INIT:
-        if push.audience_type in LIST_AUDIENCES:
+        if push.audience_type in Push.Audience.LISTS:
             start(push.pk, now=now)
             push.refresh_from_db()
         else:
@@ -90,47 +84,32 @@ def lock_inbox_order(application_id: int) -> None:
 def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tuple[int, int]:
     """Insert one delivery per target device with id above ``after``, at most ``limit`` of
     them, in device id order, with one INSERT … SELECT; returns (count, last device id)."""
-    devices = audience.devices(push).values_list("id", "notifications_enabled")
-    try:
-        select_sql, select_params = devices.query.sql_with_params()
-    except EmptyResultSet:  # e.g. an empty token list: nobody to push to
-        return 0, after
     channel = channel_for(push.application)
     state, sent_at = (
-        (Delivery.State.SENT, now)
-        if channel.queued_is_sent
-        else (
-            Delivery.State.QUEUED,
-            None,
-        )
+        (Delivery.State.SENT, now) if channel.queued_is_sent else (Delivery.State.QUEUED, None)
     )
     if push.resend_by_sms:
         # Due relative to being sent; for a queued channel it is set again when it is sent.
         fallback, due = Delivery.Fallback.WAITING, now + timedelta(seconds=push.sms_delay)
     else:
         fallback, due = Delivery.Fallback.NONE, None
-    table = Delivery._meta.db_table
-    chunk = "" if limit is None else "LIMIT %s"
-    insert = (
-        f"INSERT INTO {table} (push_id, device_id, state, notifications_enabled, created_at, "
-        "sent_at, fallback, sms_due_at, outcome, outcome_detail, sms_attempts) "
-        f"SELECT %s, d.id, %s, d.notifications_enabled, %s, %s, %s, %s, '', '', 0 "
-        f"FROM ({select_sql}) AS d WHERE d.id > %s ORDER BY d.id {chunk} RETURNING device_id"
-    )
-    params = [push.pk, state, now, sent_at, fallback, due, *select_params, after]
-    if limit is not None:
-        params.append(limit)
     lock_inbox_order(push.application_id)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # counted in the database, not in Python
-            cursor.execute(
-                f"WITH written AS ({insert}) SELECT count(*), max(device_id) FROM written", params
-            )
-            inserted, last = cursor.fetchone()
-        else:  # SQLite: no INSERT inside WITH
-            cursor.execute(insert, params)
-            written = [device_id for (device_id,) in cursor.fetchall()]
-            inserted, last = len(written), max(written, default=None)
+    try:
+        inserted, last = Delivery.objects.insert_for_devices(
+            audience.devices(push).values_list("id", "notifications_enabled"),
+            after=after,
+            limit=limit,
+            values={
+                "push": push.pk,
+                "state": state,
+                "created_at": now,
+                "sent_at": sent_at,
+                "fallback": fallback,
+                "sms_due_at": due,
+            },
+        )
+    except EmptyResultSet:  # e.g. an empty token list: nobody to push to
+        return 0, after
     if not channel.queued_is_sent:
         channel.send(push, Delivery.objects.filter(push=push, state=Delivery.State.QUEUED), now)
     return inserted, last or after

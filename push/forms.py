@@ -6,7 +6,7 @@ from django import forms
 
 from .models import Application, Delivery, Platform, Push
 from .stats import OUTCOMES
-from .tpns.parse import EXPIRE_DEFAULT, EXPIRE_MAX, SMS_DELAY_MIN, beijing_time
+from .tpns.parse import SMS_DELAY_MIN, beijing_time
 
 # An Android package name or an iOS bundle ID: dot-separated segments, at least two.
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$")
@@ -94,13 +94,13 @@ class ComposeForm(forms.Form):
     is validated and accepted by exactly the same code as the API."""
 
     AUDIENCES = [
-        ("token_list", "Devices (tokens)"),
-        ("account_list", "Accounts"),
-        ("tag", "Devices with tags"),
-        ("all", "All devices"),
+        (Push.Audience.TOKEN_LIST, "Devices (tokens)"),
+        (Push.Audience.ACCOUNT_LIST, "Accounts"),
+        (Push.Audience.TAG, "Devices with tags"),
+        (Push.Audience.ALL, "All devices"),
     ]
     application = forms.ModelChoiceField(queryset=None, empty_label=None)
-    audience_type = forms.ChoiceField(choices=AUDIENCES, initial="token_list")
+    audience_type = forms.ChoiceField(choices=AUDIENCES, initial=Push.Audience.TOKEN_LIST)
     tokens = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One token per line."
     )
@@ -118,9 +118,9 @@ class ComposeForm(forms.Form):
     title = forms.CharField(max_length=Push._meta.get_field("title").max_length)
     content = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     expire_time = forms.IntegerField(
-        initial=EXPIRE_DEFAULT,
+        initial=Push.EXPIRE_DEFAULT,
         min_value=0,
-        max_value=EXPIRE_MAX,
+        max_value=Push.EXPIRE_MAX,
         help_text="Seconds the notification waits for an offline device (at most 72 h).",
     )
     send_time = forms.DateTimeField(
@@ -186,12 +186,12 @@ class ComposeForm(forms.Form):
             "message": {"title": d["title"], "content": d["content"]},
             "expire_time": d["expire_time"],
         }
-        if d["audience_type"] == "token_list":
+        if d["audience_type"] == Push.Audience.TOKEN_LIST:
             body["token_list"] = lines(d["tokens"])
-        elif d["audience_type"] == "account_list":
+        elif d["audience_type"] == Push.Audience.ACCOUNT_LIST:
             body["account_list"] = lines(d["accounts"])
             body["account_type"] = d["account_type"]
-        elif d["audience_type"] == "tag":
+        elif d["audience_type"] == Push.Audience.TAG:
             tags = [t.strip() for t in (d["tags"] or "").split(",") if t.strip()]
             body["tag_rules"] = [
                 {"tag_items": [{"tags": tags, "tags_operator": d["tags_operator"]}]}

@@ -5,18 +5,20 @@ device (``push.channels``); the SDK reports arrival, click and dismissal (``/sdk
 the supplementary SMS engine (``push.fallback``) decides the deliveries whose SMS falls due.
 """
 
+import enum
 import hmac
 import secrets
 import string
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts import crypto
 from accounts.models import Account, random_string, sign
 from sms import sending
+from sms.rules import Rule
 
 PHONE_ACCOUNT_TYPE = 1002  # TPNS account type of a mobile number (E.164)
 TOKEN_MAX_LENGTH = 36
@@ -251,6 +253,14 @@ class Push(models.Model):
         ACCOUNT = "account"
         ACCOUNT_LIST = "account_list"
 
+        # Groupings, written once (nonmember: they are not choices). TOKEN and ACCOUNT are
+        # the one-target forms of TOKEN_LIST and ACCOUNT_LIST; broadcasts can be scheduled
+        # and are limited to one per second; list audiences are fanned out from the request.
+        TOKENS = enum.nonmember((TOKEN, TOKEN_LIST))
+        ACCOUNTS = enum.nonmember((ACCOUNT, ACCOUNT_LIST))
+        BROADCASTS = enum.nonmember((ALL, TAG))
+        LISTS = enum.nonmember((TOKEN, TOKEN_LIST, ACCOUNT, ACCOUNT_LIST))
+
     class MessageType(models.TextChoices):
         NOTIFY = "notify", "Notification"
         MESSAGE = "message", "Pass-through message"
@@ -271,7 +281,10 @@ class Push(models.Model):
     content = models.TextField(blank=True)
     message = models.JSONField(default=dict, help_text="The message object as given.")
     environment = models.CharField(max_length=10, blank=True)
-    expire_time = models.PositiveIntegerField(default=86400)
+    # expire_time in seconds, as TPNS has it: one day unless given, 1–799 are raised to 800
+    # (0 means real-time only), at most three days.
+    EXPIRE_DEFAULT, EXPIRE_FLOOR, EXPIRE_MAX = 86400, 800, 259200
+    expire_time = models.PositiveIntegerField(default=EXPIRE_DEFAULT)
     send_at = models.DateTimeField(null=True, blank=True)
     seq = models.BigIntegerField(default=0)
     options = models.JSONField(default=dict, blank=True, help_text="Other TPNS fields as given.")
@@ -351,14 +364,23 @@ class Push(models.Model):
     def push_id(self) -> str:
         return str(self.pk)
 
+    # Each SMS field of a push has three names, written once here: ``sms.sending``'s keyword
+    # (its own API's field: an SmsRejected names it), the Push field, and TPNS's sms_info key.
+    SMS_FIELDS = (
+        ("sdk_app_id", "sms_app_id", "sms_app_id"),
+        ("template_id", "sms_template_id", "sms_template_id"),
+        ("sign_name", "sms_sign_name", "sms_sign_name"),
+        ("params", "sms_params", "sms_template_params"),
+    )
+
     def sms_info(self) -> dict:
         """The push's SMS fields as ``sms.sending.resolve`` / ``prepare`` take them."""
-        return {
-            "sdk_app_id": self.sms_app_id,
-            "template_id": self.sms_template_id,
-            "sign_name": self.sms_sign_name,
-            "params": self.sms_params,
-        }
+        return {keyword: getattr(self, name) for keyword, name, _ in self.SMS_FIELDS}
+
+    @classmethod
+    def tpns_sms_field(cls, keyword: str) -> str:
+        """The sms_info key of ``sms.sending``'s field ``keyword`` ("" if it has none)."""
+        return next((key for kw, _, key in cls.SMS_FIELDS if kw == keyword), "")
 
     def pin_sms(self) -> None:
         """Resolve ``sms_info`` now (the accept-time gates; raises ``SmsRejected`` naming the
@@ -378,8 +400,8 @@ class Push(models.Model):
         return sending.resolve_pinned(
             self.application.account,
             sdk_app_id=self.sms_app_id,
-            template=self.pinned_template,
-            signature=self.pinned_signature,
+            template_pk=self.pinned_template_id,
+            signature_pk=self.pinned_signature_id,
             params=self.sms_params,
         )
 
@@ -409,6 +431,172 @@ class Push(models.Model):
         }
 
 
+# What a claim returns of each delivery, in this order (``push.plan.Due``): what deciding it
+# needs, so that it is not read a second time.
+CLAIMED_COLUMNS = ("id", "push_id", "device_id", "arrived_at", "clicked_at", "sms_attempts")
+
+
+class DeliveryQuerySet(models.QuerySet):
+    """The set-based statements of the hot paths: fan-out, the SDK's events, the SMS sweep.
+
+    Enum values are formatted into the statements rather than bound: they are constants, and
+    the partial indexes (``fallback = 'waiting'``) are matched only by a literal."""
+
+    def claim_due(self, now, limit: int, lease) -> list[tuple]:
+        """Take up to ``limit`` due deliveries (and any whose lease ran out) for this worker:
+        ``fallback`` becomes ``claimed`` until ``now + lease``. Returns rows of ``CLAIMED_COLUMNS``.
+
+        One statement each: the inner SELECT walks the partial index of waiting rows in due
+        order and skips rows another worker is claiming right now (SKIP LOCKED); the UPDATE
+        flips them. Then the same for rows whose worker died (their lease ended).
+        """
+        fallback = Delivery.Fallback
+        table = self.model._meta.db_table
+        lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+        inner = [
+            f"SELECT id FROM {table} WHERE fallback = '{fallback.WAITING}' AND sms_due_at <= %s "
+            f"ORDER BY sms_due_at LIMIT %s {lock}",
+            f"SELECT id FROM {table} WHERE fallback = '{fallback.CLAIMED}' "
+            f"AND claimed_until < %s ORDER BY claimed_until LIMIT %s {lock}",
+        ]
+        claimed: list[tuple] = []
+        with connection.cursor() as cursor:
+            for select in inner:
+                room = limit - len(claimed)
+                if room <= 0:
+                    break
+                if connection.vendor == "postgresql":
+                    where = f"id = ANY(ARRAY({select}))"
+                else:
+                    where = f"id IN ({select})"
+                cursor.execute(
+                    f"UPDATE {table} SET fallback = '{fallback.CLAIMED}', claimed_until = %s "
+                    f"WHERE {where} RETURNING {', '.join(CLAIMED_COLUMNS)}",
+                    [now + lease, now, room],
+                )
+                claimed += cursor.fetchall()
+        return claimed
+
+    def count_due(self, now, at_most: int) -> int:
+        """How many deliveries are due now, counting no further than ``at_most`` (a bounded
+        walk of the partial index of waiting rows)."""
+        table = self.model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {table} "
+                f"WHERE fallback = '{Delivery.Fallback.WAITING}' AND sms_due_at <= %s "
+                "LIMIT %s) AS due",
+                [now, at_most],
+            )
+            return cursor.fetchone()[0]
+
+    def insert_for_devices(
+        self, devices, *, after: int, limit: int | None, values: dict
+    ) -> tuple[int, int | None]:
+        """One delivery per row of ``devices`` (a queryset of ``(id, notifications_enabled)``)
+        with an id above ``after``, at most ``limit``, in device id order, with one
+        ``INSERT … SELECT``; returns (count, last device id written).
+
+        ``values`` gives the other columns by field name (``push``, ``state``, …); every column
+        neither names takes its field's default, as ``sms.bulk.insert_rows`` does. Raises
+        ``EmptyResultSet`` when ``devices`` can match nothing."""
+        meta = self.model._meta
+        select_sql, select_params = devices.query.sql_with_params()
+        given = {meta.get_field(name).attname: value for name, value in values.items()}
+        from_device = {"device_id": "d.id", "notifications_enabled": "d.notifications_enabled"}
+        cast = connection.vendor == "postgresql"  # a bare NULL in a SELECT list is text there
+        columns, selects, params = [], [], []
+        for field in meta.concrete_fields:
+            if field.primary_key:
+                continue
+            columns.append(connection.ops.quote_name(field.column))
+            if field.attname in from_device:
+                selects.append(from_device[field.attname])
+                continue
+            value = given[field.attname] if field.attname in given else field.get_default()
+            selects.append(f"%s::{field.cast_db_type(connection)}" if cast else "%s")
+            params.append(field.get_db_prep_save(value, connection))
+        chunk = "" if limit is None else "LIMIT %s"
+        insert = (
+            f"INSERT INTO {meta.db_table} ({', '.join(columns)}) SELECT {', '.join(selects)} "
+            f"FROM ({select_sql}) AS d WHERE d.id > %s ORDER BY d.id {chunk} "
+            "RETURNING device_id"
+        )
+        params += [*select_params, after]
+        if limit is not None:
+            params.append(limit)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # counted in the database, not in Python
+                cursor.execute(
+                    f"WITH written AS ({insert}) SELECT count(*), max(device_id) FROM written",
+                    params,
+                )
+                return cursor.fetchone()
+            cursor.execute(insert, params)  # SQLite: no INSERT inside WITH
+            written = [device_id for (device_id,) in cursor.fetchall()]
+            return len(written), max(written, default=None)
+
+    def record_events(self, device_id: int, rows: list[tuple]) -> list[tuple]:
+        """PostgreSQL: apply one device's event rows ``(push_id, arrival, click_at,
+        dismiss_at, end_state)`` (the rules are ``push.events``'s) in one statement. Returns,
+        per push with a delivery, ``(push_id, arrived_at was NULL, clicked_at was NULL,
+        dismissed_at was NULL)`` as the delivery held them before."""
+        table = self.model._meta.db_table
+        state = Delivery.State
+        arrived, ended = f"'{state.ARRIVED}'", f"'{state.CLICKED}', '{state.DISMISSED}'"
+        values = ", ".join(
+            ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::varchar)"]
+            * len(rows)
+        )
+        # "old" locks the rows (in id order: concurrent batches cannot deadlock) and keeps what
+        # they held before, for the counts; the UPDATE writes only the rows that change, so a
+        # retried batch costs no writes.
+        sql = f"""
+            WITH v (push_id, arrive_at, click_at, dismiss_at, end_state) AS (VALUES {values}),
+            old AS (
+                SELECT d.id, d.push_id, d.arrived_at, d.clicked_at, d.dismissed_at
+                FROM {table} AS d JOIN v ON v.push_id = d.push_id
+                WHERE d.device_id = %s
+                ORDER BY d.id
+                FOR UPDATE OF d
+            ),
+            changed AS (
+                UPDATE {table} AS d SET
+                    arrived_at = COALESCE(d.arrived_at, {_clamped("v.arrive_at")}),
+                    clicked_at = COALESCE(d.clicked_at, {_clamped("v.click_at")}),
+                    dismissed_at = COALESCE(d.dismissed_at, {_clamped("v.dismiss_at")}),
+                    state = CASE
+                        WHEN d.state IN ({ended}) THEN d.state
+                        ELSE COALESCE(v.end_state, {arrived})
+                    END
+                FROM v
+                WHERE d.id IN (SELECT id FROM old)
+                    AND d.push_id = v.push_id
+                    AND (
+                        d.arrived_at IS NULL
+                        OR (d.clicked_at IS NULL AND v.click_at IS NOT NULL)
+                        OR (d.dismissed_at IS NULL AND v.dismiss_at IS NOT NULL)
+                        OR d.state NOT IN ({arrived}, {ended})
+                        OR (d.state = {arrived} AND v.end_state IS NOT NULL)
+                    )
+            )
+            SELECT push_id, arrived_at IS NULL, clicked_at IS NULL, dismissed_at IS NULL FROM old
+        """
+        params = [value for row in rows for value in row] + [device_id]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+
+def _clamped(reported: str) -> str:
+    """SQL: a reported event time, not before the delivery was sent (GREATEST ignores NULLs,
+    so an unreported time must stay NULL explicitly)."""
+    return (
+        f"CASE WHEN {reported} IS NULL THEN NULL "
+        f"ELSE GREATEST({reported}, COALESCE(d.sent_at, d.created_at)) END"
+    )
+
+
 class Delivery(models.Model):
     """One push to one device, and its supplementary-SMS decision."""
 
@@ -426,6 +614,22 @@ class Delivery(models.Model):
         WAITING = "waiting", "Waiting for the due time"
         CLAIMED = "claimed", "Being decided"
         DECIDED = "decided", "Decided"
+
+    class Outcome(models.TextChoices):
+        """A decided delivery's supplementary SMS (``outcome``; ``outcome_detail`` says more:
+        the rule when blocked, the provider's code when failed, the SMS row's state or code
+        when unknown)."""
+
+        NOT_NEEDED = "not_needed", "Not needed"  # the trigger condition does not hold
+        SENT = "sent", "Sent"
+        NO_PHONE = "no_phone", "No phone number"
+        DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"  # one SMS per number per push
+        BLOCKED = "blocked", "Blocked"  # detail: a ``Rule``
+        FAILED = "failed", "Failed"  # detail: the provider's code
+        UNKNOWN = "unknown", "Unknown"  # may have been sent: never re-sent, settled by receipts
+
+    # Why a delivery's SMS was blocked (its ``outcome_detail``): the SMS platform's vocabulary.
+    Rule = Rule
 
     # No index of their own: the (push, id) and (device, id) indexes below cover both, and
     # every delivery write would pay for two more.
@@ -445,12 +649,14 @@ class Delivery(models.Model):
     fallback = models.CharField(max_length=10, choices=Fallback.choices, default=Fallback.NONE)
     sms_due_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, blank=True)
+    outcome = models.CharField(max_length=20, blank=True, choices=Outcome.choices)
     outcome_detail = models.CharField(max_length=100, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     sms_attempts = models.PositiveSmallIntegerField(
         default=0, help_text="SMS attempts that failed in a retryable way."
     )
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "deliveries"

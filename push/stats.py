@@ -14,13 +14,13 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from sms.models import SmsMessage, push_context
+from sms.models import SmsMessage
 
-from .fallback import BLOCKED, DUPLICATE, FAILED, NO_PHONE, NOT_NEEDED, SENT, UNKNOWN
 from .models import Delivery, Push, PushStats
+from .sms_source import messages_of, push_context
 
-# Every outcome a supplementary-SMS decision can have, as push.fallback writes them.
-OUTCOMES = (NOT_NEEDED, SENT, NO_PHONE, DUPLICATE, BLOCKED, FAILED, UNKNOWN)
+# Every outcome a supplementary-SMS decision can have (``Delivery.Outcome``), in its order.
+OUTCOMES = tuple(Delivery.Outcome.values)
 # Below this many targets a push page counts live; above it, it reads the rollup.
 LIVE_LIMIT = 20_000
 FRESH = timedelta(minutes=3)
@@ -96,12 +96,12 @@ def compute(pushes) -> dict[int, dict]:
         .annotate(n=Count("id"))
     ):
         outcomes[push_id][outcome] += n
-        if outcome == BLOCKED:
+        if outcome == Delivery.Outcome.BLOCKED:
             blocked[push_id][detail] = blocked[push_id].get(detail, 0) + n
     all_sms = sms_figures()
     sms = {
         r.pop("session_context"): r
-        for r in SmsMessage.objects.of_push(*ids)
+        for r in messages_of(*ids)
         .values("session_context")
         .annotate(**{k: all_sms[k] for k in _PUSH_SMS_FIGURES})
     }

@@ -1,8 +1,7 @@
 """A delivery's story, in time order: pushed → arrived / clicked / permission → decided → SMS."""
 
-from sms.models import SmsMessage
-
 from .models import Delivery
+from .sms_source import messages_of
 
 
 def timeline(delivery: Delivery) -> list[dict]:
@@ -36,9 +35,7 @@ def timeline(delivery: Delivery) -> list[dict]:
         )
         steps.append({"at": delivery.decided_at, "event": "decided", "detail": detail})
     messages = (
-        SmsMessage.objects.of_push(delivery.push_id)
-        .filter(source_id=delivery.pk)
-        .order_by("created_at", "id")
+        messages_of(delivery.push_id).filter(source_id=delivery.pk).order_by("created_at", "id")
     )
     for m in messages:
         steps.append(

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import sys
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,21 +77,18 @@ def _fernet_keys(raw):
     return keys
 
 
-def _load():
-    _read_file_variables()
-    env = environ.Env()
-    s = {}
-    s["DEBUG"] = _get(env, "DEBUG", "bool", True)
-
+def _secret_key(env, debug):
     secret_key = env.str("SECRET_KEY", default="")
     if not secret_key:
-        if not s["DEBUG"]:
+        if not debug:
             raise ConfigError("SECRET_KEY: required when DEBUG is off")
-        secret_key = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
-    elif len(secret_key) < 32 and not s["DEBUG"]:
+        return "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+    if len(secret_key) < 32 and not debug:
         raise ConfigError("SECRET_KEY: use at least 32 random characters")
-    s["SECRET_KEY"] = secret_key
+    return secret_key
 
+
+def _database(env):
     default_db = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     database_url = env.str("DATABASE_URL", default=default_db)
     scheme = urlsplit(database_url).scheme
@@ -117,33 +115,20 @@ def _load():
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             }
         )
-    s["DATABASES"] = {"default": db}
+    return db
 
-    s["REDIS_URL"] = env.str("REDIS_URL", default="")
-    if s["REDIS_URL"] and urlsplit(s["REDIS_URL"]).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError("REDIS_URL: must start with redis://, rediss:// or unix://")
 
-    s["ALLOWED_HOSTS"] = _get(
-        env, "ALLOWED_HOSTS", "list", ["127.0.0.1", "localhost", "[::1]"] if s["DEBUG"] else []
-    )
-    if not s["DEBUG"] and not s["ALLOWED_HOSTS"]:
-        raise ConfigError("ALLOWED_HOSTS: required when DEBUG is off (comma-separated host names)")
-    s["CSRF_TRUSTED_ORIGINS"] = _get(env, "CSRF_TRUSTED_ORIGINS", "list", [])
-    for origin in s["CSRF_TRUSTED_ORIGINS"]:
-        if urlsplit(origin).scheme not in ("http", "https"):
-            raise ConfigError(f"CSRF_TRUSTED_ORIGINS: {origin!r} must start with https://")
-
+def _encryption_keys(env, debug, secret_key):
     raw_keys = env.str("FIELD_ENCRYPTION_KEYS", default="")
     if not raw_keys:
-        if not s["DEBUG"]:
+        if not debug:
             raise ConfigError("FIELD_ENCRYPTION_KEYS: required when DEBUG is off")
         digest = hashlib.sha256(f"pushconsole-field-encryption:{secret_key}".encode()).digest()
         raw_keys = base64.urlsafe_b64encode(digest).decode()
-    s["FIELD_ENCRYPTION_KEYS"] = _fernet_keys(raw_keys)
+    return _fernet_keys(raw_keys)
 
-    s["SMS_TRANSPORT"] = env.str("SMS_TRANSPORT", default="local")
-    if s["SMS_TRANSPORT"] not in ("local", "tencent"):
-        raise ConfigError(f"SMS_TRANSPORT: {s['SMS_TRANSPORT']!r} is not one of local, tencent")
+
+def _tencent_endpoint(env):
     endpoint = env.str("TENCENTCLOUD_SMS_ENDPOINT", default="https://sms.tencentcloudapi.com")
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
@@ -151,67 +136,100 @@ def _load():
             "TENCENTCLOUD_SMS_ENDPOINT: give a URL like https://sms.tencentcloudapi.com "
             "or http://127.0.0.1:PORT"
         )
-    s["TENCENTCLOUD_SMS_ENDPOINT"] = endpoint
-    s["TENCENTCLOUD_SMS_REGION"] = env.str("TENCENTCLOUD_SMS_REGION", default="ap-guangzhou")
-    s["TENCENTCLOUD_TIMEOUT"] = _get(env, "TENCENTCLOUD_TIMEOUT", "int", 10)
+    return endpoint
 
-    s["EMAIL_URL"] = env.str("EMAIL_URL", default="")
-    s["DEFAULT_FROM_EMAIL"] = env.str("DEFAULT_FROM_EMAIL", default="pushconsole@localhost")
-    s["Q_WORKERS"] = _get(env, "Q_WORKERS", "int", 2)
-    s["Q_CLUSTER_NAME"] = env.str("Q_CLUSTER_NAME", default="pushconsole")
-    s["BENCH_ENDPOINTS"] = _get(env, "BENCH_ENDPOINTS", "bool", False)
-    # Deliveries written per fan-out transaction: other pushes of the same app wait for at most
-    # one chunk (deliveries of an app are committed in id order, see push.fanout).
-    s["FANOUT_CHUNK"] = _get(env, "FANOUT_CHUNK", "int", 20000)
-    if s["FANOUT_CHUNK"] < 1:
-        raise ConfigError(f"FANOUT_CHUNK: {s['FANOUT_CHUNK']} is not a positive number")
+
+def _choice(env, name, default, choices):
+    value = env.str(name, default=default)
+    if value not in choices:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _int(env, name, default, minimum=None, *, range_error=False):
+    """An integer variable; below ``minimum`` it is "not a positive number", or with
+    ``range_error`` "out of range"."""
+    value = _get(env, name, "int", default)
+    if minimum is not None and value < minimum:
+        if range_error:
+            raise ConfigError(f"{name}: {value} is out of range")
+        raise ConfigError(f"{name}: {value} is not a positive number")
+    return value
+
+
+@contextmanager
+def _reported():
+    """A ConfigError while reading the settings stops start-up with one line naming it."""
+    try:
+        yield
+    except ConfigError as exc:
+        sys.stderr.write(f"pushconsole: configuration error: {exc}\n")
+        raise SystemExit(2) from None
+
+
+# Each setting read from the environment is written once, here, in the order it is checked.
+with _reported():
+    _read_file_variables()
+    _env = environ.Env()
+    DEBUG = _get(_env, "DEBUG", "bool", True)
+    SECRET_KEY = _secret_key(_env, DEBUG)
+    DATABASES = {"default": _database(_env)}
+
+    REDIS_URL = _env.str("REDIS_URL", default="")
+    if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL: must start with redis://, rediss:// or unix://")
+
+    ALLOWED_HOSTS = _get(
+        _env, "ALLOWED_HOSTS", "list", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
+    )
+    if not DEBUG and not ALLOWED_HOSTS:
+        raise ConfigError("ALLOWED_HOSTS: required when DEBUG is off (comma-separated host names)")
+    CSRF_TRUSTED_ORIGINS = _get(_env, "CSRF_TRUSTED_ORIGINS", "list", [])
+    for _origin in CSRF_TRUSTED_ORIGINS:
+        if urlsplit(_origin).scheme not in ("http", "https"):
+            raise ConfigError(f"CSRF_TRUSTED_ORIGINS: {_origin!r} must start with https://")
+
+    FIELD_ENCRYPTION_KEYS = _encryption_keys(_env, DEBUG, SECRET_KEY)
+
+    SMS_TRANSPORT = _choice(_env, "SMS_TRANSPORT", "local", ("local", "tencent"))
+    TENCENTCLOUD_SMS_ENDPOINT = _tencent_endpoint(_env)
+    TENCENTCLOUD_SMS_REGION = _env.str("TENCENTCLOUD_SMS_REGION", default="ap-guangzhou")
+    TENCENTCLOUD_TIMEOUT = _get(_env, "TENCENTCLOUD_TIMEOUT", "int", 10)
+
+    _email_url = _env.str("EMAIL_URL", default="")
+    DEFAULT_FROM_EMAIL = _env.str("DEFAULT_FROM_EMAIL", default="pushconsole@localhost")
+    _q_workers = _get(_env, "Q_WORKERS", "int", 2)
+    _q_cluster_name = _env.str("Q_CLUSTER_NAME", default="pushconsole")
+    BENCH_ENDPOINTS = _get(_env, "BENCH_ENDPOINTS", "bool", False)
+    # Deliveries written per fan-out transaction: other pushes of the same app wait for at
+    # most one chunk (deliveries of an app are committed in id order, see push.fanout).
+    FANOUT_CHUNK = _int(_env, "FANOUT_CHUNK", 20000, 1)
     # The supplementary-SMS sweep: deliveries per claimed batch, and how long a claim holds
     # before another worker may take the batch over (its worker is presumed dead).
-    s["FALLBACK_BATCH_SIZE"] = _get(env, "FALLBACK_BATCH_SIZE", "int", 1000)
-    s["FALLBACK_LEASE_SECONDS"] = _get(env, "FALLBACK_LEASE_SECONDS", "int", 300)
+    FALLBACK_BATCH_SIZE = _get(_env, "FALLBACK_BATCH_SIZE", "int", 1000)
+    FALLBACK_LEASE_SECONDS = _get(_env, "FALLBACK_LEASE_SECONDS", "int", 300)
     # How many task workers (across all clusters) sweep at once when a backlog is waiting.
-    s["FALLBACK_WORKERS"] = _get(env, "FALLBACK_WORKERS", "int", s["Q_WORKERS"])
+    FALLBACK_WORKERS = _get(_env, "FALLBACK_WORKERS", "int", _q_workers)
     # Written by the service user (collectstatic; uploaded proofs): outside the code in a
     # deployment (deploy/systemd: /var/lib/pushconsole), so the code can stay read-only.
-    s["STATIC_ROOT"] = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
-    s["MEDIA_ROOT"] = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
-    # Behind a TLS-terminating proxy that already redirects, SECURE_SSL_REDIRECT=false.
-    s["SECURE_SSL_REDIRECT"] = _get(env, "SECURE_SSL_REDIRECT", "bool", True)
-    s["SECURE_HSTS_SECONDS"] = _get(env, "SECURE_HSTS_SECONDS", "int", 31536000)
+    STATIC_ROOT = Path(_env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+    # Uploaded proofs (signature documents, identity credentials): private, staff only.
+    MEDIA_ROOT = Path(_env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+    # Behind a TLS-terminating proxy that already redirects, SECURE_SSL_REDIRECT=false
+    # (both apply only with DEBUG off, below).
+    _secure_ssl_redirect = _get(_env, "SECURE_SSL_REDIRECT", "bool", True)
+    _secure_hsts_seconds = _get(_env, "SECURE_HSTS_SECONDS", "int", 31536000)
     # Guessing: failed logins (django-axes) and failed API authentication (accounts.throttle).
     # The client address is REMOTE_ADDR unless TRUSTED_PROXY_COUNT proxies of ours stand in
     # front and append to X-Forwarded-For (lib.clientaddr).
-    for name, default in (
-        ("TRUSTED_PROXY_COUNT", 0),
-        ("LOGIN_FAILURE_LIMIT", 10),
-        ("LOGIN_LOCKOUT_SECONDS", 900),
-        ("API_AUTH_FAILURE_LIMIT", 30),
-        ("API_AUTH_FAILURE_WINDOW", 600),
-        ("API_AUTH_LOCKOUT_SECONDS", 900),
-    ):
-        s[name] = _get(env, name, "int", default)
-        if s[name] < (0 if name == "TRUSTED_PROXY_COUNT" else 1):
-            raise ConfigError(f"{name}: {s[name]} is out of range")
-    return s
-
-
-try:
-    _s = _load()
-except ConfigError as _exc:
-    sys.stderr.write(f"pushconsole: configuration error: {_exc}\n")
-    raise SystemExit(2) from None
-
-DEBUG = _s["DEBUG"]
-SECRET_KEY = _s["SECRET_KEY"]
-ALLOWED_HOSTS = _s["ALLOWED_HOSTS"]
-CSRF_TRUSTED_ORIGINS = _s["CSRF_TRUSTED_ORIGINS"]
-DATABASES = _s["DATABASES"]
-FIELD_ENCRYPTION_KEYS = _s["FIELD_ENCRYPTION_KEYS"]
-SMS_TRANSPORT = _s["SMS_TRANSPORT"]
-TENCENTCLOUD_SMS_ENDPOINT = _s["TENCENTCLOUD_SMS_ENDPOINT"]
-TENCENTCLOUD_SMS_REGION = _s["TENCENTCLOUD_SMS_REGION"]
-TENCENTCLOUD_TIMEOUT = _s["TENCENTCLOUD_TIMEOUT"]
-REDIS_URL = _s["REDIS_URL"]
+    TRUSTED_PROXY_COUNT = _int(_env, "TRUSTED_PROXY_COUNT", 0, 0, range_error=True)
+    AXES_FAILURE_LIMIT = _int(_env, "LOGIN_FAILURE_LIMIT", 10, 1, range_error=True)
+    AXES_COOLOFF_TIME = timedelta(
+        seconds=_int(_env, "LOGIN_LOCKOUT_SECONDS", 900, 1, range_error=True)
+    )
+    API_AUTH_FAILURE_LIMIT = _int(_env, "API_AUTH_FAILURE_LIMIT", 30, 1, range_error=True)
+    API_AUTH_FAILURE_WINDOW = _int(_env, "API_AUTH_FAILURE_WINDOW", 600, 1, range_error=True)
+    API_AUTH_LOCKOUT_SECONDS = _int(_env, "API_AUTH_LOCKOUT_SECONDS", 900, 1, range_error=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -288,7 +306,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = _s["STATIC_ROOT"]
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -298,8 +315,6 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Uploaded proofs (signature documents, identity credentials): private, shown to staff only.
-MEDIA_ROOT = _s["MEDIA_ROOT"]
 MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -310,11 +325,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-if _s["EMAIL_URL"]:
-    vars().update(environ.Env.email_url_config(_s["EMAIL_URL"]))
+if _email_url:
+    vars().update(environ.Env.email_url_config(_email_url))
 elif DEBUG:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-DEFAULT_FROM_EMAIL = _s["DEFAULT_FROM_EMAIL"]
 
 # django-q2. Known pitfalls handled: the ORM broker is the database itself unless Redis is
 # configured; successful results are kept (save_limit 0 = no per-save trimming query) and
@@ -322,15 +336,9 @@ DEFAULT_FROM_EMAIL = _s["DEFAULT_FROM_EMAIL"]
 # if it has not finished, so `retry` stays well above `timeout`; attempts are capped; missed
 # schedule runs are not replayed in a burst after downtime (`catch_up` off): the minute sweep
 # finds due work in the database anyway.
-FALLBACK_BATCH_SIZE = _s["FALLBACK_BATCH_SIZE"]
-FANOUT_CHUNK = _s["FANOUT_CHUNK"]
-BENCH_ENDPOINTS = _s["BENCH_ENDPOINTS"]
-FALLBACK_LEASE_SECONDS = _s["FALLBACK_LEASE_SECONDS"]
-FALLBACK_WORKERS = _s["FALLBACK_WORKERS"]
-
 Q_CLUSTER = {
-    "name": _s["Q_CLUSTER_NAME"],
-    "workers": _s["Q_WORKERS"],
+    "name": _q_cluster_name,
+    "workers": _q_workers,
     "timeout": 240,
     "retry": 600,
     "max_attempts": 3,
@@ -394,26 +402,22 @@ API_SIGNATURE_MAX_SKEW = 300
 # Guessing (README: Accounts, keys and authorization). Console and admin logins: django-axes,
 # database handler (shared by every web worker), lockout by username and by address
 # separately; a locked-out login is refused before its password is hashed, and each attempt
-# during the lockout starts the cool-off again.
-TRUSTED_PROXY_COUNT = _s["TRUSTED_PROXY_COUNT"]
-AXES_FAILURE_LIMIT = _s["LOGIN_FAILURE_LIMIT"]
-AXES_COOLOFF_TIME = timedelta(seconds=_s["LOGIN_LOCKOUT_SECONDS"])
+# during the lockout starts the cool-off again (AXES_FAILURE_LIMIT and AXES_COOLOFF_TIME are
+# read above, from LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_SECONDS).
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_CLIENT_IP_CALLABLE = "lib.clientaddr.client_address"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.login_locked_out"
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
-# Management, TPNS and SDK APIs: failed authentications per client address and API.
-API_AUTH_FAILURE_LIMIT = _s["API_AUTH_FAILURE_LIMIT"]
-API_AUTH_FAILURE_WINDOW = _s["API_AUTH_FAILURE_WINDOW"]
-API_AUTH_LOCKOUT_SECONDS = _s["API_AUTH_LOCKOUT_SECONDS"]
+# Management, TPNS and SDK APIs: failed authentications per client address and API
+# (API_AUTH_FAILURE_LIMIT, _WINDOW and LOCKOUT_SECONDS, read above).
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = _s["SECURE_SSL_REDIRECT"]
+    SECURE_SSL_REDIRECT = _secure_ssl_redirect
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = _s["SECURE_HSTS_SECONDS"]
+    SECURE_HSTS_SECONDS = _secure_hsts_seconds
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,5 +1,6 @@
 from django import forms
 
+from . import sources
 from .models import (
     IdentityApplication,
     RateLimitPolicy,
@@ -97,4 +98,19 @@ class MessageFilterForm(forms.Form):
     number = forms.CharField(required=False)
     state = forms.ChoiceField(required=False, choices=[("", "any")] + SmsMessage.State.choices)
     template = forms.CharField(required=False, label="Template ID")
-    push = forms.IntegerField(required=False, min_value=1, label="Push ID")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One filter per source type whose messages are grouped (e.g. ?push=<id>).
+        for source in sources.grouped():
+            self.fields[source.group] = forms.IntegerField(
+                required=False, min_value=1, label=source.group_label
+            )
+
+    def group_filter(self) -> dict:
+        """The ``records`` filters a group filter asks for (the first one given): its source
+        type and session context; {} for none."""
+        for source in sources.grouped():
+            if (group_id := self.cleaned_data.get(source.group)) is not None:
+                return {"source_type": source, "session_context": source.context(group_id)}
+        return {}

@@ -20,11 +20,7 @@ from lib.locks import key_sql
 from lib.pgarrays import literal
 
 from .models import ExemptNumber, RateLimitPolicy, SmsMessage
-
-SAME_CONTENT = "same_content"
-HOURLY = "hourly_limit"
-DAILY = "daily_limit"
-
+from .rules import Rule
 
 # The advisory lock key of (account, number), over the numbers of ``unnest(…) AS n`` (the
 # placeholder is the account id).
@@ -91,17 +87,17 @@ class Limiter:
             for r in rows
         }
 
-    def broken_rule(self, number: str) -> str | None:
+    def broken_rule(self, number: str) -> Rule | None:
         """The rule one more SMS to ``number`` would break, or None."""
         if number in self.exempt:
             return None
         used, policy = self.usage.get(number, Usage()), self.policy
         if policy.same_content_seconds and used.same_content:
-            return SAME_CONTENT
+            return Rule.SAME_CONTENT
         if policy.hourly_limit is not None and used.hour >= policy.hourly_limit:
-            return HOURLY
+            return Rule.HOURLY_LIMIT
         if policy.daily_limit and used.day >= policy.daily_limit:
-            return DAILY
+            return Rule.DAILY_LIMIT
         return None
 
     def count(self, number: str) -> None:

@@ -25,16 +25,17 @@ LOW_RATIO = 0.8
 
 
 class Wallet:
-    """The locked, valid packages of one account and region, for one transaction."""
+    """The locked, valid packages of one account and region, for one transaction.
 
-    def __init__(self, account, region, now):
-        self.account, self.region, self.now = account, region, now
-        self.packages = list(
-            Package.objects.valid(now)
-            .filter(account=account, region=region)
-            .select_for_update()
-            .order_by("valid_until", "id")
-        )
+    With ``lock=False`` it only reads them (a quote: ``sending.quote``): it takes parts the
+    same way and must not be committed."""
+
+    def __init__(self, account, region, now, *, lock: bool = True):
+        self.account, self.region, self.now, self.locked = account, region, now, lock
+        packages = Package.objects.valid(now).filter(account=account, region=region)
+        if lock:
+            packages = packages.select_for_update()
+        self.packages = list(packages.order_by("valid_until", "id"))
         self.spent: dict[int, int] = defaultdict(int)
         self.left = sum(max(p.left, 0) for p in self.packages)  # kept as parts are taken
 
@@ -58,6 +59,8 @@ class Wallet:
 
     def commit(self) -> None:
         """Write what was taken (one UPDATE per touched package: a handful at most)."""
+        if not self.locked:
+            raise RuntimeError("a wallet read without locking its packages cannot spend")
         for package in self.packages:
             if self.spent[package.pk]:
                 Package.objects.filter(pk=package.pk).update(

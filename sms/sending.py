@@ -4,14 +4,19 @@
     messages = send(order)
 
 ``prepare`` resolves and checks everything that can be checked before anything is written, and
-raises ``SmsRejected`` naming the field. ``send`` then, for every number, in this order: exempt
+raises ``SmsRejected`` naming the field (and the rule that blocks the send,
+``SmsRejected.rule``). ``send`` then, for every number, in this order: exempt
 list → rate limits → package balance → writes the SmsMessage rows (``sending``, or ``blocked``
 with the rule), all in one transaction; then hands the sendable numbers to the transport (≤ 200 a
 request, one region a request) and completes the rows (``sent`` / ``failed`` / ``unknown``),
 giving back the parts of those that certainly were not sent.
+
+``quote(order)`` asks the same question without writing or locking anything: what each number
+would get (its blocking rule, or sent) and the fee. The gates are one function (``_gates``),
+so a quote and a send cannot disagree on the same data.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -21,7 +26,7 @@ from django.utils import timezone
 
 from accounts.models import TencentCloudAuthorization
 
-from . import quota
+from . import quota, sources
 from .bulk import insert_rows, update_rows
 from .limits import Limiter, lock_numbers
 from .models import (
@@ -34,7 +39,9 @@ from .models import (
     region_of,
 )
 from .numbers import InvalidNumber, normalize
+from .rules import Rule
 from .transports import (
+    SENDSMS_MAX_NUMBERS,
     LocalTransport,
     Outcome,
     OutgoingBatch,
@@ -42,8 +49,17 @@ from .transports import (
     Transport,
 )
 
-INSUFFICIENT_PACKAGE = "insufficient_package"
-MAX_NUMBERS_PER_CALL = 200
+# Numbers per call, as Tencent's own SendSms (``transports.SENDSMS_MAX_NUMBERS``).
+MAX_NUMBERS_PER_CALL = SENDSMS_MAX_NUMBERS
+
+# Why a whole send could not go ahead (SmsRejected.field → the rule).
+_REJECTED_RULES = {
+    "template_id": Rule.TEMPLATE_NOT_APPROVED,
+    "params": Rule.TEMPLATE_NOT_APPROVED,
+    "sign_name": Rule.SIGNATURE_NOT_APPROVED,
+    "sdk_app_id": Rule.SMS_APPLICATION_REMOVED,
+    "authorization": Rule.NO_AUTHORIZATION,
+}
 
 
 class SmsRejected(Exception):
@@ -52,6 +68,12 @@ class SmsRejected(Exception):
     def __init__(self, field: str, message: str, code: str = "invalid"):
         super().__init__(f"{field}: {message}")
         self.field, self.message, self.code = field, message, code
+
+    @property
+    def rule(self) -> str:
+        """The rule that blocks every SMS of the send (a ``Rule``; the field for an input no
+        rule covers)."""
+        return _REJECTED_RULES.get(self.field.split("[")[0], self.field)
 
 
 @dataclass(slots=True)
@@ -70,7 +92,7 @@ class SmsOrder:
     signature: Signature | None
     params: list[str]
     recipients: list[Recipient]
-    source_type: str = SmsMessage.Source.API
+    source_type: str = sources.API
     session_context: str = ""
     created_by: object = None
     # The confirmed Tencent Cloud authorization found by ``prepare`` (None with the local
@@ -204,18 +226,20 @@ def resolve_pinned(
     account,
     *,
     sdk_app_id: str,
-    template: Template,
-    signature: Signature | None,
+    template_pk: int,
+    signature_pk: int | None,
     params: Sequence[str] = (),
 ) -> tuple[SmsApplication, Template, Signature | None]:
     """``resolve`` for a template and signature chosen earlier (a push pins them when it is
-    accepted): they are read again and must still be sendable. A pinned signature that is no
-    longer approved is refused — its SMS are blocked, never sent under another signature."""
+    accepted), by primary key: they are read (once) and must still be sendable. A pinned
+    signature that is no longer approved is refused — its SMS are blocked, never sent under
+    another signature."""
     application = _application(account, sdk_app_id)
-    template = Template.objects.get(pk=template.pk)
+    template = Template.objects.get(pk=template_pk)
     check_template(template, list(params))
-    if signature is not None:
-        signature = Signature.objects.get(pk=signature.pk)
+    signature = None
+    if signature_pk is not None:
+        signature = Signature.objects.get(pk=signature_pk)
         if not signature.is_sendable:
             raise SmsRejected(
                 "sign_name",
@@ -252,7 +276,7 @@ def prepare(
     numbers: Sequence[str] = (),
     max_numbers: int | None = MAX_NUMBERS_PER_CALL,
     normalized: bool = False,
-    source_type: str = SmsMessage.Source.API,
+    source_type: str = sources.API,
     source_ids: Sequence[int | None] | None = None,
     session_context: str = "",
     created_by=None,
@@ -261,18 +285,17 @@ def prepare(
     """Resolve and check a send; raises SmsRejected naming the field. Writes nothing.
 
     A caller that already has what ``resolve`` returned for these arguments passes it as
-    ``resolved`` instead of having it looked up again."""
+    ``resolved`` instead of having it looked up again; ``normalized`` says the numbers are E.164,
+    each once and of the template's region already (the supplementary-SMS planner checked them),
+    so they are not checked again."""
     params = list(params)
     application, template, signature = resolved or resolve(
         account, sdk_app_id=sdk_app_id, template_id=template_id, sign_name=sign_name, params=params
     )
     if max_numbers is not None and len(numbers) > max_numbers:
         raise SmsRejected("numbers", f"at most {max_numbers} numbers per call; got {len(numbers)}")
-    if normalized:  # E.164 already (bound numbers): only the region is checked
+    if normalized:
         numbers = list(numbers)
-        for i, number in enumerate(numbers):
-            if region_of(number) != template.region:
-                raise SmsRejected(f"numbers[{i}]", f"{number} is not of the template's region")
     else:
         numbers = normalize_numbers(numbers, template.region)
     authorization = check_transport(account)
@@ -325,17 +348,74 @@ class Outgoing:
     retryable: bool = False
 
 
+# A caller's last checks under the per-number locks: recipients → {source_id: why} of those to
+# drop (the value is the caller's own; the platform only drops them).
+Screen = Callable[[list[Recipient]], Mapping[int, object]]
+
+
+def _gates(
+    recipients: list[Recipient], limiter: Limiter, wallet: quota.Wallet, fee: int
+) -> Iterator[tuple[Recipient, Rule | None, list | None]]:
+    """Per recipient, in order: exempt list and rate limits, then the package balance. Yields
+    (recipient, the rule that blocks it or None, the package parts it takes); counts what it
+    lets through, so later recipients see it."""
+    for recipient in recipients:
+        rule = limiter.broken_rule(recipient.number)
+        taken = None if rule else wallet.take(fee)
+        if rule is None and taken is None:
+            rule = Rule.INSUFFICIENT_PACKAGE
+        elif rule is None:
+            limiter.count(recipient.number)
+        yield recipient, rule, taken
+
+
+@dataclass
+class Quote:
+    """What sending an order would do now, number by number (``quote``)."""
+
+    fee_per_sms: int
+    balance: int  # the package balance of the order's region before it
+    blocked: dict[int, Rule]  # recipient position → the rule that would block it
+    count: int  # recipients
+
+    @property
+    def sendable(self) -> int:
+        return self.count - len(self.blocked)
+
+    @property
+    def fee(self) -> int:
+        return self.sendable * self.fee_per_sms
+
+
+def quote(order: SmsOrder, now=None) -> Quote:
+    """The gates ``reserve`` applies — exempt list, rate limits, package balance — evaluated
+    for the order's recipients now, without locking or writing anything (a preview: a send a
+    moment later may find other figures)."""
+    now = now or timezone.now()
+    fee = SmsMessage.fee_of(order.content)
+    limiter = Limiter(order.account, SmsMessage.hash_content(order.content), now)
+    limiter.load([r.number for r in order.recipients])
+    wallet = quota.Wallet(order.account, order.region, now, lock=False)
+    balance = wallet.left
+    blocked = {
+        i: rule
+        for i, (_, rule, _) in enumerate(_gates(order.recipients, limiter, wallet, fee))
+        if rule is not None
+    }
+    return Quote(fee, balance, blocked, len(order.recipients))
+
+
 def reserve(
     order: SmsOrder,
     *,
     now=None,
-    screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
+    screen: Screen | None = None,
 ) -> list[Outgoing]:
     """Apply the gates and write one SmsMessage row per recipient, in one transaction.
 
     ``screen`` lets a caller drop recipients at the last moment, under the same per-number
     locks (so its checks cannot race with another sender of the same numbers): it gets the
-    recipients and returns ``{source_id: reason}`` for those to drop; they get no row at all.
+    recipients and returns ``{source_id: why}`` for those to drop; they get no row at all.
     """
     now = now or timezone.now()
     fee = SmsMessage.fee_of(order.content)
@@ -367,14 +447,11 @@ def reserve(
         limiter.load([r.number for r in recipients])
         wallet = quota.Wallet(order.account, order.region, now)
         rows, charges = [], []
-        for recipient in recipients:
+        for recipient, rule, taken in _gates(recipients, limiter, wallet, fee):
             row = Outgoing(recipient.number, recipient.source_id)
-            rule = limiter.broken_rule(recipient.number)
-            taken = None if rule else wallet.take(fee)
-            if rule or taken is None:
-                row.state, row.reason = SmsMessage.State.BLOCKED, rule or INSUFFICIENT_PACKAGE
+            if rule is not None:
+                row.state, row.reason = SmsMessage.State.BLOCKED, rule.value
             else:
-                limiter.count(recipient.number)
                 row.charged = fee
                 charges.extend((row, package.pk, amount) for package, amount in taken)
             rows.append(row)
@@ -472,10 +549,16 @@ def send_rows(
     *,
     now=None,
     transport: Transport | None = None,
-    screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
+    screen: Screen | None = None,
+    recheck_template: bool = True,
 ) -> list[Outgoing]:
-    """Gate, record, send and complete; one row per recipient not screened out."""
-    recheck(order)
+    """Gate, record, send and complete; one row per recipient not screened out.
+
+    The template and signature are checked again first (they may have been revoked since the
+    order was prepared), unless the caller resolved them a moment ago (``recheck_template``
+    False: the supplementary-SMS engine resolves them once per batch)."""
+    if recheck_template:
+        recheck(order)
     rows = reserve(order, now=now, screen=screen)
     transport = transport or transport_for(order.account, order.authorization)
     dispatch(order, rows, transport, now=now)
@@ -487,7 +570,7 @@ def send(
     *,
     now=None,
     transport: Transport | None = None,
-    screen: Callable[[list[Recipient]], dict[int, str]] | None = None,
+    screen: Screen | None = None,
 ) -> list[SmsMessage]:
     """``send_rows``, answered with the SmsMessage records (for the API: at most 200)."""
     rows = send_rows(order, now=now, transport=transport, screen=screen)

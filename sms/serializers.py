@@ -13,6 +13,7 @@ from rest_framework import serializers
 from lib import dates
 from lib.masking import FULL
 
+from . import sources
 from .models import (
     IdentityApplication,
     Package,
@@ -536,10 +537,13 @@ class MessageFilter(AccountQuery):
         choices=SmsMessage.State.choices, required=False, allow_blank=True
     )
     template_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    source_type = serializers.ChoiceField(
-        choices=SmsMessage.Source.choices, required=False, allow_blank=True
-    )
+    # The source types registered when the filter is made (``sms.sources``), not at import.
+    source_type = serializers.ChoiceField(choices=(), required=False, allow_blank=True)
     source_id = serializers.IntegerField(required=False, min_value=-BIGINT, max_value=BIGINT)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source_type"].choices = sources.choices()
 
 
 class PageQuery(serializers.Serializer):

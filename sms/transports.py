@@ -30,7 +30,11 @@ logger = logging.getLogger(__name__)
 MAINLAND = "mainland"
 GLOBAL = "global"
 MAINLAND_PREFIX = "+86"
-# SendSms requests of one batch in flight at once (each carries up to 200 numbers).
+# Tencent's SendSms takes at most this many numbers per request (reference §4.2, error 1046).
+# ``sending`` takes as many per call (its API, like SendSms's), and a transport splits a batch
+# into requests of ``Transport.max_batch``, which is this.
+SENDSMS_MAX_NUMBERS = 200
+# SendSms requests of one batch in flight at once (each carries up to SENDSMS_MAX_NUMBERS).
 PARALLEL_REQUESTS = 5
 
 
@@ -161,7 +165,7 @@ def segments(text: str) -> int:
 class Transport:
     name: str
     simulated: bool = False
-    max_batch = 200
+    max_batch = SENDSMS_MAX_NUMBERS
 
     def send(self, batch: OutgoingBatch) -> list[NumberResult]:
         """Exactly one result per number of batch.numbers, in the same order.

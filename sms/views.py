@@ -198,7 +198,8 @@ def packages(request):
 def records(request):
     account = request.account
     form = MessageFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
+    valid = form.is_valid()
+    filters = form.cleaned_data if valid else {}
     number, error = filters.get("number", ""), ""
     if number:
         try:
@@ -212,7 +213,7 @@ def records(request):
         phone_number=number,
         state=filters.get("state", ""),
         template_id=filters.get("template", ""),
-        push_id=filters.get("push"),
+        **(form.group_filter() if valid else {}),
     )
     if request.GET.get("export") == "csv":
         return csv_response(

@@ -17,6 +17,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from accounts import throttle
+from lib.ids import bigint_id
 from push.models import Application
 
 INVALID = "Invalid X-Access-Id or X-Access-Key."
@@ -49,10 +50,9 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
     def _application(access_id, access_key) -> Application:
         if not access_id or not access_key:
             raise exceptions.AuthenticationFailed("Send both X-Access-Id and X-Access-Key.")
-        access_id = access_id.strip()
         app = None
-        if access_id.isdigit() and len(access_id) <= 18:  # a BigIntegerField
-            app = Application.objects.filter(access_id=int(access_id)).first()
+        if (pk := bigint_id(access_id.strip())) is not None:
+            app = Application.objects.filter(access_id=pk).first()
         if app is None:
             hmac.compare_digest(_DUMMY_KEY, access_key.encode())
             raise exceptions.AuthenticationFailed(INVALID)

@@ -29,6 +29,7 @@ from accounts.signing import (
     check_timestamp,
     decode_basic,
 )
+from lib.ids import bigint_id
 from push.models import Application
 
 from . import RetCode, TpnsError
@@ -41,10 +42,9 @@ def _failed(message: str) -> TpnsError:
 
 
 def _application(access_id: str) -> Application | None:
-    access_id = access_id.strip()
-    if not access_id.isdigit() or len(access_id) > 18:  # BigIntegerField
+    if (pk := bigint_id(access_id.strip())) is None:
         return None
-    return Application.objects.select_related("account").filter(access_id=int(access_id)).first()
+    return Application.objects.select_related("account").filter(access_id=pk).first()
 
 
 class TpnsAuthentication:

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from push import fanout
 from push.models import Application, Push
 
-from . import RetCode, TpnsError, parse
+from . import RetCode, TpnsError, invalid, parse
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 BROADCAST_INTERVAL = timedelta(seconds=1)  # all / tag pushes per app (TPNS: 1 per second)
@@ -44,7 +44,7 @@ def _earlier_push(app: Application, key: str, request_hash: str, now: datetime) 
     ).update(idempotency_key="")
     earlier = Push.objects.filter(application=app, idempotency_key=key).first()
     if earlier is not None and earlier.request_hash != request_hash:
-        raise parse.invalid(
+        raise invalid(
             "Idempotency-Key", "already used with another request body in the last 24 hours"
         )
     return earlier
@@ -55,7 +55,7 @@ def _record(push: Push, now: datetime) -> Push:
     app, key = push.application, push.idempotency_key
     try:
         with transaction.atomic():
-            if push.audience_type in parse.BROADCAST_AUDIENCES:
+            if push.audience_type in Push.Audience.BROADCASTS:
                 # Serialise the app's all/tag pushes so that two at once cannot both pass the
                 # 1-per-second check; list pushes do not wait for each other.
                 Application.objects.select_for_update().filter(pk=app.pk).values_list("pk").get()
@@ -75,7 +75,7 @@ def _record(push: Push, now: datetime) -> Push:
 def _check_broadcast_rate(app: Application, now: datetime) -> None:
     recent = Push.objects.filter(
         application=app,
-        audience_type__in=parse.BROADCAST_AUDIENCES,
+        audience_type__in=Push.Audience.BROADCASTS,
         created_at__gt=now - BROADCAST_INTERVAL,
     )
     if recent.exists():

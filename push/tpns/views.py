@@ -104,10 +104,7 @@ def _accepted(push: Push) -> dict:
         "environment": push.environment,
         "result": "[0]",
     }
-    if (
-        push.audience_type in parse.TOKEN_AUDIENCES
-        and push.options.get("ignore_invalid_token") == 1
-    ):
+    if push.audience_type in Push.Audience.TOKENS and push.options.get("ignore_invalid_token") == 1:
         answer["invalid_targe_list"] = push.invalid_targets  # sic: TPNS's spelling
     return answer
 
@@ -261,10 +258,8 @@ def _push_of(app: Application, data: dict) -> Push:
 RECORD_PUSH_TYPES = {
     Push.Audience.ALL: "all",
     Push.Audience.TAG: "tag",
-    Push.Audience.TOKEN: "token_list",
-    Push.Audience.TOKEN_LIST: "token_list",
-    Push.Audience.ACCOUNT: "account_list",
-    Push.Audience.ACCOUNT_LIST: "account_list",
+    **dict.fromkeys(Push.Audience.TOKENS, "token_list"),
+    **dict.fromkeys(Push.Audience.ACCOUNTS, "account_list"),
 }
 
 

@@ -292,8 +292,9 @@ def test_the_device_page_shows_bindings_tags_permission_and_deliveries(login, pe
     changed = timezone.now() - timedelta(days=2)
     device.set_notifications(False, now=changed)
     later = make_push(world["app"], ["aaaa0001"], title="Second push")
+    clicked = timezone.now() - timedelta(hours=1)
     Delivery.objects.filter(push=later, device=device).update(
-        state="clicked", arrived_at=timezone.now(), clicked_at=timezone.now()
+        state="clicked", arrived_at=clicked - timedelta(minutes=5), clicked_at=clicked
     )
 
     response = login(personas.member).get(url(personas.org, f"devices/{device.pk}/"))
@@ -303,7 +304,16 @@ def test_the_device_page_shows_bindings_tags_permission_and_deliveries(login, pe
     assert "vip" in page and "beijing" in page
     assert timezone.localtime(changed, personas.org.tz).strftime("%Y-%m-%d %H:%M") in page
     assert [d.push_id for d in response.context["deliveries"]] == [later.pk, world["push"].pk]
-    assert "Second push" in page and "Clicked" in page
+    assert "Second push" in page
+    # The later push's row shows the click (its state and time), the earlier one's does not.
+    rows = {
+        int(m[1]): m[0] for m in re.finditer(r"<tr>\s*<td><a [^>]*>(\d+)</a>.*?</tr>", page, re.S)
+    }
+    clicked_at = timezone.localtime(clicked, personas.org.tz).strftime("%m-%d %H:%M:%S")
+    assert 'class="badge delivery-clicked">Clicked<' in rows[later.pk]
+    assert f"<td>{clicked_at}</td>" in rows[later.pk]
+    assert "delivery-clicked" not in rows[world["push"].pk]
+    assert clicked_at not in rows[world["push"].pk]
     assert "bbbb0002" not in page
 
 

@@ -216,7 +216,7 @@ def test_a_killed_worker_leaves_nothing_lost_and_nothing_sent_twice(app, phones)
     fallback.claim(now)  # this worker dies here, holding the lease
 
     assert fallback.sweep(now + timedelta(minutes=1)) == {"batches": 0}  # lease still held
-    counts = fallback.sweep(now + fallback.LEASE + timedelta(seconds=1))
+    counts = fallback.sweep(now + fallback.default_lease() + timedelta(seconds=1))
 
     assert counts["sent"] == 1 and counts["no_phone"] == 1
     assert SmsMessage.objects.count() == 1
@@ -297,7 +297,7 @@ def test_a_backlog_is_shared_with_helper_tasks_queued_by_the_minute_sweep(
 
     from push import tasks
 
-    monkeypatch.setattr(fallback, "BATCH_SIZE", 10)
+    settings.FALLBACK_BATCH_SIZE = 10  # read at call time: the sweep, its claim and the count
     settings.FALLBACK_WORKERS = 3
     tokens = [f"tok-{i:03d}" for i in range(25)]  # three batches of 10
     for i, token in enumerate(tokens):
@@ -324,3 +324,33 @@ def test_one_due_batch_needs_no_helper(app, phones, settings):
     push = sms_push(app, ["tok-a", "tok-b", "tok-c"])
     push.deliveries.update(sms_due_at=timezone.now() - timedelta(seconds=1))
     assert tasks.fallback_sweep()["helpers"] == 0
+
+
+@pytest.mark.parametrize("trigger", [0, 1])
+def test_a_batch_is_decided_in_a_fixed_number_of_queries(app, sms, trigger):
+    """Set-based: the statements a batch takes do not grow with its size (a query per delivery
+    would be a loop over the batch), and the push's template and signature are read once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Package.objects.filter(pk=sms.package.pk).update(quantity=10000)
+    counted = []
+    for size in (10, 40):
+        tokens = [f"tok-{size}-{i:03d}" for i in range(size)]
+        for i, token in enumerate(tokens):
+            # one in five has no phone, one in five shares its number with the one before
+            phone = None if i % 5 == 4 else f"+86137{size:03d}{(i - (i % 5 == 3)):05d}"
+            add_device(app, token, phone=phone, enabled=False)
+        push = sms_push(app, tokens, trigger=trigger)
+        now = due(push)
+        batch = fallback.claim(now)
+        with CaptureQueriesContext(connection) as queries:
+            counts = fallback.process(batch, now)
+        assert counts["sent"] == size * 3 // 5
+        counted.append(len(queries))
+    assert counted[0] == counted[1]
+    if connection.vendor != "postgresql":  # SQLite writes the SMS rows through the ORM
+        return
+    # claim → push, (permission), earlier SMS, phones → SMS application, template, signature
+    # (once per push) → the locked part (locks, last checks, limits, package, rows) → decisions.
+    assert counted[0] <= (20 if trigger == 0 else 19)

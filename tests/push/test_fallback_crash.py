@@ -68,7 +68,7 @@ def test_a_worker_killed_while_the_provider_holds_the_request_never_sends_again(
         assert set(SmsMessage.objects.values_list("state", flat=True)) == {"sending"}
 
         # Another worker, once the lease has ended, decides them without sending again.
-        later = timezone.now() + fallback.LEASE + timedelta(seconds=1)
+        later = timezone.now() + fallback.default_lease() + timedelta(seconds=1)
         counts = fallback.sweep(later)
 
         assert counts == {"unknown": 3, "batches": 1}

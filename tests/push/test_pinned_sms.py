@@ -16,8 +16,9 @@ from django.utils import timezone
 from push import fallback
 from push.models import Push
 from push.preview import preview
+from push.sms_source import messages_of
 from push.tpns.submit import submit
-from sms.models import ProviderStatus, Signature, SmsMessage, Template
+from sms.models import ProviderStatus, Signature, Template
 from tests.accounts.test_scoping import api
 from tests.push.conftest import add_device
 from tests.push.test_fallback import due
@@ -77,7 +78,7 @@ def test_approving_a_newer_signature_does_not_rebrand_a_running_push(
     api_body = api(Client(), personas.owner).get(f"/api/v1/pushes/{push.pk}").json()
     fallback.sweep(due(push))
 
-    [message] = SmsMessage.objects.of_push(push.pk)
+    [message] = messages_of(push.pk)
     assert message.sign_name == "腾讯云" and message.content.startswith("【腾讯云】")
     assert (before["would_send"], before["sign_name"]) == (1, "腾讯云")
     assert before["content"] == message.content
@@ -100,7 +101,7 @@ def test_a_revoked_pinned_signature_blocks_the_sms_instead_of_switching_brand(ap
     delivery = push.deliveries.get()
     assert (delivery.outcome, delivery.outcome_detail) == ("blocked", "signature_not_approved")
     assert before["skipped"] == {"blocked:signature_not_approved": 1}
-    assert not SmsMessage.objects.of_push(push.pk).filter(sign_name="新品牌").exists()
+    assert not messages_of(push.pk).filter(sign_name="新品牌").exists()
 
 
 def test_a_revoked_pinned_template_blocks_the_sms(app, sms):
@@ -148,5 +149,5 @@ def test_an_unpinned_push_is_still_resolved_at_send_time(app, sms, reviewer):
 
     fallback.sweep(due(push))
 
-    [message] = SmsMessage.objects.of_push(push.pk)
+    [message] = messages_of(push.pk)
     assert message.sign_name == "新品牌"  # the newest approved one, as before pinning

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from push import fallback, stats
 from push.models import Delivery, Push
+from push.sms_source import PUSH_DELIVERY
 from sms.models import SmsMessage
 from tests.push.conftest import add_device, outsider_app, set_clock
 from tests.push.test_tpns_auth import tpns
@@ -79,9 +80,7 @@ def sms_push(client, app, devices, sms):
         arrived_at=timezone.now(), clicked_at=timezone.now()
     )
     fallback.sweep(push.deliveries.first().sms_due_at + timedelta(seconds=1))
-    SmsMessage.objects.filter(source_type=SmsMessage.Source.PUSH_DELIVERY).update(
-        state=SmsMessage.State.DELIVERED
-    )
+    SmsMessage.objects.filter(source_type=PUSH_DELIVERY).update(state=SmsMessage.State.DELIVERED)
     return push
 
 

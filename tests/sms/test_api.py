@@ -653,6 +653,7 @@ def test_messages_are_filtered(records, operator, sms):
         ({"phone_number": "12345"}, "phone_number"),
         ({"state": "lost"}, "state"),
         ({"source_id": "x"}, "source_id"),
+        ({"source_type": "carrier_pigeon"}, "source_type"),  # no app registered it
     ],
 )
 def test_bad_message_filters_name_the_field(records, operator, query, field):

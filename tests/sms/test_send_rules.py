@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from push import fallback
+from push.sms_source import messages_of
 from sms.models import ExemptNumber, Package, PackageCharge, RateLimitPolicy, SmsMessage
 from sms.sending import send
 from sms.transports import LOCAL_OUTBOX
@@ -107,8 +108,9 @@ def test_the_supplementary_sms_sweep_charges_nothing_for_a_rate_limited_number(o
         "limited": "blocked",
         "free": "sent",
     }
-    assert list(
-        SmsMessage.objects.of_push(push.pk).order_by("phone_number").values_list("charged")
-    ) == [(1,), (0,)]
+    assert list(messages_of(push.pk).order_by("phone_number").values_list("charged")) == [
+        (1,),
+        (0,),
+    ]
     sms.package.refresh_from_db()
     assert sms.package.used == 2

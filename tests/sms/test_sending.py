@@ -269,3 +269,45 @@ def test_concurrent_sends_never_overdraw_a_package(sms):
     assert {m.reason for m in results if m.state == "blocked"} == {"insufficient_package"}
     sms.package.refresh_from_db()
     assert sms.package.used == 15
+
+
+def test_a_quote_answers_what_the_send_then_does_and_writes_nothing(sms):
+    """exempt list → rate limits → package balance, asked without writing (the preview's
+    question), then the send: the same verdict for every number."""
+    from sms.sending import quote
+
+    RateLimitPolicy.objects.create(account=sms.account, daily_limit=1, same_content_seconds=0)
+    Package.objects.filter(pk=sms.package.pk).update(quantity=4, used=0)
+    limited, exempt = "+8613711113333", "+8613711114444"
+    now = timezone.now()
+    for number in (limited, exempt):
+        send(order(sms, numbers=[number]), now=now)
+    ExemptNumber.objects.create(account=sms.account, number=exempt)
+    numbers = [NUMBER, limited, exempt, "+8613711115555"]
+    prepared = order(sms, numbers=numbers)
+    written = SmsMessage.objects.count()
+
+    answer = quote(prepared, now)
+
+    assert SmsMessage.objects.count() == written
+    assert Package.objects.get(pk=sms.package.pk).used == 2
+    assert answer.balance == 2 and answer.fee_per_sms == 1
+    assert answer.blocked == {1: "daily_limit", 3: "insufficient_package"}
+    assert (answer.sendable, answer.fee) == (2, 2)
+    sent = send(prepared, now=now)
+    assert [(m.state, m.reason) for m in sent] == [
+        ("sent", ""),
+        ("blocked", "daily_limit"),
+        ("sent", ""),
+        ("blocked", "insufficient_package"),
+    ]
+
+
+def test_a_rejected_send_names_its_blocking_rule(sms):
+    Template = sms.template.__class__
+    Template.objects.filter(pk=sms.template.pk).update(status="rejected")
+
+    with pytest.raises(SmsRejected) as rejected:
+        order(sms)
+
+    assert (rejected.value.field, rejected.value.rule) == ("template_id", "template_not_approved")

@@ -12,7 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--loop", action="store_true", help="keep sweeping until Ctrl-C")
         parser.add_argument("--interval", type=float, default=5.0, help="seconds between sweeps")
-        parser.add_argument("--batch-size", type=int, default=fallback.BATCH_SIZE)
+        parser.add_argument(
+            "--batch-size", type=int, default=None, help="default: FALLBACK_BATCH_SIZE"
+        )
 
     def handle(self, *args, loop, interval, batch_size, **options):
         while True:

@@ -1,0 +1,96 @@
+"""The audience of a push: tokens (checked against the app's devices), accounts, or tag rules."""
+
+from push import audience
+from push.models import PHONE_ACCOUNT_TYPE, TOKEN_MAX_LENGTH, Push
+
+from .. import RetCode, TpnsError, invalid, missing
+from .accounts import normalize_or_keep
+from .fields import INT32_MAX, Fields, listed, unique
+
+MAX_TARGETS = 1000  # token_list / account_list
+MAX_TAG_LIST_CHARS = 512
+
+# TPNS's audience_type values are Push.Audience's; the upload_id packages are TPNS's only.
+AUDIENCES = {kind.value: kind for kind in Push.Audience}
+PACKAGE_AUDIENCES = ("package_account_push", "package_token_push")
+
+
+def parse_audience(f: Fields, push: Push) -> None:
+    """Fill push.audience, the account fields and (token audiences) push.invalid_targets."""
+    kind = push.audience_type
+    push.account_type = f.integer("account_type", default=0, minimum=0, maximum=INT32_MAX)
+    push.account_push_type = f.integer("account_push_type", default=0, choices=(0, 1))
+    if kind in Push.Audience.TOKENS:
+        _tokens(f, push)
+    elif kind in Push.Audience.ACCOUNTS:
+        accounts = f.strings("account_list", required=True, max_items=MAX_TARGETS)
+        if kind == Push.Audience.ACCOUNT:
+            accounts = accounts[:1]  # TPNS: only the first account is used
+        for i, account in enumerate(accounts):
+            if not account.strip() or len(account) > 128:
+                raise invalid(f"account_list[{i}]", "must be 1 to 128 characters")
+        if push.account_type == PHONE_ACCOUNT_TYPE:
+            accounts = [normalize_or_keep(a) for a in accounts]
+        push.audience = {"account_list": unique(accounts)}
+    elif kind == Push.Audience.TAG:
+        push.audience = _tags(f)
+
+
+def _tokens(f: Fields, push: Push) -> None:
+    tokens = f.strings("token_list", required=True, max_items=MAX_TARGETS)
+    if push.audience_type == Push.Audience.TOKEN:
+        tokens = tokens[:1]  # TPNS: only the first token is used
+    tokens = unique(tokens)
+    unknown = set(audience.unknown_tokens(push.application, tokens))
+    unknown.update(t for t in tokens if len(t) > TOKEN_MAX_LENGTH)
+    invalid_tokens = [t for t in tokens if t in unknown]
+    if invalid_tokens and push.options.get("ignore_invalid_token", 0) == 0:
+        raise TpnsError(
+            RetCode.TOKEN_NOT_VALID,
+            f"token_list: not a device of this app: {listed(invalid_tokens)} "
+            "(send ignore_invalid_token: 1 to skip invalid tokens)",
+        )
+    valid = [t for t in tokens if t not in unknown]
+    if not valid:
+        raise TpnsError(
+            RetCode.TOKEN_NOT_VALID,
+            f"token_list: none of the tokens is a device of this app: {listed(invalid_tokens)}",
+        )
+    push.audience = {"token_list": valid}
+    push.invalid_targets = invalid_tokens
+
+
+def _tags(f: Fields) -> dict:
+    if f.has("tag_rules"):  # tag_rules wins over the legacy tag_list
+        rules = f.array("tag_rules", required=True)
+        for r, rule in enumerate(rules):
+            rf = Fields.of(rule, f"tag_rules[{r}]")
+            rf.operator("operator")
+            rf.boolean("is_not")
+            for i, item in enumerate(rf.array("tag_items", required=True)):
+                itf = Fields.of(item, f"{rf.name('tag_items')}[{i}]")
+                itf.strings("tags", required=True)
+                itf.boolean("is_not")
+                itf.operator("tags_operator")
+                itf.operator("items_operator")
+                itf.string("tag_type")
+        _check_rules(rules, "tag_rules")
+        return {"tag_rules": rules}
+    tag_list = f.obj("tag_list")
+    if tag_list is None:
+        raise missing("tag_rules", "required for audience_type tag (or the legacy tag_list)")
+    tags = tag_list.strings("tags", required=True)
+    tag_list.operator("op")
+    if len(",".join(tags)) > MAX_TAG_LIST_CHARS:
+        raise invalid("tag_list.tags", f"at most {MAX_TAG_LIST_CHARS} characters in all")
+    rules = audience.legacy_tag_list_rules(tag_list.data)
+    _check_rules(rules, "tag_list")
+    return {"tag_rules": rules, "tag_list": tag_list.data}
+
+
+def _check_rules(rules: list, name: str) -> None:
+    """What push.audience will do with the rules at fan-out must work now (e.g. tag types)."""
+    try:
+        audience.tag_rules_q(rules, name)
+    except audience.AudienceError as exc:
+        raise invalid(exc.field, exc.message) from None

@@ -1,0 +1,146 @@
+"""The ``message`` object of a push: title and content, accept times, the Android and iOS
+parts (type-checked and kept as given in ``Push.message``)."""
+
+import json
+
+from lib import jsonbody
+from push.models import Application, Platform, Push
+
+from .. import invalid, missing
+from .fields import Fields, check_int
+
+MAX_MESSAGE_BYTES = 4096  # TPNS product limits: message ≤ 4 KB
+INTERRUPTION_LEVELS = ("passive", "active", "time-sensitive", "critical")
+
+
+def parse_message(push: Push, f: Fields, app: Application) -> None:
+    m = f.obj("message", required=True)
+    silent_ios = app.platform == Platform.IOS and push.message_type == Push.MessageType.MESSAGE
+    push.title = m.string("title", required=not silent_ios, max_length=200)
+    push.content = m.string("content", required=not silent_ios)
+    size = len(json.dumps(m.data, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_MESSAGE_BYTES:
+        raise invalid("message", f"at most {MAX_MESSAGE_BYTES} bytes as JSON; got {size}")
+    for key in (
+        "thread_id",
+        "thread_sumtext",
+        "xg_media_resources",
+        "xg_media_audio_resources",
+    ):
+        m.string(key)
+    m.integer("show_type", choices=(1, 2))
+    for i, window in enumerate(m.array("accept_time")):
+        w = Fields.of(window, f"message.accept_time[{i}]")
+        for end in ("start", "end"):
+            moment = w.obj(end, required=True)
+            _clock_part(moment, "hour", 23)
+            _clock_part(moment, "min", 59)
+    if (android := m.obj("android")) is not None:
+        _android(android)
+    if (ios := m.obj("ios")) is not None:
+        _ios(ios, push.message_type)
+    push.message = m.data
+
+
+def _clock_part(moment: Fields, key: str, maximum: int) -> None:
+    """accept_time hours and minutes: TPNS's examples give strings ("13"), SDKs integers."""
+    value = moment.data.get(key)
+    if value is None:
+        raise missing(moment.name(key))
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    check_int(value, moment.name(key), minimum=0, maximum=maximum)
+
+
+def _custom_content(parent: Fields) -> None:
+    """custom_content is a JSON object serialised to a string (TPNS: "需要序列化为 JSON String")."""
+    text = parent.string("custom_content")
+    if not text:
+        return
+    try:
+        value = jsonbody.loads(text)
+    except jsonbody.Refused as exc:
+        raise invalid(
+            parent.name("custom_content"),
+            f"must be a JSON object serialised to a string ({exc})",
+        ) from None
+    if not isinstance(value, dict):
+        raise invalid(parent.name("custom_content"), "must be a JSON object serialised to a string")
+
+
+ANDROID_STRINGS = (
+    "n_ch_id",
+    "n_ch_name",
+    "xm_ch_id",
+    "fcm_ch_id",
+    "hw_ch_id",
+    "hw_category",
+    "oppo_ch_id",
+    "ring_raw",
+    "icon_res",
+    "small_icon",
+)
+ANDROID_INTEGERS = {
+    "n_id": None,
+    "builder_id": None,
+    "style_id": None,
+    "icon_color": None,
+    "hw_biz_type": (0, 1),
+    "hw_importance": (0, 1, 2),
+    "ring": (0, 1),
+    "vibrate": (0, 1),
+    "lights": (0, 1),
+    "clearable": (0, 1),
+    "icon_type": (0, 1),
+    "show_type": (1, 2),
+}
+
+
+def _android(a: Fields) -> None:
+    for key in ANDROID_STRINGS:
+        a.string(key)
+    for key, choices in ANDROID_INTEGERS.items():
+        a.integer(key, choices=choices)
+    a.string("vivo_ch_id", choices=("0", "1"))
+    a.integer("badge_type", minimum=-2, maximum=99)
+    _custom_content(a)
+    action = a.obj("action")
+    if action is None:
+        return
+    action_type = action.integer("action_type", choices=(1, 2, 3))
+    action.string("activity")
+    if (attr := action.obj("aty_attr")) is not None:
+        attr.integer("if")
+        attr.integer("pf")
+    browser = action.obj("browser", required=action_type == 2)
+    if browser is not None:
+        url = browser.string("url", required=action_type == 2)
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise invalid(browser.name("url"), "must be an http or https URL")
+        browser.integer("confirm", choices=(0, 1))
+    action.string("intent", required=action_type == 3)
+
+
+def _ios(ios: Fields, message_type: str) -> None:
+    if "xg" in ios.data:
+        raise invalid(ios.name("xg"), "is reserved by TPNS")
+    _custom_content(ios)
+    aps = ios.obj("aps")
+    if aps is None:
+        return
+    alert = aps.data.get("alert")
+    if alert is not None and not isinstance(alert, str | dict):
+        raise invalid(aps.name("alert"), "must be an object or a string")
+    aps.integer("badge_type", minimum=-2)
+    aps.string("category")
+    aps.integer("mutable-content", choices=(0, 1))
+    sound = aps.data.get("sound")
+    if sound is not None and not isinstance(sound, str | dict):
+        raise invalid(aps.name("sound"), "must be a string or an object")
+    aps.string("interruption-level", choices=INTERRUPTION_LEVELS)
+    silent = aps.integer("content-available", choices=(0, 1))
+    if silent == 1 and message_type == Push.MessageType.NOTIFY:
+        raise invalid(
+            aps.name("content-available"),
+            'content-available: 1 is for silent messages; it cannot go with message_type "notify"',
+        )

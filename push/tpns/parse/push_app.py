@@ -1,0 +1,52 @@
+"""The body of /v3/push/app: an unsaved Push, or a TpnsError naming the first offending field."""
+
+from datetime import datetime
+
+from push.models import Application, Platform, Push
+
+from .. import invalid
+from .audience import AUDIENCES, PACKAGE_AUDIENCES, parse_audience
+from .fields import INT64, Fields
+from .message import parse_message
+from .options import parse_options, parse_send_time
+from .sms_info import parse_sms_info
+
+ENVIRONMENTS = ("product", "dev")
+
+
+def parse_push(app: Application, data: dict, *, now: datetime) -> Push:
+    """Validate a /v3/push/app body for ``app``; returns an unsaved Push ready for
+    ``fanout.accept`` (tokens skipped by ``ignore_invalid_token`` in ``invalid_targets``), or
+    raises TpnsError naming the first offending field."""
+    f = Fields(data)
+    push = Push(application=app)
+    if f.has("seq"):
+        push.seq = f.integer("seq", minimum=INT64[0], maximum=INT64[1])
+
+    kind = f.string("audience_type", required=True)
+    if kind in PACKAGE_AUDIENCES:
+        raise invalid(
+            "audience_type",
+            f"{kind} (upload_id packages) is not supported by this server; "
+            "push to token_list or account_list in batches of up to 1000",
+        )
+    if kind not in AUDIENCES:
+        raise invalid("audience_type", f"must be one of {', '.join(AUDIENCES)}; got {kind!r}")
+    push.audience_type = AUDIENCES[kind]
+    push.message_type = f.string("message_type", required=True, choices=Push.MessageType.values)
+    parse_message(push, f, app)
+
+    if app.platform == Platform.IOS:
+        push.environment = f.string("environment", required=True, choices=ENVIRONMENTS)
+
+    expire = f.integer(
+        "expire_time", default=Push.EXPIRE_DEFAULT, minimum=0, maximum=Push.EXPIRE_MAX
+    )
+    # TPNS: 0 = real-time only; 1–799 is raised to 800.
+    push.expire_time = Push.EXPIRE_FLOOR if 0 < expire < Push.EXPIRE_FLOOR else expire
+    push.send_at = parse_send_time(f, push, now)
+
+    push.options = parse_options(f, push)
+    parse_audience(f, push)
+    parse_sms_info(f, push, app)
+    return push

@@ -1,0 +1,97 @@
+"""Prepaid quota: packages per region, the charges that spend them on messages, and the alerts
+sent as they run out (consumed by ``sms.quota``)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Account
+
+from .regions import Region
+
+
+class PackageQuerySet(models.QuerySet):
+    def valid(self, now=None):
+        now = now or timezone.now()
+        return self.filter(valid_from__lte=now, valid_until__gt=now)
+
+
+class Package(models.Model):
+    """Prepaid SMS quota for one region; consumed by fee, earliest expiry first."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_packages")
+    region = models.CharField(max_length=10, choices=Region.choices, default=Region.MAINLAND)
+    quantity = models.PositiveIntegerField(help_text="SMS parts (billed segments) bought.")
+    used = models.PositiveIntegerField(default=0)
+    purchased_at = models.DateTimeField(default=timezone.now)
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = PackageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["valid_until", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="sms_package_quantity_pos"),
+            models.CheckConstraint(
+                condition=Q(used__lte=F("quantity")), name="sms_package_not_overdrawn"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__gt=F("valid_from")), name="sms_package_valid_period"
+            ),
+        ]
+        indexes = [
+            # Consumption: an account's valid packages of a region, earliest expiry first.
+            models.Index(
+                fields=["account", "region", "valid_until"], name="sms_package_consume_idx"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} {self.get_region_display()} SMS until {self.valid_until:%Y-%m-%d}"
+
+    @property
+    def left(self) -> int:
+        return self.quantity - self.used
+
+
+class QuotaAlert(models.Model):
+    """A warning sent to the owners (80 % used, or exhausted); sent once per level per purchase."""
+
+    class Level(models.TextChoices):
+        LOW = "low", "80 % used"
+        EXHAUSTED = "exhausted", "Exhausted"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_quota_alerts")
+    region = models.CharField(max_length=10, choices=Region.choices)
+    level = models.CharField(max_length=10, choices=Level.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["account", "region", "level", "created_at"], name="sms_alert_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.account}: {self.region} {self.get_level_display()}"
+
+
+class PackageCharge(models.Model):
+    """Parts of one package spent on one message; deleted (and refunded) if the send fails."""
+
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="charges")
+    message = models.ForeignKey("SmsMessage", on_delete=models.CASCADE, related_name="charges")
+    amount = models.PositiveSmallIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["package", "at"], name="sms_charge_history_idx")]
+
+    def __str__(self):
+        return f"{self.amount} from package {self.package_id} for message {self.message_id}"

@@ -1,0 +1,208 @@
+"""The review workflow shared by every application an account submits: pending → approved |
+rejected, its audit trail (``ReviewDecision``), items also synced with Tencent Cloud
+(``ProviderSynced``), and the identity application that turns an individual into an organization.
+"""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ProviderStatus(models.IntegerChoices):
+    """Tencent Cloud's StatusCode for signatures and templates (reference §4.6)."""
+
+    APPROVED = 0, "Approved and effective"
+    REVIEWING = 1, "Under review at Tencent"
+    PENDING_EFFECT = 2, "Approved, not yet effective"
+    REJECTED = -1, "Rejected by Tencent"
+
+
+class ReviewDecision(models.Model):
+    """One entry of an item's audit trail: who did what, when, and why."""
+
+    class Action(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        PROVIDER = "provider", "Provider status changed"
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    item = GenericForeignKey("content_type", "object_id")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            # The audit trail shown on an item's admin and console page.
+            models.Index(fields=["content_type", "object_id", "at"], name="sms_decision_item_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} by {self.by or 'system'} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ReviewedQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=ReviewStatus.PENDING)
+
+    def approved(self):
+        return self.filter(status=ReviewStatus.APPROVED)
+
+    def sendable(self):
+        """Approved here and, when synced with Tencent, approved and effective there."""
+        return self.approved().filter(
+            Q(provider_status__isnull=True) | Q(provider_status=ProviderStatus.APPROVED)
+        )
+
+
+class Reviewed(models.Model):
+    """An application reviewed in Django admin: pending → approved | rejected.
+
+    Approved items cannot be edited (as at Tencent): a change is a new application.
+    """
+
+    status = models.CharField(
+        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+    review_reply = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decisions = GenericRelation(ReviewDecision)
+
+    objects = ReviewedQuerySet.as_manager()
+    # The file field holding the document a reviewer must see before approving (None: the
+    # application has none). Served to reviewers by ``sms.admin`` only, never as public media.
+    proof_field: str | None = None
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == ReviewStatus.APPROVED
+
+    @property
+    def proof_document(self):
+        """The proof's FieldFile (empty when none was uploaded), or None if none is asked for."""
+        return getattr(self, self.proof_field) if self.proof_field else None
+
+    def missing_proof(self) -> str:
+        """Why this application cannot be approved for want of its proof ("" if it can): none
+        was uploaded, or its file is gone from storage. Approving unseen proof is refused."""
+        document = self.proof_document
+        if document is None:
+            return ""
+        label = self._meta.get_field(self.proof_field).verbose_name
+        if not document:
+            return f"{self} has no {label}: the applicant must apply again with the document."
+        if not document.storage.exists(document.name):
+            return f"The {label} of {self} is missing from storage ({document.name})."
+        return ""
+
+    def record(self, action, *, by=None, reason="", now=None) -> ReviewDecision:
+        return ReviewDecision.objects.create(
+            item=self, action=action, by=by, reason=reason, at=now or timezone.now()
+        )
+
+    @transaction.atomic
+    def decide(self, *, approve: bool, by, reason: str = "", now=None) -> bool:
+        """Approve or reject a pending item; False if it was no longer pending (nothing changes).
+
+        A rejection needs a reason, which becomes the review reply the applicant sees.
+        """
+        reason = reason.strip()
+        if not approve and not reason:
+            raise ValidationError({"reason": "A rejection needs a reason."})
+        now = now or timezone.now()
+        status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
+        # Conditional update: two reviewers deciding at once cannot both win.
+        changed = (
+            type(self)
+            .objects.filter(pk=self.pk, status=ReviewStatus.PENDING)
+            .update(status=status, review_reply=reason, reviewed_by=by, reviewed_at=now)
+        )
+        if not changed:
+            return False
+        self.status, self.review_reply, self.reviewed_by, self.reviewed_at = (
+            status,
+            reason,
+            by,
+            now,
+        )
+        action = ReviewDecision.Action.APPROVED if approve else ReviewDecision.Action.REJECTED
+        self.record(action, by=by, reason=reason, now=now)
+        self.on_decided()
+        return True
+
+    def on_decided(self):
+        """Hook for what follows a decision (e.g. an identity application changes the account)."""
+
+
+class ProviderSynced(Reviewed):
+    """A reviewed item that is also submitted to Tencent Cloud when the account is authorized."""
+
+    provider_id = models.CharField(max_length=40, blank=True)
+    provider_status = models.SmallIntegerField(
+        choices=ProviderStatus.choices, null=True, blank=True
+    )
+    provider_reply = models.TextField(blank=True)
+    provider_error = models.CharField(max_length=200, blank=True)
+    provider_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_sendable(self) -> bool:
+        return self.is_approved and self.provider_status in (None, ProviderStatus.APPROVED)
+
+
+class IdentityApplication(Reviewed):
+    """An individual account's application to become an organization (reviewed like signatures)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="identity_applications"
+    )
+    company_name = models.CharField(max_length=200)
+    credential_number = models.CharField(
+        max_length=50, help_text="Unified social credit code or business registration number."
+    )
+    proof = models.FileField(upload_to="accounts/identity/%Y/%m/", blank=True)
+
+    proof_field = "proof"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.account}: {self.company_name} ({self.get_status_display()})"
+
+    def on_decided(self):
+        if self.is_approved:
+            Account.objects.filter(pk=self.account_id).update(
+                identity=Account.Identity.ORGANIZATION, name=self.company_name
+            )

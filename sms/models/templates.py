@@ -1,0 +1,99 @@
+"""SMS templates with numbered placeholders {1}..{n}, reviewed here and at Tencent Cloud; the
+public code an ``sms_info.sms_template_id`` names is ``Template.template_id``."""
+
+import re
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from accounts.models import Account
+
+from .regions import Region
+from .review import ProviderSynced
+
+PLACEHOLDER = re.compile(r"\{(\d+)\}")
+TEMPLATE_MAX_LENGTH = 500
+
+
+def template_params(content: str) -> int:
+    """Number of parameters of a template; placeholders must be {1}..{n}, consecutive."""
+    numbers = sorted({int(n) for n in PLACEHOLDER.findall(content)})
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ValidationError(
+            "Placeholders must be numbered {1}, {2}, … consecutively from {1}; found "
+            + ", ".join(f"{{{n}}}" for n in numbers)
+        )
+    return len(numbers)
+
+
+def validate_template_content(content: str) -> None:
+    template_params(content)
+    if not PLACEHOLDER.sub("", content).strip():
+        raise ValidationError("A template cannot consist of placeholders only.")
+    if len(content) > TEMPLATE_MAX_LENGTH:
+        raise ValidationError(f"A template is at most {TEMPLATE_MAX_LENGTH} characters.")
+
+
+def render(content: str, params) -> str:
+    return PLACEHOLDER.sub(lambda m: str(params[int(m.group(1)) - 1]), content)
+
+
+class Template(ProviderSynced):
+    class Kind(models.TextChoices):
+        VERIFICATION = "verification", "Verification code"
+        NOTIFICATION = "notification", "Notification"
+        MARKETING = "marketing", "Marketing"
+
+    # Tencent's SmsType for AddSmsTemplate.
+    PROVIDER_SMS_TYPE = {Kind.MARKETING: 1, Kind.NOTIFICATION: 2, Kind.VERIFICATION: 3}
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_templates")
+    template_id = models.CharField(
+        "template ID",
+        max_length=40,
+        help_text="The ID that sms_info.sms_template_id carries. For a template that already "
+        "exists at Tencent Cloud, give its Tencent TemplateId.",
+    )
+    name = models.CharField(max_length=100)
+    content = models.TextField(validators=[validate_template_content])
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NOTIFICATION)
+    region = models.CharField(max_length=10, choices=Region.choices, default=Region.MAINLAND)
+    param_count = models.PositiveSmallIntegerField(default=0, editable=False)
+    remark = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "template_id"], name="sms_template_id_per_account"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="sms_template_queue_idx")]
+
+    def __str__(self):
+        return f"{self.template_id} {self.name} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs):
+        self.param_count = template_params(self.content)
+        if not self.template_id:
+            self.template_id = self._next_template_id()
+        super().save(*args, **kwargs)
+
+    def _next_template_id(self) -> str:
+        # Numeric like Tencent's; random so that IDs are not guessable across tenants.
+        return str(secrets.randbelow(9_000_000) + 1_000_000)
+
+    @property
+    def provider_template_id(self) -> str:
+        return self.provider_id or self.template_id
+
+    def render(self, params, sign_name: str = "") -> str:
+        body = render(self.content, params)
+        return f"【{sign_name}】{body}" if sign_name else body
+
+    def check_length(self, sign_name: str) -> None:
+        if len(self.content) + (len(sign_name) + 2 if sign_name else 0) > TEMPLATE_MAX_LENGTH:
+            raise ValidationError(
+                f"Template and signature together are over {TEMPLATE_MAX_LENGTH} characters."
+            )
