@@ -48,15 +48,14 @@ class KeyPairAuthentication(authentication.BaseAuthentication):
         if credentials is None:
             return None
         now = self.clock()
-        try:
-            throttle.check("api", request, now)
-        except throttle.Throttled as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        try:
-            key = self.verify(request, credentials, now)
-        except exceptions.AuthenticationFailed:
-            throttle.failed("api", request, now)
-            raise
+        key = throttle.guarded(
+            "api",
+            request,
+            now,
+            lambda: self.verify(request, credentials, now),
+            refusal=exceptions.AuthenticationFailed,
+            throttled=throttle.drf_throttled,
+        )
         key.touch()
         return key.user, key
 

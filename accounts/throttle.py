@@ -90,3 +90,25 @@ def purge(now: float) -> int:
     from .models import FailedAuthCount
 
     return FailedAuthCount.objects.purge(now)
+
+
+def guarded(scope: str, request: HttpRequest, now: float, verify, *, refusal, throttled):
+    """``verify()`` under the throttle of ``scope``: refused at once while the request's address
+    is locked out (``throttled(Throttled)`` gives the API's own exception to raise), and a
+    ``refusal`` raised by ``verify`` is counted as a failure before it goes on."""
+    try:
+        check(scope, request, now)
+    except Throttled as exc:
+        raise throttled(exc) from None
+    try:
+        return verify()
+    except refusal:
+        failed(scope, request, now)
+        raise
+
+
+def drf_throttled(exc: Throttled):
+    """The DRF form of a lockout: 429 with Retry-After, in the API's error shape."""
+    from rest_framework.exceptions import Throttled as DrfThrottled
+
+    return DrfThrottled(wait=exc.retry_after)

@@ -35,16 +35,15 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
         access_key = request.META.get("HTTP_X_ACCESS_KEY")
         if access_id is None and access_key is None:
             return None  # the permission answers 401 "credentials were not provided"
-        now = self.clock()
-        try:
-            throttle.check("sdk", request, now)
-        except throttle.Throttled as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        try:
-            return None, self._application(access_id, access_key)
-        except exceptions.AuthenticationFailed:
-            throttle.failed("sdk", request, now)
-            raise
+        app = throttle.guarded(
+            "sdk",
+            request,
+            self.clock(),
+            lambda: self._application(access_id, access_key),
+            refusal=exceptions.AuthenticationFailed,
+            throttled=throttle.drf_throttled,
+        )
+        return None, app
 
     @staticmethod
     def _application(access_id, access_key) -> Application:

@@ -37,6 +37,15 @@ from . import RetCode, TpnsError
 WRONG_KEY = "wrong AccessID or SecretKey"
 
 
+def _throttled(exc: throttle.Throttled) -> TpnsError:
+    return TpnsError(
+        RetCode.TOO_FAST,
+        f"authentication throttled: {exc}",
+        status=429,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 def _failed(message: str) -> TpnsError:
     return TpnsError(RetCode.AUTH, f"authentication failed: {message}")
 
@@ -63,20 +72,14 @@ class TpnsAuthentication:
                 "or the AccessId, TimeStamp and Sign headers"
             )
         now = cls.clock()
-        try:
-            throttle.check("tpns", request, now)
-        except throttle.Throttled as exc:
-            raise TpnsError(
-                RetCode.TOO_FAST,
-                f"authentication throttled: {exc}",
-                status=429,
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
-        try:
-            return cls._signed(request, now) if signed else cls._basic(value.strip())
-        except TpnsError:
-            throttle.failed("tpns", request, now)
-            raise
+        return throttle.guarded(
+            "tpns",
+            request,
+            now,
+            lambda: cls._signed(request, now) if signed else cls._basic(value.strip()),
+            refusal=TpnsError,
+            throttled=_throttled,
+        )
 
     @staticmethod
     def _basic(value: str) -> Application:
