@@ -113,8 +113,8 @@ def test_the_deliveries_api_masks_device_tokens_for_viewers_only(world, personas
     assert delivery["token"] == (mask_token(TOKEN) if role == Role.VIEWER else TOKEN)
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_the_policy_api_masks_exempt_numbers_for_viewers_only(world, personas, role):
+def exempt(personas):
+    """Acme's policy exempts NUMBER."""
     from sms.models import RateLimitPolicy
 
     RateLimitPolicy.change(
@@ -125,6 +125,11 @@ def test_the_policy_api_masks_exempt_numbers_for_viewers_only(world, personas, r
         exempt_numbers=[NUMBER],
         by=personas.owner,
     )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_policy_api_masks_exempt_numbers_for_viewers_only(world, personas, role):
+    exempt(personas)
 
     body = api(Client(), member(personas, role)).get("/api/v1/sms/policy").json()
 
@@ -193,16 +198,7 @@ def test_the_push_pages_and_the_deliveries_csv_mask_tokens_for_viewers_only(worl
 
 @pytest.mark.parametrize("role", ROLES)
 def test_the_policy_page_masks_exempt_numbers_for_viewers_only(world, personas, role):
-    from sms.models import RateLimitPolicy
-
-    RateLimitPolicy.change(
-        personas.org,
-        same_content_seconds=30,
-        daily_limit=10,
-        hourly_limit=None,
-        exempt_numbers=[NUMBER],
-        by=personas.owner,
-    )
+    exempt(personas)
 
     page = console(personas, role).get(f"/a/{personas.org.pk}/sms/policy/").content.decode()
 
