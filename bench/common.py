@@ -85,7 +85,7 @@ def sms_ready(account, quantity):
     SmsApplication.objects.create(account=account, sdk_app_id="1400009999")
     Signature.objects.create(account=account, text="基准", status="approved")
     Template.objects.create(
-        account=account, template_id="777", name="b", content="审批 {1} 待处理", status="approved"
+        account=account, code="777", name="b", content="审批 {1} 待处理", status="approved"
     )
     Package.objects.create(
         account=account, quantity=quantity, valid_until=timezone.now() + timedelta(days=1)

@@ -48,7 +48,7 @@ def push_detail(request, push_id):
             "sms_info": {"resend_by_sms": push.resend_by_sms, **push.tpns_sms_info()},
             # What its SMS are sent with: pinned when the push was accepted.
             "sms_pinned": {
-                "template_id": push.pinned_template.template_id if push.pinned_template else None,
+                "template_id": push.pinned_template.code if push.pinned_template else None,
                 "sign_name": push.pinned_signature.text if push.pinned_signature else None,
             },
         }

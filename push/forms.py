@@ -164,7 +164,7 @@ class ComposeForm(forms.Form):
         self.fields["application"].queryset = account.push_apps.all()
         self.fields["sms_app_id"].choices = [(a.sdk_app_id, str(a)) for a in applications]
         self.fields["sms_template_id"].choices = [("", "—")] + [
-            (t.template_id, f"{t.template_id} · {t.name}") for t in templates
+            (t.code, f"{t.code} · {t.name}") for t in templates
         ]
         self.fields["sms_sign_name"].choices = [("", "the account's approved signature")] + [
             (s.text, f"【{s.text}】 {s.get_region_display()}") for s in signatures

@@ -412,7 +412,7 @@ def _deliveries_csv(deliveries, filename: str, tz, masking: Masking) -> Streamin
 def compose(request):
     """The push composer: builds a /v3/push/app body and submits it through the API's code."""
     account = request.account
-    templates = list(Template.objects.sendable().filter(account=account).order_by("template_id"))
+    templates = list(Template.objects.sendable().filter(account=account).order_by("code"))
     signatures = list(Signature.objects.sendable().filter(account=account).order_by("text"))
     form = ComposeForm(
         request.POST or None,
@@ -440,7 +440,7 @@ def compose(request):
         {
             "form": form,
             "sms_templates": {
-                t.template_id: {"content": t.content, "params": t.param_count, "region": t.region}
+                t.code: {"content": t.content, "params": t.param_count, "region": t.region}
                 for t in templates
             },
             # What a push naming no signature is pinned to when accepted (the engine's rule).

@@ -341,7 +341,7 @@ class SignatureAdmin(ProviderSyncedAdmin):
 @admin.register(Template)
 class TemplateAdmin(ProviderSyncedAdmin):
     list_display = [
-        "template_id",
+        "code",
         "name",
         "account",
         "kind",
@@ -353,10 +353,10 @@ class TemplateAdmin(ProviderSyncedAdmin):
         "reviewed_by",
     ]
     list_filter = ["status", "region", "kind", "provider_status"]
-    search_fields = ["template_id", "name", "content", "account__name", "provider_id"]
+    search_fields = ["code", "name", "content", "account__name", "provider_id"]
     application_fields = (
         "account",
-        "template_id",
+        "code",
         "name",
         "kind",
         "region",

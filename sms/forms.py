@@ -29,17 +29,17 @@ class SignatureForm(forms.ModelForm):
 class TemplateForm(forms.ModelForm):
     class Meta:
         model = Template
-        fields = ["name", "content", "kind", "region", "template_id", "remark"]
+        fields = ["name", "content", "kind", "region", "code", "remark"]
         widgets = {"content": forms.Textarea(attrs={"rows": 4})}
 
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
-        self.fields["template_id"].required = False
+        self.fields["code"].required = False
 
-    def clean_template_id(self):
-        value = self.cleaned_data["template_id"].strip()
-        if value and Template.objects.filter(account=self.account, template_id=value).exists():
+    def clean_code(self):
+        value = self.cleaned_data["code"].strip()
+        if value and Template.objects.filter(account=self.account, code=value).exists():
             raise forms.ValidationError("This account already has a template with this ID.")
         return value
 

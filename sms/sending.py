@@ -140,19 +140,18 @@ def check_template(template: Template, params: Sequence[str]) -> None:
     if not template.is_approved:
         raise SmsRejected(
             "template_id",
-            f"template {template.template_id} is {template.get_status_display().lower()}, "
-            "not approved",
+            f"template {template.code} is {template.get_status_display().lower()}, not approved",
         )
     if not template.is_sendable:
         raise SmsRejected(
             "template_id",
-            f"template {template.template_id} is not approved at Tencent Cloud "
+            f"template {template.code} is not approved at Tencent Cloud "
             f"({template.get_provider_status_display()})",
         )
     if len(params) != template.param_count:
         raise SmsRejected(
             "params",
-            f"template {template.template_id} takes {template.param_count} parameter(s); "
+            f"template {template.code} takes {template.param_count} parameter(s); "
             f"got {len(params)}",
         )
     for i, value in enumerate(params):
@@ -213,7 +212,7 @@ def resolve(
     time): the SdkAppId is the account's, the template and signature are sendable and of the
     same region, the parameters fit. Raises SmsRejected naming the field."""
     application = _application(account, sdk_app_id)
-    template = Template.objects.filter(account=account, template_id=template_id).first()
+    template = Template.objects.filter(account=account, code=template_id).first()
     if template is None:
         raise SmsRejected("template_id", f"{template_id!r} is not a template of this account")
     check_template(template, list(params))
@@ -427,7 +426,7 @@ def reserve(
         template_id=order.template.pk,
         signature_id=order.signature.pk if order.signature else None,
         sign_name=order.sign_name,
-        template_code=order.template.template_id,
+        template_code=order.template.code,
         params=order.params,
         content=order.content,
         content_hash=content_hash,

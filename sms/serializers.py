@@ -214,6 +214,8 @@ class ReviewFilter(AccountQuery):
 
 
 class TemplateSerializer(ReviewedSerializer):
+    template_id = serializers.CharField(source="code", read_only=True)
+
     class Meta:
         model = Template
         fields = [
@@ -242,6 +244,7 @@ class TemplateDetailSerializer(TemplateSerializer):
 class TemplateApplySerializer(serializers.ModelSerializer):
     account = AccountField()
     template_id = serializers.CharField(
+        source="code",
         max_length=40,
         required=False,
         allow_blank=True,
@@ -257,7 +260,7 @@ class TemplateApplySerializer(serializers.ModelSerializer):
 
     def validate_template_id(self, value):
         value = value.strip()
-        if value and Template.objects.filter(account=self.context["account"], template_id=value):
+        if value and Template.objects.filter(account=self.context["account"], code=value):
             raise serializers.ValidationError("This account already has a template with this ID.")
         return value
 

@@ -48,6 +48,8 @@ class Migration(migrations.Migration):
         ("push", "0004_fanout_in_chunks"),
         ("sms", "0003_live_flag_and_reconcile_checkpoint"),
     ]
+    # pin_existing reads Template by the name its field had then (``template_id``).
+    run_before = [("sms", "0005_template_code")]
 
     operations = [
         migrations.AddField(

@@ -49,9 +49,13 @@ class Template(ProviderSynced):
     PROVIDER_SMS_TYPE = {Kind.MARKETING: 1, Kind.NOTIFICATION: 2, Kind.VERIFICATION: 3}
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_templates")
-    template_id = models.CharField(
+    # The template's public ID, which ``sms_info.sms_template_id`` and the API's ``template_id``
+    # carry. Named ``code`` in Python so that it is not mistaken for a foreign key's id column
+    # (``SmsMessage.template_id`` is the template row's pk); the column keeps its name.
+    code = models.CharField(
         "template ID",
         max_length=40,
+        db_column="template_id",
         help_text="The ID that sms_info.sms_template_id carries. For a template that already "
         "exists at Tencent Cloud, give its Tencent TemplateId.",
     )
@@ -65,28 +69,26 @@ class Template(ProviderSynced):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "template_id"], name="sms_template_id_per_account"
-            )
+            models.UniqueConstraint(fields=["account", "code"], name="sms_template_id_per_account")
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="sms_template_queue_idx")]
 
     def __str__(self):
-        return f"{self.template_id} {self.name} ({self.get_status_display()})"
+        return f"{self.code} {self.name} ({self.get_status_display()})"
 
     def save(self, *args, **kwargs):
         self.param_count = template_params(self.content)
-        if not self.template_id:
-            self.template_id = self._next_template_id()
+        if not self.code:
+            self.code = self._next_code()
         super().save(*args, **kwargs)
 
-    def _next_template_id(self) -> str:
+    def _next_code(self) -> str:
         # Numeric like Tencent's; random so that IDs are not guessable across tenants.
         return str(secrets.randbelow(9_000_000) + 1_000_000)
 
     @property
     def provider_template_id(self) -> str:
-        return self.provider_id or self.template_id
+        return self.provider_id or self.code
 
     def render(self, params, sign_name: str = "") -> str:
         body = render(self.content, params)

@@ -30,7 +30,7 @@ def send_body(sms):
     return json.dumps(
         {
             "sdk_app_id": sms.application.sdk_app_id,
-            "template_id": sms.template.template_id,
+            "template_id": sms.template.code,
             "params": ["报销单 42", "明天"],
             "numbers": ["+8613711112222"],
         }

@@ -70,7 +70,7 @@ def test_the_api_rules_apply_to_the_composer(form_data, login, personas):
 def test_only_approved_templates_are_offered(form_data, login, personas):
     from sms.models import Template
 
-    Template.objects.create(account=personas.org, template_id="5555", name="Draft", content="x {1}")
+    Template.objects.create(account=personas.org, code="5555", name="Draft", content="x {1}")
 
     page = login(personas.member).get(url(personas)).content.decode()
 

@@ -176,7 +176,7 @@ def test_the_budget_cap_limits_the_sms_of_a_push(app, sms):
 
 def test_a_template_revoked_before_the_due_time_blocks_the_sms(app, phones):
     push = sms_push(app, ["tok-a"])
-    Template.objects.filter(template_id="449739").update(status="rejected")
+    Template.objects.filter(code="449739").update(status="rejected")
 
     fallback.sweep(due(push))
 

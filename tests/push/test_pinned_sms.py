@@ -9,7 +9,8 @@ signature later does not re-brand it; revoking the pinned one blocks its SMS
 import importlib
 from datetime import timedelta
 
-from django.apps import apps as django_apps
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.test import Client
 from django.utils import timezone
 
@@ -116,7 +117,10 @@ def test_a_revoked_pinned_template_blocks_the_sms(app, sms):
 
 
 def test_the_migration_pins_existing_pushes_as_they_resolve_today(app, sms, reviewer):
-    migration = importlib.import_module("push.migrations.0005_pin_sms_template_and_signature")
+    name = "0005_pin_sms_template_and_signature"
+    migration = importlib.import_module(f"push.migrations.{name}")
+    # The models as that migration sees them.
+    then = MigrationLoader(connection).project_state(("push", name), at_end=True).apps
     add_device(app, "tok-a", phone=PHONE)
     running = accept(app)
     named = accept(app, sms_sign_name="腾讯云")
@@ -124,11 +128,11 @@ def test_the_migration_pins_existing_pushes_as_they_resolve_today(app, sms, revi
     unresolvable = accept(app)
     Push.objects.update(pinned_template=None, pinned_signature=None)  # as before pinning
     revoked = Template.objects.create(
-        account=sms.account, template_id="449740", name="Old", content="旧模板{1}{2}"
+        account=sms.account, code="449740", name="Old", content="旧模板{1}{2}"
     )
-    Push.objects.filter(pk=unresolvable.pk).update(sms_template_id=revoked.template_id)
+    Push.objects.filter(pk=unresolvable.pk).update(sms_template_id=revoked.code)
 
-    migration.pin_existing(django_apps, None)
+    migration.pin_existing(then, None)
 
     def pinned(push):
         push.refresh_from_db()

@@ -106,9 +106,7 @@ def devices(app):
 def foreign_sms(personas, sms, reviewer):
     """An SdkAppId of another account, and a template of ours still pending review."""
     SmsApplication.objects.create(account=personas.outsider_account, sdk_app_id="1400009999")
-    Template.objects.create(
-        account=personas.org, template_id="777", name="Pending", content="待审批：{1}"
-    )
+    Template.objects.create(account=personas.org, code="777", name="Pending", content="待审批：{1}")
 
 
 def tokens_of(push_id):
@@ -766,7 +764,7 @@ def seed_setup(app, personas, reviewer):
         add_device(app, token, phone=f"+861371111000{i}")
     SmsApplication.objects.create(account=personas.org, sdk_app_id="appId")
     template = Template.objects.create(
-        account=personas.org, template_id="123", name="Seed", content="您的{1}已于{2}送达。"
+        account=personas.org, code="123", name="Seed", content="您的{1}已于{2}送达。"
     )
     template.decide(approve=True, by=reviewer)
     # "_" is not allowed by the Signature validator, which create() does not run.

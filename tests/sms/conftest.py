@@ -56,7 +56,7 @@ def ready_account(account, reviewer, *, quantity=1000, sdk_app_id="1400006666"):
     template = approved(
         Template.objects.create(
             account=account,
-            template_id="449739",
+            code="449739",
             name="Approval",
             content="您有一条待审批：{1}，请在{2}前处理。",
         ),
@@ -76,7 +76,7 @@ def order(sms, numbers=(NUMBER,), params=PARAMS, **kw):
     return prepare(
         sms.account,
         sdk_app_id=sms.application.sdk_app_id,
-        template_id=sms.template.template_id,
+        template_id=sms.template.code,
         params=params,
         numbers=numbers,
         **kw,

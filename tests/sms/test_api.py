@@ -45,7 +45,7 @@ def post(client, path, data, method="post"):
 def send_body(sms, **changes):
     body = {
         "sdk_app_id": sms.application.sdk_app_id,
-        "template_id": sms.template.template_id,
+        "template_id": sms.template.code,
         "params": ["报销单 42", "明天"],
         "numbers": [NUMBER],
     }
@@ -98,14 +98,14 @@ def test_an_operator_sends_and_gets_a_result_per_number(sms, operator, personas)
 
 
 def _unapproved_template(sms, personas, reviewer):
-    Template.objects.create(account=sms.account, template_id="555", name="New", content="新：{1}")
+    Template.objects.create(account=sms.account, code="555", name="New", content="新：{1}")
     return {"template_id": "555", "params": ["x"]}
 
 
 def _foreign_template(sms, personas, reviewer):
     approved(
         Template.objects.create(
-            account=personas.outsider_account, template_id="777", name="Theirs", content="他：{1}"
+            account=personas.outsider_account, code="777", name="Theirs", content="他：{1}"
         ),
         reviewer,
     )
@@ -310,7 +310,7 @@ def test_a_bad_template_application_names_the_field_and_creates_nothing(
 
     assert response.status_code == 400
     assert list(fields_of(response)) == [field]
-    assert list(Template.objects.values_list("template_id", flat=True)) == ["449739"]
+    assert list(Template.objects.values_list("code", flat=True)) == ["449739"]
     assert not ReviewDecision.objects.filter(action="submitted").exists()
 
 

@@ -28,7 +28,7 @@ FREE = "+8613700000001"
 def send_body(sms, numbers):
     return {
         "sdk_app_id": sms.application.sdk_app_id,
-        "template_id": sms.template.template_id,
+        "template_id": sms.template.code,
         "params": list(PARAMS),
         "numbers": numbers,
     }

@@ -50,7 +50,7 @@ def test_numbers_are_normalised_and_a_bare_number_is_chinese(sms):
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(sms, changes, field):
     args = dict(
         sdk_app_id=sms.application.sdk_app_id,
-        template_id=sms.template.template_id,
+        template_id=sms.template.code,
         params=["a", "b"],
         numbers=[NUMBER],
     )

@@ -37,7 +37,7 @@ def messages(sms):
         application=sms.application,
         region=Region.MAINLAND,
         template=sms.template,
-        template_code=sms.template.template_id,
+        template_code=sms.template.code,
         content="x",
         content_hash="h",
         phone_number="+8613711112222",

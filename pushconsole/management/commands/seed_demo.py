@@ -64,7 +64,7 @@ class Command(BaseCommand):
         if not Template.objects.filter(account=account).exists():
             template = Template.objects.create(
                 account=account,
-                template_id="449739",
+                code="449739",
                 name="Approval waiting",
                 content="您有一条待审批：{1}，请在{2}前处理。",
                 created_by=user,
