@@ -234,16 +234,21 @@ class DeviceAccount(models.Model):
         return f"{self.account_type}:{self.account}"
 
 
+class PushStatus(models.TextChoices):
+    """``Push.Status`` (at module level so that ``Push.Meta``'s index condition can name it)."""
+
+    INIT = "PUSH_INIT", "Accepted"
+    WAIT = "PUSH_WAIT", "Scheduled"
+    STARTED = "PUSH_STARTED", "Sending"
+    FINISHED = "PUSH_FINISHED", "Sent"
+    FAILED = "PUSH_FAILED", "Failed"
+    CANCELED = "PUSH_CANCELED", "Canceled"
+
+
 class Push(models.Model):
     """One push task, as accepted by /v3/push/app or the console's composer."""
 
-    class Status(models.TextChoices):
-        INIT = "PUSH_INIT", "Accepted"
-        WAIT = "PUSH_WAIT", "Scheduled"
-        STARTED = "PUSH_STARTED", "Sending"
-        FINISHED = "PUSH_FINISHED", "Sent"
-        FAILED = "PUSH_FAILED", "Failed"
-        CANCELED = "PUSH_CANCELED", "Canceled"
+    Status = PushStatus
 
     class Audience(models.TextChoices):
         ALL = "all"
@@ -347,7 +352,7 @@ class Push(models.Model):
             models.Index(
                 fields=["send_at"],
                 name="push_waiting_idx",
-                condition=Q(status__in=["PUSH_INIT", "PUSH_WAIT"]),
+                condition=Q(status__in=[PushStatus.INIT, PushStatus.WAIT]),
             ),
             # The expiry sweep: pushes whose deliveries have not been expired yet, by expiry.
             models.Index(
@@ -597,6 +602,16 @@ def _clamped(reported: str) -> str:
     )
 
 
+class DeliveryFallback(models.TextChoices):
+    """``Delivery.Fallback`` (at module level so that ``Delivery.Meta``'s partial indexes can
+    name it)."""
+
+    NONE = "none", "No SMS asked"
+    WAITING = "waiting", "Waiting for the due time"
+    CLAIMED = "claimed", "Being decided"
+    DECIDED = "decided", "Decided"
+
+
 class Delivery(models.Model):
     """One push to one device, and its supplementary-SMS decision."""
 
@@ -609,11 +624,7 @@ class Delivery(models.Model):
         EXPIRED = "expired", "Expired"
         FAILED = "failed", "Failed"
 
-    class Fallback(models.TextChoices):
-        NONE = "none", "No SMS asked"
-        WAITING = "waiting", "Waiting for the due time"
-        CLAIMED = "claimed", "Being decided"
-        DECIDED = "decided", "Decided"
+    Fallback = DeliveryFallback
 
     class Outcome(models.TextChoices):
         """A decided delivery's supplementary SMS (``outcome``; ``outcome_detail`` says more:
@@ -672,13 +683,13 @@ class Delivery(models.Model):
             models.Index(
                 fields=["sms_due_at"],
                 name="push_delivery_fallback_due_idx",
-                condition=Q(fallback="waiting"),
+                condition=Q(fallback=DeliveryFallback.WAITING),
             ),
             # Reclaiming batches whose worker died: claimed deliveries by lease end.
             models.Index(
                 fields=["claimed_until"],
                 name="push_delivery_lease_idx",
-                condition=Q(fallback="claimed"),
+                condition=Q(fallback=DeliveryFallback.CLAIMED),
             ),
         ]
 
