@@ -99,11 +99,22 @@ class DeviceAdmin(admin.ModelAdmin):
         "app_version",
         "last_seen_at",
     ]
-    list_filter = ["platform", "notifications_enabled"]
+    list_filter = ["platform", "channel", "notifications_enabled"]
     search_fields = ["=token", "accounts__account"]
     list_select_related = ["application"]
     raw_id_fields = ["application"]
-    readonly_fields = ["created_at", "last_seen_at", "notifications_changed_at"]
+    # The channel and its token are the device's own registration (the SDK API): shown, not
+    # edited here.
+    readonly_fields = [
+        "created_at",
+        "last_seen_at",
+        "notifications_changed_at",
+        "channel",
+        "channel_token",
+        "channel_token_at",
+        "channel_token_invalid_at",
+        "channel_token_invalid_reason",
+    ]
     inlines = [DeviceTagInline, DeviceAccountInline]
     show_full_result_count = False
 

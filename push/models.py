@@ -7,6 +7,7 @@ the supplementary SMS engine (``push.fallback``) decides the deliveries whose SM
 
 import enum
 import hmac
+import re
 import secrets
 import string
 
@@ -27,6 +28,43 @@ TOKEN_MAX_LENGTH = 36
 class Platform(models.TextChoices):
     ANDROID = "android", "Android"
     IOS = "ios", "iOS"
+
+
+class ChannelKind(models.TextChoices):
+    """How a device is reached: our built-in channel (the SDK's long-poll), or a push service
+    with the token it gave the app (``Device.channel_token``)."""
+
+    BUILTIN = "builtin", "Built-in (SDK long-poll)"
+    APNS = "apns", "Apple Push Notification service"
+    FCM = "fcm", "Firebase Cloud Messaging"
+
+    @classmethod
+    def problem_with_token(cls, channel: str, token: str) -> str | None:
+        """Why ``token`` cannot be a token of ``channel``, or None.
+
+        APNs device tokens are hex (32 bytes today; Apple warns the length may grow, so up to
+        100 bytes are taken). FCM registration tokens are opaque: letters, digits and ``-_:``,
+        at most 4,096 characters. The built-in channel needs none: our token names the device."""
+        if channel == cls.BUILTIN:
+            return "the built-in channel takes no channel token" if token else None
+        if not token:
+            return f"required with the {cls(channel).label}"
+        if channel == cls.APNS:
+            if len(token) % 2 or not 64 <= len(token) <= 200 or not _HEX.fullmatch(token):
+                return "an APNs device token is 64 (to 200) hexadecimal characters"
+        elif not (len(token) <= 4096 and _FCM_TOKEN.fullmatch(token)):
+            return "an FCM registration token is letters, digits and -_: (at most 4096)"
+        return None
+
+
+# Which platforms a channel reaches (APNs: Apple's devices only).
+CHANNEL_PLATFORMS = {
+    ChannelKind.BUILTIN: (Platform.ANDROID, Platform.IOS),
+    ChannelKind.APNS: (Platform.IOS,),
+    ChannelKind.FCM: (Platform.ANDROID, Platform.IOS),
+}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]+")
 
 
 class ApplicationQuerySet(models.QuerySet):
@@ -125,6 +163,17 @@ class Device(models.Model):
     notifications_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
+    # How the device is reached, and the push service's token for it (the latest registration
+    # wins). ``token`` above stays the device's identity for every server API. A token the
+    # service refused for good is marked invalid (time and reason) and not pushed to again
+    # until the device registers a new one.
+    channel = models.CharField(
+        max_length=10, choices=ChannelKind.choices, default=ChannelKind.BUILTIN
+    )
+    channel_token = models.CharField(max_length=4096, blank=True)
+    channel_token_at = models.DateTimeField(null=True, blank=True)
+    channel_token_invalid_at = models.DateTimeField(null=True, blank=True)
+    channel_token_invalid_reason = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [
@@ -147,6 +196,22 @@ class Device(models.Model):
     @staticmethod
     def new_token() -> str:
         return secrets.token_hex(16) + secrets.token_hex(2)  # 36 hex characters, as TPNS
+
+    def set_channel(self, channel: str, channel_token: str, now) -> list[str]:
+        """Take the device's latest channel and token (validated by the caller); a new token
+        clears an earlier refusal. Returns the fields that changed."""
+        if (channel, channel_token) == (self.channel, self.channel_token):
+            return []
+        self.channel, self.channel_token = channel, channel_token
+        self.channel_token_at = now if channel_token else None
+        self.channel_token_invalid_at, self.channel_token_invalid_reason = None, ""
+        return [
+            "channel",
+            "channel_token",
+            "channel_token_at",
+            "channel_token_invalid_at",
+            "channel_token_invalid_reason",
+        ]
 
     def set_notifications(self, enabled: bool, now=None) -> bool:
         """Record the notification permission; True if it changed."""

@@ -12,8 +12,10 @@ from rest_framework import serializers
 
 from push import events
 from push.models import (
+    CHANNEL_PLATFORMS,
     PHONE_ACCOUNT_TYPE,
     TOKEN_MAX_LENGTH,
+    ChannelKind,
     Device,
     DeviceAccount,
     DeviceTag,
@@ -86,6 +88,21 @@ class RegisterSerializer(serializers.Serializer):
         required=False,
         help_text=f"Replaces the device's tags (at most {MAX_TAGS}); omit to keep them.",
     )
+    channel = serializers.ChoiceField(
+        ChannelKind.choices,
+        required=False,
+        help_text="How the device is reached: `apns` (iOS) or `fcm` with `channel_token`, or "
+        "`builtin` (the SDK's long-poll). A new device without it uses `builtin`; a refresh "
+        "without it keeps the channel it had. The latest registration wins.",
+    )
+    channel_token = serializers.CharField(
+        max_length=4096,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The push service's token for this device: the APNs device token (hex) or "
+        "the FCM registration token. Our `token` stays the device's identity.",
+    )
 
     PROFILE = (
         "app_version",
@@ -112,6 +129,23 @@ class RegisterSerializer(serializers.Serializer):
     def validate_tags(self, value):
         return list(dict.fromkeys(value))  # drop repeats, keep the order
 
+    def validate(self, data):
+        if "channel" not in data and "channel_token" in data:
+            raise serializers.ValidationError({"channel": "Name the channel the token is for."})
+        if "channel" in data:
+            channel, token = data["channel"], data.get("channel_token", "")
+            app = self.context["application"]
+            if app.platform not in CHANNEL_PLATFORMS[channel]:
+                raise serializers.ValidationError(
+                    {
+                        "channel": f"{ChannelKind(channel).label} does not reach "
+                        f"{app.get_platform_display()} devices."
+                    }
+                )
+            if (problem := ChannelKind.problem_with_token(channel, token)) is not None:
+                raise serializers.ValidationError({"channel_token": problem})
+        return data
+
     @transaction.atomic
     def register(self, *, device: Device | None, now) -> tuple[Device, bool]:
         """Create the device (``device`` None) or refresh it; returns it and whether it is new."""
@@ -120,7 +154,7 @@ class RegisterSerializer(serializers.Serializer):
         profile = {name: data[name] for name in self.PROFILE if name in data}
         created = device is None
         if created:
-            device = Device.objects.create(
+            device = Device(
                 application=app,
                 token=Device.new_token(),
                 platform=data["platform"],
@@ -130,13 +164,19 @@ class RegisterSerializer(serializers.Serializer):
                 last_seen_at=now,
                 **profile,
             )
+            if "channel" in data:
+                device.set_channel(data["channel"], data.get("channel_token", ""), now)
+            device.save()
         else:
             if "notifications_enabled" in data:
                 device.set_notifications(data["notifications_enabled"], now)
             for name, value in profile.items():
                 setattr(device, name, value)
+            changed = []
+            if "channel" in data:
+                changed = device.set_channel(data["channel"], data.get("channel_token", ""), now)
             device.last_seen_at = now
-            device.save(update_fields=[*profile, "last_seen_at"])
+            device.save(update_fields=[*profile, *changed, "last_seen_at"])
         if "tags" in data:
             tags = data["tags"]
             DeviceTag.objects.filter(device=device).exclude(tag__in=tags).delete()
@@ -151,6 +191,7 @@ class RegisterSerializer(serializers.Serializer):
 class RegisteredDeviceSerializer(serializers.Serializer):
     token = serializers.CharField()
     platform = serializers.CharField()
+    channel = serializers.CharField(help_text="`builtin`, `apns` or `fcm`.")
     notifications_enabled = serializers.BooleanField()
     app_version = serializers.CharField()
     sdk_version = serializers.CharField()
