@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from push import fanout
-from push.models import Application, Device, Push
+from push.models import Application, ChannelKind, Device, Push
 from sms.models import Package, RateLimitPolicy, Signature, SmsApplication, Template
 
 
@@ -45,10 +45,11 @@ def make_devices(app, count: int, *, phones: bool = False, start: int = 0) -> No
         cursor.execute(
             f"INSERT INTO {table} (application_id, token, platform, app_version, sdk_version, "
             "os_version, device_brand, system_language, country, notifications_enabled, "
-            "notifications_changed_at, created_at, last_seen_at) "
+            "notifications_changed_at, created_at, last_seen_at, channel, channel_token, "
+            "channel_token_invalid_reason) "
             "SELECT %s, 'b' || lpad(g::text, 35, '0'), 'android', '1.0', '', '', '', '', '', "
-            "true, %s, %s, %s FROM generate_series(%s, %s) AS g",
-            [app.pk, now, now, now, start, start + count - 1],
+            "true, %s, %s, %s, %s, '', '' FROM generate_series(%s, %s) AS g",
+            [app.pk, now, now, now, ChannelKind.BUILTIN, start, start + count - 1],
         )
         if phones:
             cursor.execute(
