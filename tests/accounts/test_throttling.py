@@ -153,6 +153,19 @@ def clocks(monkeypatch):
     return at
 
 
+def error_body_outcome(response, *, ok: int, refused_code: str | None = None) -> str:
+    """What an API with the ``{"error": {...}}`` body answered: throttled, refused or ok."""
+    if response.status_code == 429:
+        assert response.json()["error"]["code"] == "throttled"
+        return "throttled"
+    if response.status_code == 401:
+        if refused_code is not None:
+            assert response.json()["error"]["code"] == refused_code
+        return "refused"
+    assert response.status_code == ok, response.content
+    return "ok"
+
+
 class ManagementApi:
     def __init__(self, personas):
         self.key, self.secret = ApiKeyPair.objects.issue(personas.owner)
@@ -168,14 +181,7 @@ class ManagementApi:
 
     @staticmethod
     def outcome(response):
-        if response.status_code == 429:
-            assert response.json()["error"]["code"] == "throttled"
-            return "throttled"
-        if response.status_code == 401:
-            assert response.json()["error"]["code"] == "authentication_failed"
-            return "refused"
-        assert response.status_code == 200, response.content
-        return "ok"
+        return error_body_outcome(response, ok=200, refused_code="authentication_failed")
 
 
 class TpnsApi:
@@ -228,13 +234,7 @@ class SdkApi:
 
     @staticmethod
     def outcome(response):
-        if response.status_code == 429:
-            assert response.json()["error"]["code"] == "throttled"
-            return "throttled"
-        if response.status_code == 401:
-            return "refused"
-        assert response.status_code == 201, response.content
-        return "ok"
+        return error_body_outcome(response, ok=201)
 
 
 @pytest.fixture(params=["management", "tpns", "sdk"])
