@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from push import fanout
-from push.models import Application, ChannelKind, Device, Push
+from push.models import Application, Device, Push
 from sms.models import Package, RateLimitPolicy, Signature, SmsApplication, Template
 
 
@@ -40,16 +40,32 @@ def make_devices(app, count: int, *, phones: bool = False, start: int = 0) -> No
     """``count`` devices (and phone bindings) with one INSERT … SELECT generate_series each;
     device ``i`` has the token ``token(i)``."""
     now = timezone.now()
-    table = Device._meta.db_table
+    meta = Device._meta
+    # Columns given here; every other takes its field's default, so a new Device field needs
+    # no change of this statement.
+    given = {
+        "application_id": ("%s", [app.pk]),
+        "token": ("'b' || lpad(g::text, 35, '0')", []),
+        "platform": ("%s", ["android"]),
+        "app_version": ("%s", ["1.0"]),
+    }
+    columns, selects, params = [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        sql, values = given.get(field.attname, (None, None))
+        if sql is None:
+            default = field.get_default()  # timezone.now for the timestamps
+            sql = f"%s::{field.cast_db_type(connection)}"
+            values = [field.get_db_prep_save(default, connection)]
+        selects.append(sql)
+        params += values
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (application_id, token, platform, app_version, sdk_version, "
-            "os_version, device_brand, system_language, country, notifications_enabled, "
-            "notifications_changed_at, created_at, last_seen_at, channel, channel_token, "
-            "channel_token_invalid_reason) "
-            "SELECT %s, 'b' || lpad(g::text, 35, '0'), 'android', '1.0', '', '', '', '', '', "
-            "true, %s, %s, %s, %s, '', '' FROM generate_series(%s, %s) AS g",
-            [app.pk, now, now, now, ChannelKind.BUILTIN, start, start + count - 1],
+            f"INSERT INTO {meta.db_table} ({', '.join(columns)}) SELECT {', '.join(selects)} "
+            "FROM generate_series(%s, %s) AS g",
+            [*params, start, start + count - 1],
         )
         if phones:
             cursor.execute(
