@@ -23,11 +23,11 @@ def timer(results: dict, key: str):
     results[key] = time.perf_counter() - start
 
 
-def tenant(name="bench"):
+def tenant(name="bench", platform="android"):
     account = Account.objects.create(
         name=f"{name}-{uuid.uuid4().hex[:8]}", identity=Account.Identity.ORGANIZATION
     )
-    app, _ = Application.objects.create_for(account, name="bench", platform="android")
+    app, _ = Application.objects.create_for(account, name="bench", platform=platform)
     return account, app
 
 
@@ -36,9 +36,17 @@ def token(i: int) -> str:
     return f"b{i:035d}"
 
 
-def make_devices(app, count: int, *, phones: bool = False, start: int = 0) -> None:
+def channel_token(i: int) -> str:
+    """The channel token that make_devices gives device ``i`` on a push service."""
+    return f"{i:064x}"
+
+
+def make_devices(
+    app, count: int, *, phones: bool = False, start: int = 0, channel: str | None = None
+) -> None:
     """``count`` devices (and phone bindings) with one INSERT … SELECT generate_series each;
-    device ``i`` has the token ``token(i)``."""
+    device ``i`` has the token ``token(i)`` and, on ``channel`` (apns, fcm), the channel
+    token ``channel_token(i)``."""
     now = timezone.now()
     meta = Device._meta
     # Columns given here; every other takes its field's default, so a new Device field needs
@@ -46,9 +54,12 @@ def make_devices(app, count: int, *, phones: bool = False, start: int = 0) -> No
     given = {
         "application_id": ("%s", [app.pk]),
         "token": ("'b' || lpad(g::text, 35, '0')", []),
-        "platform": ("%s", ["android"]),
+        "platform": ("%s", [app.platform]),
         "app_version": ("%s", ["1.0"]),
     }
+    if channel:
+        given["channel"] = ("%s", [channel])
+        given["channel_token"] = ("lpad(to_hex(g), 64, '0')", [])
     columns, selects, params = [], [], []
     for field in meta.concrete_fields:
         if field.primary_key:

@@ -40,8 +40,10 @@ def run(size: int) -> dict:
         with timer(t, "raw"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO push_delivery (push_id, device_id, state, notifications_enabled, "
-                "created_at, sent_at, fallback, outcome, outcome_detail, sms_attempts) "
-                "SELECT %s, id, 'sent', notifications_enabled, now(), now(), 'none', '', '', 0 "
+                "created_at, sent_at, fallback, outcome, outcome_detail, sms_attempts, channel, "
+                "send_attempts, channel_message_id, channel_answer) "
+                "SELECT %s, id, 'sent', notifications_enabled, now(), now(), 'none', '', '', 0, "
+                "'builtin', 0, '', '' "
                 "FROM push_device WHERE application_id = %s",
                 [raw.pk, app.pk],
             )

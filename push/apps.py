@@ -13,5 +13,6 @@ class PushConfig(AppConfig):
 
         sources.register(PUSH_DELIVERY)
 
-        if "push.Application.secret_sealed" not in crypto.SEALED_FIELDS:
-            crypto.SEALED_FIELDS.append("push.Application.secret_sealed")
+        for field in ("push.Application.secret_sealed", "push.ChannelCredentials.secret_sealed"):
+            if field not in crypto.SEALED_FIELDS:
+                crypto.SEALED_FIELDS.append(field)

@@ -127,3 +127,20 @@ def unknown_tokens(application, tokens) -> list[str]:
         )
     )
     return [t for t in tokens if t not in known]
+
+
+def pruned_tokens(application, tokens, services) -> list[str]:
+    """Of ``tokens``, those whose device is on one of ``services`` (the push services the
+    push may take) with a channel token the service refused for good: TPNS counted such a
+    token invalid too, and nothing would reach it until the app registers again."""
+    if not services:
+        return []
+    pruned = set(
+        Device.objects.filter(
+            application=application,
+            token__any=tokens,
+            channel__in=services,
+            channel_token_invalid_at__isnull=False,
+        ).values_list("token", flat=True)
+    )
+    return [t for t in tokens if t in pruned]

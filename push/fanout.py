@@ -30,8 +30,7 @@ from django.utils import timezone
 from lib.locks import key_sql
 from sms.sending import SmsRejected
 
-from . import audience
-from .channels import channel_for
+from . import audience, channels, sender
 from .models import Delivery, Push
 
 # A push with expire_time 0 ("real time only") still waits this long for a polling device.
@@ -83,35 +82,44 @@ def lock_inbox_order(application_id: int) -> None:
 
 def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tuple[int, int]:
     """Insert one delivery per target device with id above ``after``, at most ``limit`` of
-    them, in device id order, with one INSERT … SELECT; returns (count, last device id)."""
-    channel = channel_for(push.application)
-    state, sent_at = (
-        (Delivery.State.SENT, now) if channel.queued_is_sent else (Delivery.State.QUEUED, None)
-    )
+    them, in device id order, with one INSERT … SELECT; returns (count, last device id).
+
+    Each delivery takes its device's channel when the application has credentials for it
+    (and the push's ``channel_rules`` do not disable it): it is then ``queued`` for the sender
+    stage, or ``failed`` at once when the device's channel token was refused before (pruned).
+    Every other device is reached over the built-in channel: ``sent`` into its inbox now."""
     if push.resend_by_sms:
-        # Due relative to being sent; for a queued channel it is set again when it is sent.
         fallback, due = Delivery.Fallback.WAITING, now + timedelta(seconds=push.sms_delay)
     else:
         fallback, due = Delivery.Fallback.NONE, None
+    services = channels.usable(push)
+    per_device = channels.per_device_columns(services, now=now, due=due, push=push)
     lock_inbox_order(push.application_id)
     try:
         inserted, last = Delivery.objects.insert_for_devices(
-            audience.devices(push).values_list("id", "notifications_enabled"),
+            audience.devices(push).values_list(
+                "id",
+                "notifications_enabled",
+                "channel",
+                "channel_token_invalid_at",
+                "channel_token_invalid_reason",
+            ),
             after=after,
             limit=limit,
             values={
                 "push": push.pk,
-                "state": state,
+                "state": Delivery.State.SENT,
                 "created_at": now,
-                "sent_at": sent_at,
+                "sent_at": now,
                 "fallback": fallback,
                 "sms_due_at": due,
             },
+            per_device=per_device,
         )
     except EmptyResultSet:  # e.g. an empty token list: nobody to push to
         return 0, after
-    if not channel.queued_is_sent:
-        channel.send(push, Delivery.objects.filter(push=push, state=Delivery.State.QUEUED), now)
+    if services and inserted:
+        transaction.on_commit(sender.wake)
     return inserted, last or after
 
 
@@ -184,7 +192,8 @@ def expire(now=None) -> int:
         if not ids:
             return 0
         expired = Delivery.objects.filter(
-            push_id__in=ids, state__in=[Delivery.State.QUEUED, Delivery.State.SENT]
+            push_id__in=ids,
+            state__in=[Delivery.State.QUEUED, Delivery.State.SENT, Delivery.State.UNKNOWN],
         ).update(state=Delivery.State.EXPIRED)
         Push.objects.filter(pk__in=ids).update(deliveries_expired_at=now)
     return expired

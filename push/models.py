@@ -7,6 +7,7 @@ the supplementary SMS engine (``push.fallback``) decides the deliveries whose SM
 
 import enum
 import hmac
+import json
 import re
 import secrets
 import string
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from accounts import crypto
 from accounts.models import Account, random_string, sign
+from lib.values import values_table
 from sms import sending
 from sms.rules import Rule
 
@@ -144,6 +146,87 @@ class Application(models.Model):
         return secret
 
 
+class ChannelCredentials(models.Model):
+    """An application's credentials for one delivery channel (APNs, FCM), as its owner
+    uploaded them: the secret part (the .p8 key, the service-account JSON) sealed like the
+    Tencent Cloud key and never shown again; the rest (key id, team id, topic, environment;
+    project id and client e-mail) shown. Replacing them is the rotation."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="channel_credentials"
+    )
+    channel = models.CharField(max_length=10, choices=ChannelKind.choices)
+    details = models.JSONField(default=dict, help_text="What may be shown.")
+    secret_sealed = models.TextField()
+    # Tells one uploaded secret from another without showing it (after a rotation).
+    fingerprint = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "channel credentials"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "channel"], name="push_one_credential_per_channel"
+            ),
+            models.CheckConstraint(
+                condition=~Q(channel=ChannelKind.BUILTIN), name="push_credentials_not_builtin"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} credentials of {self.application}"
+
+    def config(self) -> dict:
+        """The whole configuration, secret included (in memory only, for a channel client)."""
+        return {**self.details, **json.loads(crypto.unseal(self.secret_sealed))}
+
+    @property
+    def version(self) -> tuple:
+        """Changes whenever the credentials do: a cached client of older ones is dropped."""
+        return (self.pk, self.fingerprint, self.updated_at)
+
+
+class DeviceQuerySet(models.QuerySet):
+    def prune_tokens(self, rows: list[tuple]) -> int:
+        """Mark channel tokens refused for good as invalid, in one statement. ``rows`` are
+        ``(device id, the token that was refused, at, reason, invalid since)``. A device that
+        has registered another token since is left alone, and so is one that registered this
+        token again after ``invalid since`` (APNs's 410 timestamp: Apple's word is older than
+        the app's)."""
+        if not rows:
+            return 0
+        table = self.model._meta.db_table
+        values, params = values_table(
+            [
+                ("id", "bigint"),
+                ("token", "varchar"),
+                ("at", "timestamptz"),
+                ("reason", "varchar"),
+                ("since", "timestamptz"),
+            ],
+            [
+                (i, token, _moment(at), reason, _moment(since))
+                for i, token, at, reason, since in rows
+            ],
+        )
+        sql = f"""
+            UPDATE {table} SET channel_token_invalid_at = v.at,
+                channel_token_invalid_reason = v.reason
+            FROM {values}
+            WHERE {table}.id = v.id AND {table}.channel_token = v.token
+                AND {table}.channel_token_invalid_at IS NULL
+                AND (v.since IS NULL OR {table}.channel_token_at IS NULL
+                    OR {table}.channel_token_at < v.since)
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+
 class Device(models.Model):
     """A device of an application, known by its token."""
 
@@ -175,6 +258,8 @@ class Device(models.Model):
     channel_token_invalid_at = models.DateTimeField(null=True, blank=True)
     channel_token_invalid_reason = models.CharField(max_length=100, blank=True)
 
+    objects = DeviceQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["application", "token"], name="push_device_token")
@@ -198,9 +283,11 @@ class Device(models.Model):
         return secrets.token_hex(16) + secrets.token_hex(2)  # 36 hex characters, as TPNS
 
     def set_channel(self, channel: str, channel_token: str, now) -> list[str]:
-        """Take the device's latest channel and token (validated by the caller); a new token
-        clears an earlier refusal. Returns the fields that changed."""
-        if (channel, channel_token) == (self.channel, self.channel_token):
+        """Take the device's latest channel and token (validated by the caller). A token
+        registered again, the same or a new one, counts from now and clears an earlier refusal:
+        APNs's 410 names when Apple last knew the token invalid, and a registration after that
+        makes it good again (``push.sender`` compares the two). Returns the fields to save."""
+        if (channel, channel_token) == (self.channel, self.channel_token) and not channel_token:
             return []
         self.channel, self.channel_token = channel, channel_token
         self.channel_token_at = now if channel_token else None
@@ -369,6 +456,9 @@ class Push(models.Model):
     sms_sign_name = models.CharField(max_length=12, blank=True)
     sms_params = models.JSONField(default=list, blank=True)
     sms_max = models.PositiveIntegerField(null=True, blank=True)
+    # Ours (sms_info.send_on_refusal): a delivery its channel refused for good gets its SMS as
+    # soon as the refusal is known, not at the due time (it can never arrive).
+    sms_on_refusal = models.BooleanField(default=False)
     # The template and signature ``sms_info`` resolved to when the push was accepted: every SMS
     # of the push uses these, so approving another signature later cannot re-brand it
     # (``resolved_sms``). A null template is a push accepted before pinning whose sms_info no
@@ -413,6 +503,10 @@ class Push(models.Model):
         indexes = [
             # Push lists and statistics by date.
             models.Index(fields=["application", "created_at"], name="push_app_created_idx"),
+            # The channel health (``push.channel_health``): an app's pushes whose deliveries
+            # can have been answered in the last 24 hours (a scheduled push may have been
+            # created long before it was sent, so creation time cannot bound them).
+            models.Index(fields=["application", "expires_at"], name="push_app_expiry_idx"),
             # The scheduler: pushes waiting for their send time, or accepted but not started.
             models.Index(
                 fields=["send_at"],
@@ -498,6 +592,7 @@ class Push(models.Model):
             "sms_sign_name": self.sms_sign_name,
             "sms_template_params": self.sms_params,
             "max_sms": self.sms_max,
+            "send_on_refusal": int(self.sms_on_refusal),
         }
 
 
@@ -547,6 +642,100 @@ class DeliveryQuerySet(models.QuerySet):
                 claimed += cursor.fetchall()
         return claimed
 
+    def claim_for_sending(self, now, limit: int, lease) -> list[int]:
+        """Take up to ``limit`` queued deliveries whose time has come for this sender:
+        ``sending`` until ``now + lease``, one more attempt. One statement over the partial
+        index ``push_delivery_send_due_idx``, skipping rows another sender is claiming."""
+        table = self.model._meta.db_table
+        state = Delivery.State
+        lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+        select = (
+            f"SELECT id FROM {table} WHERE state = '{state.QUEUED}' AND send_after <= %s "
+            f"ORDER BY send_after LIMIT %s {lock}"
+        )
+        where = (
+            f"id = ANY(ARRAY({select}))"
+            if connection.vendor == "postgresql"
+            else f"id IN ({select})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET state = '{state.SENDING}', send_lease_until = %s, "
+                f"send_attempts = send_attempts + 1 WHERE {where} RETURNING id",
+                [now + lease, now, limit],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def settle_lost_sends(self, now, limit: int) -> int:
+        """Deliveries whose sender's lease ran out become ``unknown``: the channel may have
+        them, so they are never sent again blindly (a late answer still settles them)."""
+        table = self.model._meta.db_table
+        state = Delivery.State
+        lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+        select = (
+            f"SELECT id FROM {table} WHERE state = '{state.SENDING}' AND send_lease_until < %s "
+            f"ORDER BY send_lease_until LIMIT %s {lock}"
+        )
+        where = (
+            f"id = ANY(ARRAY({select}))"
+            if connection.vendor == "postgresql"
+            else f"id IN ({select})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET state = '{state.UNKNOWN}', send_lease_until = NULL, "
+                f"channel_answer = %s, answered_at = %s WHERE {where}",
+                [LOST_ANSWER, now, now, limit],
+            )
+            return cursor.rowcount
+
+    def record_answers(self, rows: list[tuple]) -> int:
+        """Write a batch's channel answers in one statement. ``rows`` are ``(id, state,
+        channel, accepted, send_after, message_id, answer, at, sms_now)``; a delivery the SDK
+        already reported arrived (or later) keeps its state, and ``sms_now`` brings a waiting
+        supplementary SMS forward to ``at`` (``sms_info.send_on_refusal``)."""
+        if not rows:
+            return 0
+        table = self.model._meta.db_table
+        state = Delivery.State
+        values, params = values_table(
+            [
+                ("id", "bigint"),
+                ("state", "varchar"),
+                ("channel", "varchar"),
+                ("accepted", "boolean"),
+                ("send_after", "timestamptz"),
+                ("message_id", "varchar"),
+                ("answer", "varchar"),
+                ("at", "timestamptz"),
+                ("sms_now", "boolean"),
+            ],
+            [(*row[:4], _moment(row[4]), *row[5:7], _moment(row[7]), row[8]) for row in rows],
+        )
+        open_states = f"'{state.SENDING}', '{state.UNKNOWN}'"
+        sql = f"""
+            UPDATE {table} SET
+                state = CASE WHEN {table}.state IN ({open_states}) THEN v.state
+                    ELSE {table}.state END,
+                channel = v.channel,
+                sent_at = CASE WHEN v.accepted THEN COALESCE({table}.sent_at, v.at)
+                    ELSE {table}.sent_at END,
+                send_after = v.send_after,
+                send_lease_until = NULL,
+                channel_message_id = v.message_id,
+                channel_answer = v.answer,
+                answered_at = v.at,
+                sms_due_at = CASE
+                    WHEN v.sms_now AND {table}.fallback = '{DeliveryFallback.WAITING}'
+                        AND {table}.sms_due_at > v.at THEN v.at
+                    ELSE {table}.sms_due_at END
+            FROM {values}
+            WHERE {table}.id = v.id
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
     def count_due(self, now, at_most: int) -> int:
         """How many deliveries are due now, counting no further than ``at_most`` (a bounded
         walk of the partial index of waiting rows)."""
@@ -561,19 +750,25 @@ class DeliveryQuerySet(models.QuerySet):
             return cursor.fetchone()[0]
 
     def insert_for_devices(
-        self, devices, *, after: int, limit: int | None, values: dict
+        self, devices, *, after: int, limit: int | None, values: dict, per_device=None
     ) -> tuple[int, int | None]:
-        """One delivery per row of ``devices`` (a queryset of ``(id, notifications_enabled)``)
-        with an id above ``after``, at most ``limit``, in device id order, with one
-        ``INSERT … SELECT``; returns (count, last device id written).
+        """One delivery per row of ``devices`` (a queryset of device columns, ``id`` and
+        ``notifications_enabled`` first) with an id above ``after``, at most ``limit``, in
+        device id order, with one ``INSERT … SELECT``; returns (count, last device id written).
 
-        ``values`` gives the other columns by field name (``push``, ``state``, …); every column
-        neither names takes its field's default, as ``sms.bulk.insert_rows`` does. Raises
-        ``EmptyResultSet`` when ``devices`` can match nothing."""
+        ``values`` gives other columns by field name (``push``, ``state``, …); ``per_device``
+        gives columns as SQL over the device row ``d`` (``{"state": ("CASE … END", params)}``);
+        every column neither names takes its field's default, as ``sms.bulk.insert_rows``
+        does. Raises ``EmptyResultSet`` when ``devices`` can match nothing."""
         meta = self.model._meta
         select_sql, select_params = devices.query.sql_with_params()
         given = {meta.get_field(name).attname: value for name, value in values.items()}
-        from_device = {"device_id": "d.id", "notifications_enabled": "d.notifications_enabled"}
+        from_device = {
+            "device_id": ("d.id", []),
+            "notifications_enabled": ("d.notifications_enabled", []),
+        }
+        for name, expression in (per_device or {}).items():
+            from_device[meta.get_field(name).attname] = expression
         cast = connection.vendor == "postgresql"  # a bare NULL in a SELECT list is text there
         columns, selects, params = [], [], []
         for field in meta.concrete_fields:
@@ -581,7 +776,9 @@ class DeliveryQuerySet(models.QuerySet):
                 continue
             columns.append(connection.ops.quote_name(field.column))
             if field.attname in from_device:
-                selects.append(from_device[field.attname])
+                sql, sql_params = from_device[field.attname]
+                selects.append(sql)
+                params += sql_params
                 continue
             value = given[field.attname] if field.attname in given else field.get_default()
             selects.append(f"%s::{field.cast_db_type(connection)}" if cast else "%s")
@@ -658,6 +855,14 @@ class DeliveryQuerySet(models.QuerySet):
             return cursor.fetchall()
 
 
+# A delivery whose sender died, or whose answer never came, holds this as its channel answer.
+LOST_ANSWER = "lost: the sender stopped before the channel answered"
+
+
+def _moment(value):
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
 def _clamped(reported: str) -> str:
     """SQL: a reported event time, not before the delivery was sent (GREATEST ignores NULLs,
     so an unreported time must stay NULL explicitly)."""
@@ -681,7 +886,9 @@ class Delivery(models.Model):
     """One push to one device, and its supplementary-SMS decision."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
+        QUEUED = "queued", "Queued"  # for its channel's sender (``send_after``)
+        SENDING = "sending", "Being sent"  # a sender holds it until ``send_lease_until``
+        UNKNOWN = "unknown", "Answer lost"  # its sender died or the answer never came
         SENT = "sent", "Sent"
         ARRIVED = "arrived", "Arrived"
         CLICKED = "clicked", "Clicked"
@@ -731,6 +938,18 @@ class Delivery(models.Model):
     sms_attempts = models.PositiveSmallIntegerField(
         default=0, help_text="SMS attempts that failed in a retryable way."
     )
+    # The channel that carries it (``push.sender``): the built-in inbox, or APNs / FCM with
+    # the device's channel token. Queued deliveries wait for ``send_after`` (a retry's backoff);
+    # the channel's answer is kept: its message id when accepted, its reason when refused.
+    channel = models.CharField(
+        max_length=10, choices=ChannelKind.choices, default=ChannelKind.BUILTIN
+    )
+    send_after = models.DateTimeField(null=True, blank=True)
+    send_lease_until = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    channel_message_id = models.CharField(max_length=200, blank=True)
+    channel_answer = models.CharField(max_length=100, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     objects = DeliveryQuerySet.as_manager()
 
@@ -755,6 +974,32 @@ class Delivery(models.Model):
                 fields=["claimed_until"],
                 name="push_delivery_lease_idx",
                 condition=Q(fallback=DeliveryFallback.CLAIMED),
+            ),
+            # The channel sender (``push.sender``): queued deliveries by when they may go,
+            # and deliveries being sent by lease end (a dead sender's batch).
+            models.Index(
+                fields=["send_after"],
+                name="push_delivery_send_due_idx",
+                condition=Q(state="queued"),
+            ),
+            models.Index(
+                fields=["send_lease_until"],
+                name="push_delivery_send_lease_idx",
+                condition=Q(state="sending"),
+            ),
+            # The application page's channel health (``push.channel_health``), per push of
+            # the window: refusals answered in it, and the latest acceptance by a push service
+            # (a backward scan that stops at the first entry). The built-in channel's own
+            # deliveries have no answer time and stay out of both.
+            models.Index(
+                fields=["push", "answered_at"],
+                name="push_delivery_refused_idx",
+                condition=Q(state="failed"),
+            ),
+            models.Index(
+                fields=["push", "channel", "answered_at"],
+                name="push_delivery_accepted_idx",
+                condition=Q(sent_at__isnull=False, answered_at__isnull=False),
             ),
         ]
 

@@ -5,22 +5,35 @@ one over their outcomes, one over their SMS records. The minute rollup stores th
 PushStats for recent pushes, so that a push page with a million deliveries reads one row;
 ``summary(push)`` (``summaries(pushes)`` for a list page) uses the stored figures when they are
 fresh and the push is large, and counts live otherwise.
+
+Per channel (``channels``: built-in, APNs, FCM, each that carried deliveries of the push), every
+delivery is in exactly one of: **accepted** (the channel took it: ``sent_at`` is set, which the
+built-in inbox does on insert and the sender does on a channel's acceptance, or the device
+reported it arrived, which proves it; an accepted delivery that later expired unarrived stays
+accepted), **waiting** (queued or being sent), **unknown** (the answer was lost), **refused**
+(``failed``: the channel's reason is kept, ``refused_by_reason``), or **expired** before any
+channel took it. So the five add up to ``targets``. Beside them: arrived, clicked, dismissed,
+and ``sms_sent`` (deliveries whose supplementary SMS was sent: outcome ``sent``).
 """
 
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sms.models import SmsMessage
 
-from .models import Delivery, Push, PushStats
+from .models import ChannelKind, Delivery, Push, PushStats
 from .sms_source import messages_of, push_context
 
 # Every outcome a supplementary-SMS decision can have (``Delivery.Outcome``), in its order.
 OUTCOMES = tuple(Delivery.Outcome.values)
+# The channels in the order figures list them.
+CHANNELS = tuple(ChannelKind.values)
+# A channel's refusals list this many reasons; the rest are summed as ``refused_other``.
+TOP_REASONS = 5
 # Below this many targets a push page counts live; above it, it reads the rollup.
 LIVE_LIMIT = 20_000
 FRESH = timedelta(minutes=3)
@@ -59,6 +72,55 @@ def sms_figures() -> dict:
     }
 
 
+# Accepted: the channel took it (see the module); refused: it said no, and never took it.
+ACCEPTED = Q(sent_at__isnull=False) | Q(arrived_at__isnull=False)
+REFUSED = ~ACCEPTED & Q(state=Delivery.State.FAILED)
+
+
+def channel_figures() -> dict:
+    """The aggregates of one channel's deliveries (``annotate`` keyword arguments): the five
+    exclusive parts of the targets (see the module), then the events and the SMS sent."""
+    s = Delivery.State
+    return {
+        "targets": Count("id"),
+        "accepted": Count("id", filter=ACCEPTED),
+        "waiting": Count("id", filter=~ACCEPTED & Q(state__in=[s.QUEUED, s.SENDING])),
+        "unknown": Count("id", filter=~ACCEPTED & Q(state=s.UNKNOWN)),
+        "refused": Count("id", filter=REFUSED),
+        "expired": Count("id", filter=~ACCEPTED & Q(state=s.EXPIRED)),
+        "arrived": Count("id", filter=Q(arrived_at__isnull=False)),
+        "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
+        "dismissed": Count("id", filter=Q(dismissed_at__isnull=False)),
+        "sms_sent": Count("id", filter=Q(outcome=Delivery.Outcome.SENT)),
+    }
+
+
+CHANNEL_KEYS = tuple(channel_figures())
+# A refused delivery's reason, grouped on; "" for every other delivery.
+_REASON = Case(When(REFUSED, then=F("channel_answer")), default=Value(""), output_field=CharField())
+
+
+def _channel_rows(groups: dict[str, dict], reasons: dict[str, dict]) -> list[dict]:
+    """The ``channels`` figures of one push, in ``CHANNELS`` order (those it used)."""
+    out = []
+    for channel in CHANNELS:
+        if channel not in groups:
+            continue
+        ranked = sorted(reasons.get(channel, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        out.append(
+            {
+                "channel": channel,
+                **groups[channel],
+                # A list, not an object: a JSON column does not keep an object's key order.
+                "refused_by_reason": [
+                    {"reason": reason, "count": n} for reason, n in ranked[:TOP_REASONS]
+                ],
+                "refused_other": sum(n for _, n in ranked[TOP_REASONS:]),
+            }
+        )
+    return out
+
+
 # The funnel of a push, in order: the figures of ``delivery_figures`` other than _SMS_FIELDS.
 FUNNEL_KEYS = (
     "targets",
@@ -76,18 +138,34 @@ _PUSH_SMS_FIGURES = ("sms_sent", "sms_delivered", "sms_failed", "sms_unknown", "
 
 
 def compute(pushes) -> dict[int, dict]:
-    """push id → summary, for many pushes in three grouped queries."""
+    """push id → summary, for many pushes in three grouped queries. The deliveries are read
+    once, grouped by push, channel and refusal reason (a handful of groups per push); the
+    push's funnel and each channel's figures are sums over its groups."""
     pushes = {p.pk: p for p in pushes}
     if not pushes:
         return {}
     ids = list(pushes)
     funnel_figures = delivery_figures()
-    rows = {
-        r.pop("push_id"): r
-        for r in Delivery.objects.filter(push_id__in=ids)
-        .values("push_id")
-        .annotate(**funnel_figures)
-    }
+    per_channel = {f"channel_{k}": v for k, v in channel_figures().items()}
+    rows: dict[int, dict] = {}
+    groups: dict[int, dict] = defaultdict(dict)
+    reasons: dict[int, dict] = defaultdict(lambda: defaultdict(dict))
+    for r in (
+        Delivery.objects.filter(push_id__in=ids)
+        .annotate(reason=_REASON)
+        .values("push_id", "channel", "reason")
+        .annotate(**funnel_figures, **per_channel)
+        .order_by()
+    ):
+        push_id, channel = r["push_id"], r["channel"]
+        funnel = rows.setdefault(push_id, dict.fromkeys(funnel_figures, 0))
+        for key in funnel_figures:
+            funnel[key] += r[key]
+        figures = groups[push_id].setdefault(channel, dict.fromkeys(CHANNEL_KEYS, 0))
+        for key in CHANNEL_KEYS:
+            figures[key] += r[f"channel_{key}"]
+        if r["channel_refused"]:
+            reasons[push_id][channel][r["reason"]] = r["channel_refused"]
     outcomes: dict[int, dict] = defaultdict(lambda: defaultdict(int))
     blocked: dict[int, dict] = defaultdict(dict)
     for push_id, outcome, detail, n in (
@@ -124,7 +202,13 @@ def compute(pushes) -> dict[int, dict]:
             }
         else:
             fallback = {"enabled": False}
-        out[push_id] = {"push_id": str(push_id), "status": push.status, **funnel, "sms": fallback}
+        out[push_id] = {
+            "push_id": str(push_id),
+            "status": push.status,
+            **funnel,
+            "channels": _channel_rows(groups.get(push_id, {}), reasons.get(push_id, {})),
+            "sms": fallback,
+        }
     return out
 
 
@@ -134,10 +218,12 @@ def summaries(pushes, now=None) -> dict[int, dict]:
     now = now or timezone.now()
     pushes = list(pushes)
     large = [p.pk for p in pushes if p.targets > LIVE_LIMIT]
+    # Figures stored before ``channels`` existed are counted again (the next rollup fixes them).
     stored = (
         {
             s.push_id: s
             for s in PushStats.objects.filter(push_id__in=large, updated_at__gte=now - FRESH)
+            if "channels" in s.figures
         }
         if large
         else {}

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from . import fallback, fanout, rollup
+from . import fallback, fanout, rollup, sender
 from .models import SweepRun
 
 # A sweep stops taking new batches after this many, so runs every minute never pile up.
@@ -41,6 +41,18 @@ def fallback_sweep() -> dict:
 def fallback_sweep_helper() -> dict:
     """A helper of the minute sweep: the same sweep, within the same budget."""
     return fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
+
+
+def send_queued() -> dict:
+    """Woken by fan-out, and every minute: hand queued deliveries to their channels."""
+    return sender.run(max_batches=SWEEP_BUDGET_BATCHES)
+
+
+def send_sweep() -> dict:
+    """Every minute: the safety net of ``send_queued`` (a lost task, retries now due)."""
+    result = sender.run(max_batches=SWEEP_BUDGET_BATCHES)
+    SweepRun.record("sender", result)
+    return result
 
 
 def rollup_daily_stats() -> int:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import channel_views, views
 
 urlpatterns = [
     path("applications/", views.applications, name="push_applications"),
@@ -11,6 +11,21 @@ urlpatterns = [
         "applications/<int:pk>/rotate-secret",
         views.application_rotate,
         name="push_application_rotate",
+    ),
+    path(
+        "applications/<int:pk>/channels/<str:kind>/",
+        channel_views.channel_detail,
+        name="push_application_channel",
+    ),
+    path(
+        "applications/<int:pk>/channels/<str:kind>/test",
+        channel_views.channel_test,
+        name="push_application_channel_test",
+    ),
+    path(
+        "applications/<int:pk>/channels/<str:kind>/remove",
+        channel_views.channel_remove,
+        name="push_application_channel_remove",
     ),
     path("devices/", views.devices, name="push_devices"),
     path("devices/<int:pk>/", views.device_detail, name="push_device"),

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,7 +25,7 @@ from sms.models import Signature, SmsApplication, Template
 from sms.numbers import InvalidNumber, normalize
 from sms.sending import default_signature
 
-from . import stats
+from . import channel_health, channel_views, channels, stats
 from .forms import (
     ApplicationForm,
     ComposeForm,
@@ -36,6 +36,7 @@ from .forms import (
 from .models import (
     PHONE_ACCOUNT_TYPE,
     Application,
+    ChannelKind,
     Delivery,
     Device,
     DeviceAccount,
@@ -112,19 +113,21 @@ def applications(request):
 
 
 def _application_page(request, app: Application, new_secret: str | None = None):
-    devices = Device.objects.filter(application=app).aggregate(
-        total=Count("id"), enabled=Count("id", filter=Q(notifications_enabled=True))
-    )
+    # One grouped pass over the app's devices gives both the device totals and each
+    # channel's device figures (``push.channel_health``).
+    health = channel_health.of_application(app)
     return render(
         request,
         "push/application.html",
         {
             "app": app,
-            "devices": devices,
+            "devices": health.devices,
+            "channel_health": health,
             "recent_pushes": app.pushes.order_by("-created_at", "-id")[:RECENT_PUSHES],
             "can_manage": request.membership.has_role(Role.ADMIN),
             "new_secret": new_secret,
             "base_url": request.build_absolute_uri("/"),
+            "channels": channel_views.section(request, app),
         },
     )
 
@@ -211,11 +214,17 @@ def device_detail(request, pk):
     deliveries = device.deliveries.select_related("push").order_by("-id")[
         :DEVICE_DELIVERIES
     ]  # newest first, on the (device, id) index
+    # A device on a push service the app has no credentials for is reached over the built-in
+    # channel (``push.fanout``), and a pruned token of it does not matter then.
+    on_service = device.channel in channels.SERVICES
     return render(
         request,
         "push/device.html",
         {
             "device": device,
+            "service_configured": on_service
+            and device.channel in channels.configured(device.application_id),
+            "on_service": on_service,
             "bindings": device.accounts.order_by("account_type", "id"),
             "tags": device.tags.order_by("tag"),
             "deliveries": deliveries,
@@ -281,6 +290,14 @@ def _bars(figures: dict, steps, whole: int) -> list[dict]:
     ]
 
 
+def _channel_rows(summary: dict) -> list[dict]:
+    """The push page's per-channel table: ``stats``' channel figures, with the channel's name."""
+    return [
+        {**figures, "label": ChannelKind(figures["channel"]).label}
+        for figures in summary.get("channels", [])
+    ]
+
+
 @account_view()
 def push_detail(request, pk):
     account = request.account
@@ -334,6 +351,7 @@ def push_detail(request, pk):
             "options_json": _pretty(push.options),
             "summary": summary,
             "funnel": _bars(summary, FUNNEL, summary["targets"]),
+            "channel_rows": _channel_rows(summary),
             "sms": sms,
             "sms_bars": sms_bars,
             "outcomes": [(o, sms.get(f"outcome_{o}", 0)) for o in stats.OUTCOMES],

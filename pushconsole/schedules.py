@@ -11,6 +11,7 @@ SCHEDULES = {
     "sms: receipts, simulated deliveries, lost sends": ("sms.tasks.receipts_sweep", "I", 1),
     "push: start scheduled pushes, expire deliveries": ("push.tasks.push_sweep", "I", 1),
     "push: supplementary SMS due checks": ("push.tasks.fallback_sweep", "I", 1),
+    "push: hand queued deliveries to APNs and FCM": ("push.tasks.send_sweep", "I", 1),
     "push: dashboard figures": ("push.tasks.rollup_daily_stats", "I", 1),
     "accounts: forget used signatures and failure counts": (
         "accounts.tasks.purge_auth_records",

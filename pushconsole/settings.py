@@ -210,6 +210,20 @@ with _reported():
     FALLBACK_LEASE_SECONDS = _get(_env, "FALLBACK_LEASE_SECONDS", "int", 300)
     # How many task workers (across all clusters) sweep at once when a backlog is waiting.
     FALLBACK_WORKERS = _get(_env, "FALLBACK_WORKERS", "int", _q_workers)
+    # Delivery channels (push.channels): where APNs and FCM are reached (overridable for a
+    # proxy or a loopback fake), an extra CA bundle their clients trust beside the system's,
+    # and the sender stage's batches, leases and per-request timeout.
+    PUSH_APNS_PRODUCTION_URL = _env.str(
+        "PUSH_APNS_PRODUCTION_URL", default="https://api.push.apple.com:443"
+    )
+    PUSH_APNS_SANDBOX_URL = _env.str(
+        "PUSH_APNS_SANDBOX_URL", default="https://api.sandbox.push.apple.com:443"
+    )
+    PUSH_FCM_URL = _env.str("PUSH_FCM_URL", default="https://fcm.googleapis.com")
+    PUSH_CHANNEL_CA_FILE = _env.str("PUSH_CHANNEL_CA_FILE", default="")
+    PUSH_CHANNEL_TIMEOUT = _int(_env, "PUSH_CHANNEL_TIMEOUT", 10, 1, range_error=True)
+    PUSH_SEND_BATCH_SIZE = _int(_env, "PUSH_SEND_BATCH_SIZE", 1000, 1, range_error=True)
+    PUSH_SEND_LEASE_SECONDS = _int(_env, "PUSH_SEND_LEASE_SECONDS", 120, 1, range_error=True)
     # Written by the service user (collectstatic; uploaded proofs): outside the code in a
     # deployment (deploy/systemd: /var/lib/pushconsole), so the code can stay read-only.
     STATIC_ROOT = Path(_env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from push import channel_api as push_channel_api
 from sms import api as sms_api
 from sms import views as sms_views
 
@@ -41,6 +42,21 @@ api_v1 = [
         "accounts/<id:account_id>/authorization/confirm",
         sms_api.confirm_authorization,
         name="api-authorization-confirm",
+    ),
+    path(
+        "push/applications/<id:application_id>/channels",
+        push_channel_api.channel_list,
+        name="api-push-channels",
+    ),
+    path(
+        "push/applications/<id:application_id>/channels/<str:kind>",
+        push_channel_api.channel_detail,
+        name="api-push-channel",
+    ),
+    path(
+        "push/applications/<id:application_id>/channels/<str:kind>/test",
+        push_channel_api.channel_test,
+        name="api-push-channel-test",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,18 +1,150 @@
-"""Channels hand deliveries to devices. One class per channel behind one base.
-
-The built-in channel queues a notification for the device's ``GET /sdk/v1/messages``: a
-delivery is ``sent`` the moment it exists. APNs and FCM (later) will insert deliveries as
-``queued`` and send them in batches through ``send``, marking them ``sent`` or ``failed``.
+"""Channels hand deliveries to devices: one module per channel behind one interface
+(``base``). The built-in channel queues a notification for the device's
+``GET /sdk/v1/messages``: a delivery is ``sent`` the moment it exists. APNs and FCM deliveries
+are inserted ``queued`` and handed over in batches by the sender stage (``push.sender``).
 """
 
-from .base import Channel
+import hashlib
+import importlib
+import json
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import CHANNEL_PLATFORMS, ChannelCredentials, ChannelKind
+from .base import Answer, Channel, ChannelClient, Prepared, Result
 from .builtin import BuiltinChannel
 
 CHANNELS = {"builtin": BuiltinChannel()}
+# The push services with a module of their own, and the one field of each module's
+# credentials config that is secret (sealed, never shown again).
+SERVICES = {ChannelKind.APNS: "apns", ChannelKind.FCM: "fcm"}
+SECRET_FIELDS = {ChannelKind.APNS: "key", ChannelKind.FCM: "service_account"}
 
 
 def channel_for(application) -> Channel:
     return CHANNELS["builtin"]
 
 
-__all__ = ["Channel", "BuiltinChannel", "channel_for"]
+def module(kind: str):
+    """The module of a push service (``push.channels.apns``, ``push.channels.fcm``)."""
+    return importlib.import_module(f"{__name__}.{SERVICES[ChannelKind(kind)]}")
+
+
+def configured(application_id: int) -> set[str]:
+    """The push services the application has credentials for."""
+    return set(
+        ChannelCredentials.objects.filter(application_id=application_id).values_list(
+            "channel", flat=True
+        )
+    )
+
+
+def usable(push) -> set[str]:
+    """The push services a push's deliveries may take: those its application has credentials
+    for and whose devices its platform has, less those its ``channel_rules`` disable (TPNS
+    names them as we do: ``apns``, ``fcm``)."""
+    platform = push.application.platform
+    services = {
+        kind for kind in configured(push.application_id) if platform in CHANNEL_PLATFORMS[kind]
+    }
+    disabled = {
+        rule.get("channel") for rule in push.options.get("channel_rules", []) if rule.get("disable")
+    }
+    return services - disabled
+
+
+def problems(push) -> tuple[str, str] | None:
+    """What a channel the push may take cannot carry (its payload over the channel's size
+    limit), as (TPNS field, message); checked when the push is accepted."""
+    for kind in sorted(usable(push)):
+        if (problem := module(kind).problem(push)) is not None:
+            return problem
+    return None
+
+
+def per_device_columns(services: set[str], *, now, due, push) -> dict:
+    """Fan-out's delivery columns that depend on the device (``DeliveryQuerySet.
+    insert_for_devices``'s ``per_device``): a device on one of ``services`` is queued for it,
+    or failed at once when its token was refused before; every other device goes to the
+    built-in inbox (the columns' plain values). Channel names are our enum's constants."""
+    if not services:
+        return {}
+    listed = ", ".join(f"'{ChannelKind(kind).value}'" for kind in sorted(services))
+    ours = f"d.channel IN ({listed})"
+    pruned = f"({ours} AND d.channel_token_invalid_at IS NOT NULL)"
+    moment = "%s::timestamptz" if connection.vendor == "postgresql" else "%s"
+    at = connection.ops.adapt_datetimefield_value(now)
+    columns = {
+        "channel": (f"CASE WHEN {ours} THEN d.channel ELSE 'builtin' END", []),
+        "state": (
+            f"CASE WHEN NOT {ours} THEN 'sent' WHEN {pruned} THEN 'failed' ELSE 'queued' END",
+            [],
+        ),
+        "sent_at": (f"CASE WHEN NOT {ours} THEN {moment} END", [at]),
+        "send_after": (f"CASE WHEN {ours} AND NOT {pruned} THEN {moment} END", [at]),
+        "channel_answer": (
+            f"CASE WHEN {pruned} THEN substr('pruned: ' || d.channel_token_invalid_reason, 1, 100)"
+            " ELSE '' END",
+            [],
+        ),
+        "answered_at": (f"CASE WHEN {pruned} THEN {moment} END", [at]),
+    }
+    if due is not None and push.sms_on_refusal:
+        # It can never arrive: its SMS is due now (sms_info.send_on_refusal).
+        columns["sms_due_at"] = (
+            f"CASE WHEN {pruned} THEN {moment} ELSE {moment} END",
+            [at, connection.ops.adapt_datetimefield_value(due)],
+        )
+    return columns
+
+
+def shown_details(kind: str, config: dict) -> dict:
+    """What of a credentials config may be shown: all but the secret field, and of an FCM
+    service account the identifying parts (never its private key)."""
+    secret = SECRET_FIELDS[ChannelKind(kind)]
+    details = {key: value for key, value in config.items() if key != secret}
+    if kind == ChannelKind.FCM:
+        account = config[secret]
+        details["client_email"] = account.get("client_email", "")
+        details["private_key_id"] = account.get("private_key_id", "")
+    return details
+
+
+@transaction.atomic
+def store_credentials(application, kind: str, config: dict, *, by=None, now=None):
+    """Save (or replace: the rotation) an application's credentials for ``kind`` from a
+    config its module's ``check_credentials`` validated."""
+    from accounts import crypto
+
+    now = now or timezone.now()
+    field = SECRET_FIELDS[ChannelKind(kind)]
+    secret = json.dumps({field: config[field]}, sort_keys=True)
+    values = {
+        "details": shown_details(kind, config),
+        "secret_sealed": crypto.seal(secret),
+        "fingerprint": hashlib.sha256(secret.encode()).hexdigest()[:12],
+        "updated_at": now,
+        "updated_by": by,
+    }
+    credentials, _ = ChannelCredentials.objects.update_or_create(
+        application=application,
+        channel=kind,
+        defaults=values,
+        create_defaults={**values, "created_at": now},
+    )
+    return credentials
+
+
+__all__ = [
+    "Answer",
+    "Channel",
+    "ChannelClient",
+    "Prepared",
+    "Result",
+    "BuiltinChannel",
+    "channel_for",
+    "configured",
+    "module",
+    "store_credentials",
+]

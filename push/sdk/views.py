@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from lib.api import ErrorSerializer, JSONParser
 from push import events
-from push.models import PHONE_ACCOUNT_TYPE, Delivery, Device, DeviceAccount
+from push.models import PHONE_ACCOUNT_TYPE, ChannelKind, Delivery, Device, DeviceAccount
 
 from .authentication import AccessKeyAuthentication, IsApplication
 from .serializers import (
@@ -259,7 +259,10 @@ def report_events(request):
 def inbox(device: Device, after: int, now: datetime) -> list[Delivery]:
     """The device's live notifications after the cursor, oldest first (the inbox index)."""
     return list(
-        Delivery.objects.filter(device=device, pk__gt=after, push__expires_at__gt=now)
+        # Only what the built-in channel carries: APNs and FCM bring theirs themselves.
+        Delivery.objects.filter(
+            device=device, pk__gt=after, push__expires_at__gt=now, channel=ChannelKind.BUILTIN
+        )
         .exclude(state__in=[Delivery.State.EXPIRED, Delivery.State.FAILED])
         .select_related("push")
         .only(

@@ -19,7 +19,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from push import stats
-from push.models import PHONE_ACCOUNT_TYPE, Application, Device, DeviceAccount, Push
+from push.models import PHONE_ACCOUNT_TYPE, Application, ChannelKind, Device, DeviceAccount, Push
 from sms.numbers import InvalidNumber, normalize
 
 from . import RetCode, TpnsError, parse
@@ -345,27 +345,42 @@ def get_push_record(request, app: Application) -> dict:
     return {**answer, "count": pushes.count(), "pushRecordData": records}
 
 
-@tpns_api(camel=True)
-def get_push_task_stat_channel(request, app: Application) -> dict:
-    """The funnel per channel. Every delivery goes through our own channel, TPNS's "xg", so
-    "xg" and the sum "all" are the same figures. pushActiveUv is every target device."""
-    push = _push_of(app, parse.load(request.body))
-    figures = stats.summary(push)
-    state = {
+# Our channels as TPNS names them: the built-in one is TPNS's own channel, "xg".
+TPNS_CHANNELS = {ChannelKind.BUILTIN: "xg", ChannelKind.APNS: "apns", ChannelKind.FCM: "fcm"}
+
+
+def _push_state(figures: dict) -> dict:
+    """A channel's pushState. Every channel answers the Android keys and the iOS ones (a
+    subset): pushActiveUv every target, pushOnlineUv what the channel accepted (APNs and FCM:
+    their acceptance; ours: in the inbox), arrivalUv and verifySvcUv the arrivals the SDK
+    reported (TPNS's iOS arrival is verifySvcUv), clickUv, cleanupUv the dismissals."""
+    return {
         "pushActiveUv": figures["targets"],
-        "pushOnlineUv": figures["sent"],
+        "pushOnlineUv": figures["accepted"],
         "arrivalUv": figures["arrived"],
         "verifySvcUv": figures["arrived"],
         "clickUv": figures["clicked"],
         "cleanupUv": figures["dismissed"],
     }
+
+
+@tpns_api(camel=True)
+def get_push_task_stat_channel(request, app: Application) -> dict:
+    """The funnel per channel (``push.stats``' ``channels``): "xg" (our built-in channel)
+    always, "apns" and "fcm" when they carried deliveries of the push, and "all", their sum."""
+    push = _push_of(app, parse.load(request.body))
+    carried = {c["channel"]: c for c in stats.summary(push)["channels"]}
+    none = dict.fromkeys(stats.CHANNEL_KEYS, 0)
+    states = [
+        {"channel": name, "pushState": _push_state(carried.get(channel, none))}
+        for channel, name in TPNS_CHANNELS.items()
+        if channel in carried or channel == ChannelKind.BUILTIN
+    ]
+    total = {key: sum(s["pushState"][key] for s in states) for key in _push_state(none)}
     return {
         "retCode": RetCode.OK.value,
         "errMsg": NO_ERROR,
-        "pushStatDataAll": [
-            {"channel": "all", "pushState": state},
-            {"channel": "xg", "pushState": dict(state)},
-        ],
+        "pushStatDataAll": [{"channel": "all", "pushState": total}, *states],
     }
 
 

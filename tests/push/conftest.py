@@ -2,8 +2,11 @@
 
 import pytest
 
-from push.models import Application, Device, DeviceAccount, DeviceTag
+from push import channels, sender
+from push.models import Application, Device, DeviceAccount, DeviceTag, Platform
 from push.tpns.auth import TpnsAuthentication
+from tests.fakes.apns import FakeApns, apns_key
+from tests.fakes.tls import loopback_ca
 
 
 def add_device(app, token, *, tags=(), phone=None, enabled=True, **fields):
@@ -49,3 +52,50 @@ def set_clock(monkeypatch, seconds: float) -> None:
 @pytest.fixture
 def clock(monkeypatch):
     return lambda seconds: set_clock(monkeypatch, seconds)
+
+
+# APNs: an iOS app, the loopback APNs, devices on it ----------------------------------------
+
+TOPIC = "com.acme.approvals"
+TEAM = "ACMETEAM01"
+
+
+def apns_token(i: int) -> str:
+    return f"{i:064x}"
+
+
+@pytest.fixture
+def ios_app(personas):
+    """An iOS push application of Acme."""
+    app, _ = Application.objects.create_for(personas.org, name="Acme iOS", platform=Platform.IOS)
+    return app
+
+
+@pytest.fixture
+def apns(settings):
+    """A loopback APNs that the channel clients are pointed at; ``.credentials`` is a config
+    it accepts (``channels.store_credentials(app, "apns", apns.credentials)``)."""
+    key, key_id = apns_key()
+    with FakeApns(keys={key_id: key}, team_id=TEAM, topics=[TOPIC]) as fake:
+        settings.PUSH_APNS_PRODUCTION_URL = fake.url
+        settings.PUSH_APNS_SANDBOX_URL = fake.url
+        settings.PUSH_CHANNEL_CA_FILE = loopback_ca().ca_file
+        fake.credentials = {
+            "key": key,
+            "key_id": key_id,
+            "team_id": TEAM,
+            "topic": TOPIC,
+            "environment": "production",
+        }
+        yield fake
+    sender.LOOP.close()
+
+
+def configure(app, fake):
+    """Give ``app`` the fake's APNs credentials."""
+    return channels.store_credentials(app, "apns", fake.credentials)
+
+
+def apns_device(app, i: int, **fields):
+    """Device ``dev-<i>`` of ``app`` on APNs, with the APNs token ``apns_token(i)``."""
+    return add_device(app, f"dev-{i}", channel="apns", channel_token=apns_token(i), **fields)

@@ -1,6 +1,6 @@
 """The audience of a push: tokens (checked against the app's devices), accounts, or tag rules."""
 
-from push import audience
+from push import audience, channels
 from push.models import PHONE_ACCOUNT_TYPE, TOKEN_MAX_LENGTH, Push
 
 from .. import RetCode, TpnsError, invalid, missing
@@ -43,13 +43,22 @@ def _tokens(f: Fields, push: Push) -> None:
     tokens = unique(tokens)
     unknown = set(audience.unknown_tokens(push.application, tokens))
     unknown.update(t for t in tokens if len(t) > TOKEN_MAX_LENGTH)
-    invalid_tokens = [t for t in tokens if t in unknown]
+    pruned = audience.pruned_tokens(push.application, tokens, channels.usable(push))
+    invalid_tokens = [t for t in tokens if t in unknown or t in pruned]
     if invalid_tokens and push.options.get("ignore_invalid_token", 0) == 0:
+        why = []
+        if unknown:
+            why.append(f"not a device of this app: {listed([t for t in tokens if t in unknown])}")
+        if pruned:
+            why.append(
+                f"its push service refused the device's token (until the app registers "
+                f"again): {listed(pruned)}"
+            )
         raise TpnsError(
             RetCode.TOKEN_NOT_VALID,
-            f"token_list: not a device of this app: {listed(invalid_tokens)} "
-            "(send ignore_invalid_token: 1 to skip invalid tokens)",
+            f"token_list: {'; '.join(why)} (send ignore_invalid_token: 1 to skip invalid tokens)",
         )
+    unknown.update(pruned)
     valid = [t for t in tokens if t not in unknown]
     if not valid:
         raise TpnsError(

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from push import channels
 from push.models import Application, Platform, Push
 
 from .. import invalid
@@ -49,4 +50,8 @@ def parse_push(app: Application, data: dict, *, now: datetime) -> Push:
     push.options = parse_options(f, push)
     parse_audience(f, push)
     parse_sms_info(f, push, app)
+    # What the app's push services cannot carry (a payload over 4 KB), refused now rather
+    # than by the channel after fan-out.
+    if (problem := channels.problems(push)) is not None:
+        raise invalid(*problem)
     return push

@@ -37,6 +37,8 @@ def parse_sms_info(f: Fields, push: Push, app: Application) -> None:
     push.sms_sign_name = info.string("sms_sign_name", max_length=12)
     push.sms_params = info.strings("sms_template_params")
     push.sms_max = info.integer("max_sms", minimum=1, maximum=INT32_MAX)
+    # Ours: a delivery its channel refused for good gets its SMS at once, not at the due time.
+    push.sms_on_refusal = info.integer("send_on_refusal", default=0, choices=(0, 1)) == 1
     # The gates that can be checked before any number is known (architecture, step 1); the
     # template and signature they resolve to are pinned on the push for all its SMS.
     try:
