@@ -157,6 +157,11 @@ class ComposeForm(forms.Form):
     max_sms = forms.IntegerField(
         required=False, min_value=1, label="At most this many SMS (budget cap)"
     )
+    send_on_refusal = forms.BooleanField(
+        required=False,
+        label="Send the SMS as soon as APNs or FCM refuses the push",
+        help_text="A refused push can never arrive: without this its SMS waits for the delay.",
+    )
 
     def __init__(self, *args, account, templates, signatures, applications, **kwargs):
         super().__init__(*args, **kwargs)
@@ -210,6 +215,8 @@ class ComposeForm(forms.Form):
                 info["sms_sign_name"] = d["sms_sign_name"]
             if d.get("max_sms"):
                 info["max_sms"] = d["max_sms"]
+            if d.get("send_on_refusal"):
+                info["send_on_refusal"] = 1
             body["resend_by_sms"] = True
             body["sms_info"] = info
         return body

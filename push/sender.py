@@ -29,6 +29,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
@@ -324,8 +325,25 @@ def _send(items: list[Claimed], batch: Batch, now, lease: timedelta) -> None:
         if isinstance(answers, BaseException):  # a client bug: nobody knows what went out
             log.error("channel %s failed a batch: %r", channel, answers)
             answers = [Answer(Result.LOST, reason=type(answers).__name__)] * len(members)
-        for item, answer in zip(members, answers, strict=True):
+        for item, answer in zip(members, _unless_misconfigured(answers), strict=True):
             batch.answer(item, channel, answer, push)
+
+
+# Refusals that blame the token but, when every device of a batch gets one, blame the
+# credentials: a wrong topic or environment (a sandbox key's tokens sent to production).
+SUSPECT_PRUNES = {"BadDeviceToken", "DeviceTokenNotForTopic"}
+SUSPECT_MINIMUM = 5
+
+
+def _unless_misconfigured(answers: list[Answer]) -> list[Answer]:
+    """The answers, with pruning withheld when all of at least ``SUSPECT_MINIMUM`` are such
+    refusals: the deliveries are refused all the same, but the devices keep their tokens for
+    when the credentials are put right."""
+    if len(answers) >= SUSPECT_MINIMUM and all(
+        a.prune and a.reason in SUSPECT_PRUNES for a in answers
+    ):
+        return [dataclasses.replace(a, prune=False) for a in answers]
+    return answers
 
 
 def run(*, max_batches: int = 100, now=None) -> dict:

@@ -443,5 +443,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     # django-axes logs every login at INFO; its warnings (failures, lockouts) are what matter.
-    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+        # One line per request (per notification) at INFO: only their trouble is worth a line.
+        "httpx": {"level": "WARNING"},
+        "aioapns": {"level": "WARNING"},
+    },
 }

@@ -12,18 +12,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import CHANNEL_PLATFORMS, ChannelCredentials, ChannelKind
-from .base import Answer, Channel, ChannelClient, Prepared, Result
-from .builtin import BuiltinChannel
+from .base import Answer, ChannelClient, Prepared, Result
 
-CHANNELS = {"builtin": BuiltinChannel()}
 # The push services with a module of their own, and the one field of each module's
 # credentials config that is secret (sealed, never shown again).
 SERVICES = {ChannelKind.APNS: "apns", ChannelKind.FCM: "fcm"}
 SECRET_FIELDS = {ChannelKind.APNS: "key", ChannelKind.FCM: "service_account"}
-
-
-def channel_for(application) -> Channel:
-    return CHANNELS["builtin"]
 
 
 def module(kind: str):
@@ -138,12 +132,9 @@ def store_credentials(application, kind: str, config: dict, *, by=None, now=None
 
 __all__ = [
     "Answer",
-    "Channel",
     "ChannelClient",
     "Prepared",
     "Result",
-    "BuiltinChannel",
-    "channel_for",
     "configured",
     "module",
     "store_credentials",

@@ -14,11 +14,13 @@ lacks against the real APNs, each a defect of aioapns 4.0 seen against the loopb
   close to an hour as possible, and answers 429 TooManyProviderTokenUpdates when tokens change
   too often, so all of a client's connections share one ``ProviderToken``;
 - it never acknowledges received DATA (no WINDOW_UPDATE): after 64 KiB of error bodies on one
-  connection (some 1,300 "Unregistered" answers) APNs could not send it another, and every
-  later answer would hang;
+  connection (some 1,300 "Unregistered" answers) APNs cannot send another, and the answers
+  wait until aioapns's 10-second idle timer drops the connection and sends what was in
+  flight again (against the fake: 1,500 Unregistered answers took 18 s and 215 duplicates);
 - it ignores RST_STREAM: APNs refuses streams (REFUSED_STREAM) when it lowers its stream limit,
-  e.g. after a rejected notification; the request hung and its stream slot leaked. A refused
-  stream was not processed, so it is sent again here;
+  as it is reported to do after a rejected notification (pushy #476, openradar 27870881); the
+  request hung and its stream slot leaked. A refused stream was not processed, so it is sent
+  again here;
 - it cannot send an absolute ``apns-expiration`` (only now + a time to live, so never the 0 of
   "deliver now or never"), re-encodes the payload with spaces (larger than the size checked
   here), and does not expose ``retry-after``;
@@ -256,12 +258,20 @@ class _Request(NotificationRequest):
     """One device's request: our encoded body and apns-* headers ride through aioapns's pool
     to ``_ApnsProtocol.send_notification``."""
 
-    __slots__ = ("headers", "body")
+    __slots__ = ("headers", "body", "written")
 
     def __init__(self, token: str, prepared: Prepared, topic: str) -> None:
         super().__init__(device_token=token, message=None, apns_topic=topic)
         self.headers = list(prepared.options.items())
         self.body = prepared.body
+        # Set once the request is handed to the connection: from then on APNs may have it,
+        # and a lost connection or a timeout means its answer is lost (never sent again).
+        self.written = False
+
+
+class AnswerLost(Exception):
+    """The connection went away after the request was written: unlike aioapns's
+    ``ConnectionClosed``, its pool does not send it again on another connection."""
 
 
 class _Result(NotificationResult):
@@ -305,6 +315,7 @@ class _ApnsProtocol(APNsTLSClientProtocol):
         self.settings_received = asyncio.Event()
         self.window_opened = asyncio.Event()
         self.lost = False
+        self.last_processed: int | None = None  # from a GOAWAY
         self.flush_scheduled = False
         self.closed = self.loop.create_future()  # done when the connection is gone
 
@@ -347,6 +358,7 @@ class _ApnsProtocol(APNsTLSClientProtocol):
         except BaseException:
             self._forget(stream_id)
             raise
+        request.written = True
         self._flush_soon()
         try:
             return await exchange.future
@@ -425,6 +437,7 @@ class _ApnsProtocol(APNsTLSClientProtocol):
                 self.settings_received.set()
                 self.window_opened.set()
             elif kind is ConnectionTerminated:
+                self.last_processed = event.last_stream_id
                 self.on_connection_terminated(event)
                 return
         self.flush()
@@ -472,9 +485,13 @@ class _ApnsProtocol(APNsTLSClientProtocol):
             except ValueError:
                 pass  # the pool never listed it (lost while being set up)
         closed = ConnectionClosed(str(exc))
-        for exchange in self.exchanges.values():
+        lost = AnswerLost(str(exc))
+        for stream_id, exchange in self.exchanges.items():
             if not exchange.future.done():
-                exchange.future.set_exception(closed)
+                # A GOAWAY names the last stream APNs processed: those after it never reached
+                # it and go again on another connection; the others' answers are lost.
+                unprocessed = self.last_processed is not None and stream_id > self.last_processed
+                exchange.future.set_exception(closed if unprocessed else lost)
         self.exchanges.clear()
         self.free_channels.destroy(closed)
         # Wake the requests waiting for SETTINGS or window, to see the connection lost.
@@ -546,8 +563,7 @@ class ApnsClient(ChannelClient):
     def _client(self) -> APNs:
         loop = asyncio.get_running_loop()
         if self._apns is None or self._loop is not loop:
-            if self._apns is not None and not self._loop.is_closed():
-                self._apns.pool.close()
+            # Another loop's connections cannot be closed from this one: they are dropped.
             self._apns = APNs(
                 key=self.config["key"],
                 key_id=self.config["key_id"],
@@ -562,11 +578,6 @@ class ApnsClient(ChannelClient):
             self._loop = loop
         return self._apns
 
-    @property
-    def connections(self) -> int:
-        """How many connections are open (for tests and the Test action)."""
-        return len(self._apns.pool.connections) if self._apns else 0
-
     async def send(self, prepared: Prepared, tokens: list[str]) -> list[Answer]:
         apns = self._client()
         return list(await asyncio.gather(*(self._one(apns, prepared, t) for t in tokens)))
@@ -574,21 +585,26 @@ class ApnsClient(ChannelClient):
     async def _one(self, apns: APNs, prepared: Prepared, token: str) -> Answer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
+        request = None
         try:
             async with asyncio.timeout_at(deadline):
                 for _ in range(REFUSED_STREAM_TRIES):
-                    result = await apns.send_notification(
-                        _Request(token, prepared, self.config["topic"])
-                    )
+                    request = _Request(token, prepared, self.config["topic"])
+                    result = await apns.send_notification(request)
                     if not result.stream_refused:
                         return answer(result)
         except TimeoutError:
-            return Answer(Result.RETRY, reason="timeout")
+            # Written and unanswered: APNs may have it, so it is never sent again blindly.
+            written = request is not None and request.written
+            return Answer(Result.LOST if written else Result.RETRY, reason="timeout")
+        except AnswerLost:
+            return Answer(Result.LOST, reason="connection")
         except Exception as exc:  # noqa: BLE001 (one token's trouble is an answer)
-            # aioapns's MaxAttemptsExceeded (could not connect, or lost twice), TLS and h2
-            # errors: nothing says the request reached APNs.
+            # aioapns's MaxAttemptsExceeded (could not connect, or lost before the request
+            # was written), TLS and h2 errors: nothing says the request reached APNs.
             log.info("APNs send to %s…: %r", token[:8], exc)
-            return Answer(Result.RETRY, reason="connection")
+            written = request is not None and request.written
+            return Answer(Result.LOST if written else Result.RETRY, reason="connection")
         return Answer(Result.RETRY, reason="refused-stream")
 
     async def aclose(self) -> None:
@@ -707,6 +723,11 @@ def describe(answer: Answer) -> str:
             since = answer.token_invalid_since.strftime("%Y-%m-%d %H:%M:%S UTC")
             text += f" (Apple has known it invalid since {since})"
         return text
+    if answer.result == Result.LOST:
+        return (
+            f"No answer: {reason} — {words} after the request was written; APNs may have "
+            "taken it, so it is not sent again"
+        )
     text = f"Not sent yet: {reason} — {words}; it will be tried again"
     if answer.retry_after is not None:
         text += f" (after {answer.retry_after:g} s, as APNs asked)"

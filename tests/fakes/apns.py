@@ -27,7 +27,12 @@ then ``answer`` per token.
 The TLS context offers ALPN "h2", but aioapns sends no ALPN and starts HTTP/2 straight after
 the handshake, which this server accepts as it is (it never looks at the negotiated protocol).
 Flow control is honoured both ways: the fake acknowledges request bodies and waits for the
-client's window before sending an error body, as a real server must.
+client's window before sending an error body, as a real server must. The stream limit it
+announces (``max_concurrent_streams``; ``streams_until_authorized`` for Apple's "one stream
+until a valid provider token") is enforced: a client opening more loses the connection
+(counted in ``h2_errors``). ``settings_delay`` plays a distant server, ``delay`` a slow one,
+``drop_connections()`` a network failure; ``statuses`` counts answers even with
+``record=False`` (the benchmark, with ``drive``: plain aioapns against the fake).
 """
 
 from __future__ import annotations
@@ -648,7 +653,10 @@ async def drive(
     """Send ``n`` notifications through plain aioapns (nothing of ours around it: only its
     host and port pointed at ``url``, and a context trusting ``ca_file``), ``in_flight`` at a
     time; the throughput limit of the library against this fake. Returns
-    {"sent", "statuses", "seconds", "per_second"}."""
+    {"sent", "statuses", "seconds", "per_second"}.
+
+    Run the fake in another process for a fair number (in one process the two share the
+    GIL); call ``loopback_ca()`` before forking it, so that both sides share the CA."""
     from urllib.parse import urlsplit
 
     from aioapns import APNs, NotificationRequest, PushType

@@ -306,6 +306,9 @@ def test_a_new_connection_presents_the_same_provider_token(fake):
         client = apns.client(config(), environment="production")
         first = await client.send(prepared, [token(i) for i in range(10)])
         fake.drop_connections()
+        # Until the client has seen it: a request written on a connection that then drops
+        # is lost, not sent again (test_a_request_lost_with_its_connection_is_not_resent).
+        await asyncio.sleep(0.5)
         second = await client.send(prepared, [token(i) for i in range(10, 20)])
         await client.aclose()
         return first + second
@@ -384,7 +387,7 @@ def test_answers_keep_coming_after_64_kib_of_error_bodies_on_one_connection(fake
     answers = send(apns.prepare(make_push(), now=NOW), tokens)
 
     assert {(a.result, a.reason) for a in answers} == {(Result.REFUSED, "Unregistered")}
-    assert fake.connections == 1
+    assert len(fake.received) == 1400  # none stalled and was sent again
 
 
 def test_a_burst_larger_than_the_send_window_waits_for_window(fake):
@@ -464,16 +467,34 @@ def test_one_stream_until_a_valid_provider_token_as_apple_documents(settings):
         assert fake.connections <= apns.MAX_CONNECTIONS
 
 
-def test_no_answer_in_time_is_retry_timeout(fake, settings):
+def test_no_answer_in_time_is_lost_timeout(fake, settings):
+    """Written and unanswered: APNs may have it, so it is never sent again blindly."""
     settings.PUSH_CHANNEL_TIMEOUT = 1
     fake.delay = 3
 
     [answer] = send(apns.prepare(make_push(), now=NOW), [TOKEN])
 
-    assert answer == Answer(Result.RETRY, reason="timeout")
-    assert apns.describe(answer) == (
-        "Not sent yet: timeout — APNs did not answer in time; it will be tried again"
-    )
+    assert answer == Answer(Result.LOST, reason="timeout")
+    assert len(fake.received) == 1
+
+
+def test_a_request_lost_with_its_connection_is_not_resent(fake, settings):
+    settings.PUSH_CHANNEL_TIMEOUT = 5
+    fake.delay = 1  # APNs holds the request when the connection drops
+
+    async def run():
+        client = apns.client(config(), environment="production")
+        sending = asyncio.ensure_future(client.send(apns.prepare(make_push(), now=NOW), [TOKEN]))
+        while not fake.received:
+            await asyncio.sleep(0.01)
+        fake.drop_connections()
+        [answer] = await sending
+        await client.aclose()
+        return answer
+
+    answer = asyncio.run(run())
+    assert (answer.result, answer.reason) == (Result.LOST, "connection")
+    assert len(fake.received) == 1
 
 
 def test_an_unreachable_apns_is_retry_connection(settings):
@@ -885,3 +906,8 @@ def test_a_reason_apple_never_listed_is_still_put_in_words():
     answer = Answer(Result.REFUSED, reason="SomethingNew", status=400)
 
     assert apns.describe(answer) == "Refused: SomethingNew — APNs answered HTTP 400"
+
+
+def test_a_lost_answer_says_it_is_not_sent_again():
+    words = apns.describe(Answer(Result.LOST, reason="timeout"))
+    assert words.startswith("No answer: timeout") and "not sent again" in words

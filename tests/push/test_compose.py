@@ -83,3 +83,11 @@ def test_a_viewer_cannot_push(form_data, login, personas):
     Membership.objects.filter(user=personas.member).update(role="viewer")
 
     assert login(personas.member).post(url(personas), form_data).status_code == 403
+
+
+def test_the_composer_can_ask_for_the_sms_as_soon_as_a_channel_refuses(form_data, login, personas):
+    login(personas.member).post(url(personas), form_data)
+    assert Push.objects.get().sms_on_refusal is False
+    Push.objects.all().delete()
+    login(personas.member).post(url(personas), {**form_data, "send_on_refusal": "on"})
+    assert Push.objects.get().sms_on_refusal is True

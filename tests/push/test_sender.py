@@ -382,3 +382,21 @@ def test_a_pruned_token_is_an_invalid_target_of_a_token_push(ios_app, apns):
 
     push = parse_push(ios_app, {**body, "ignore_invalid_token": 1}, now=timezone.now())
     assert push.invalid_targets == ["dev-1"] and push.audience == {"token_list": ["dev-2"]}
+
+
+@pytest.mark.django_db
+def test_a_whole_batch_refused_as_not_for_the_topic_blames_the_credentials_not_the_tokens(
+    ios_app, apns
+):
+    configure(ios_app, apns)
+    for i in range(sender.SUSPECT_MINIMUM):
+        apns_device(ios_app, i)
+        apns.answer(apns_token(i), 400, "DeviceTokenNotForTopic")
+    now = timezone.now()
+    push = push_to(ios_app, [f"dev-{i}" for i in range(sender.SUSPECT_MINIMUM)], now=now)
+    done = sender.send_batch(now)
+    assert done["refused"] == sender.SUSPECT_MINIMUM and "pruned" not in done
+    assert set(push.deliveries.values_list("channel_answer", flat=True)) == {
+        "DeviceTokenNotForTopic"
+    }
+    assert not Device.objects.filter(channel_token_invalid_at__isnull=False).exists()
