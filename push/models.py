@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 import string
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
@@ -646,48 +647,50 @@ class DeliveryQuerySet(models.QuerySet):
         """Take up to ``limit`` queued deliveries whose time has come for this sender:
         ``sending`` until ``now + lease``, one more attempt. One statement over the partial
         index ``push_delivery_send_due_idx``, skipping rows another sender is claiming."""
-        table = self.model._meta.db_table
         state = Delivery.State
-        lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-        select = (
-            f"SELECT id FROM {table} WHERE state = '{state.QUEUED}' AND send_after <= %s "
-            f"ORDER BY send_after LIMIT %s {lock}"
-        )
-        where = (
-            f"id = ANY(ARRAY({select}))"
-            if connection.vendor == "postgresql"
-            else f"id IN ({select})"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET state = '{state.SENDING}', send_lease_until = %s, "
-                f"send_attempts = send_attempts + 1 WHERE {where} RETURNING id",
-                [now + lease, now, limit],
-            )
+        with self._update_picked(
+            f"state = '{state.QUEUED}' AND send_after <= %s ORDER BY send_after",
+            f"state = '{state.SENDING}', send_lease_until = %s, send_attempts = send_attempts + 1",
+            [now + lease],
+            [now],
+            limit,
+            returning="id",
+        ) as cursor:
             return [row[0] for row in cursor.fetchall()]
 
     def settle_lost_sends(self, now, limit: int) -> int:
         """Deliveries whose sender's lease ran out become ``unknown``: the channel may have
         them, so they are never sent again blindly (a late answer still settles them)."""
-        table = self.model._meta.db_table
         state = Delivery.State
-        lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-        select = (
-            f"SELECT id FROM {table} WHERE state = '{state.SENDING}' AND send_lease_until < %s "
-            f"ORDER BY send_lease_until LIMIT %s {lock}"
-        )
-        where = (
-            f"id = ANY(ARRAY({select}))"
-            if connection.vendor == "postgresql"
-            else f"id IN ({select})"
-        )
+        with self._update_picked(
+            f"state = '{state.SENDING}' AND send_lease_until < %s ORDER BY send_lease_until",
+            f"state = '{state.UNKNOWN}', send_lease_until = NULL, channel_answer = %s, "
+            "answered_at = %s",
+            [LOST_ANSWER, now],
+            [now],
+            limit,
+        ) as cursor:
+            return cursor.rowcount
+
+    @contextmanager
+    def _update_picked(
+        self, where_order, assignments, set_params, where_params, limit, *, returning=""
+    ):
+        """``UPDATE … SET assignments`` of at most ``limit`` rows picked by ``WHERE
+        where_order`` in one statement; on PostgreSQL the pick skips rows another worker is
+        picking right now (SKIP LOCKED), so two workers never take the same row."""
+        table = self.model._meta.db_table
+        postgresql = connection.vendor == "postgresql"
+        lock = "FOR UPDATE SKIP LOCKED" if postgresql else ""
+        select = f"SELECT id FROM {table} WHERE {where_order} LIMIT %s {lock}"
+        where = f"id = ANY(ARRAY({select}))" if postgresql else f"id IN ({select})"
+        tail = f" RETURNING {returning}" if returning else ""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET state = '{state.UNKNOWN}', send_lease_until = NULL, "
-                f"channel_answer = %s, answered_at = %s WHERE {where}",
-                [LOST_ANSWER, now, now, limit],
+                f"UPDATE {table} SET {assignments} WHERE {where}{tail}",
+                [*set_params, *where_params, limit],
             )
-            return cursor.rowcount
+            yield cursor
 
     def record_answers(self, rows: list[tuple]) -> int:
         """Write a batch's channel answers in one statement. ``rows`` are ``(id, state,

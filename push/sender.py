@@ -33,7 +33,7 @@ import dataclasses
 import logging
 import os
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -101,10 +101,13 @@ class _Loop:
             threading.Thread(target=self.loop.run_forever, name="push-sender", daemon=True).start()
             self.pid = os.getpid()
 
-    def run(self, coroutine, timeout: float):
+    def submit(self, coroutine):
+        """Run ``coroutine`` on the loop; a ``concurrent.futures.Future`` of its result."""
         self._ensure()
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        return future.result(timeout)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def run(self, coroutine, timeout: float):
+        return self.submit(coroutine).result(timeout)
 
     def client(self, credentials: ChannelCredentials, environment: str):
         """The open client of these credentials (a new one when they changed)."""
@@ -254,21 +257,50 @@ def claim(now, *, limit: int | None = None, lease: timedelta | None = None) -> l
     return [Claimed(*row[:6], token_invalid=row[6] is not None) for row in rows]
 
 
-def send_batch(now=None, *, limit: int | None = None, lease: timedelta | None = None) -> dict:
-    """Settle dead senders' batches, then claim one batch, send it and record the answers.
-    Returns what was done (``claimed`` 0: nothing was waiting)."""
+@dataclass
+class InFlight:
+    """A claimed batch whose requests are out: its answers are collected by ``finish``."""
+
+    batch: Batch
+    claimed: int
+    lost: int
+    jobs: list = dataclasses.field(default_factory=list)
+    future: object = None  # a concurrent.futures.Future of the jobs' answers
+    timeout: float = 0.0
+
+
+def begin(now=None, *, limit: int | None = None, lease: timedelta | None = None) -> InFlight:
+    """Settle dead senders' batches, claim one batch and hand it to its channels (the
+    answers come in on the sender's event loop meanwhile)."""
     now = now or timezone.now()
     lease = lease or default_lease()
     lost = Delivery.objects.settle_lost_sends(now, limit or default_batch_size())
     items = claim(now, limit=limit, lease=lease)
-    batch = Batch(now)
+    flight = InFlight(Batch(now), len(items), lost)
     if items:
-        _send(items, batch, now, lease)
-        batch.write()
-    return {"claimed": len(items), "lost": lost, **batch.counts}
+        _dispatch(items, flight, now)
+        # Past the lease another sender may settle the batch as unknown: stop waiting before.
+        flight.timeout = max(1.0, lease.total_seconds() * 0.9)
+    return flight
 
 
-def _send(items: list[Claimed], batch: Batch, now, lease: timedelta) -> None:
+def finish(flight: InFlight) -> dict:
+    """Collect a batch's answers and write them; what was done (``claimed`` 0: nothing was
+    waiting)."""
+    if flight.future is not None:
+        _collect(flight)
+    if flight.claimed:
+        flight.batch.write()
+    return {"claimed": flight.claimed, "lost": flight.lost, **flight.batch.counts}
+
+
+def send_batch(now=None, *, limit: int | None = None, lease: timedelta | None = None) -> dict:
+    """One batch, start to end (``begin`` then ``finish``)."""
+    return finish(begin(now, limit=limit, lease=lease))
+
+
+def _dispatch(items: list[Claimed], flight: InFlight, now) -> None:
+    batch = flight.batch
     pushes = Push.objects.select_related("application").in_bulk({i.push_id for i in items})
     credentials = {
         (c.application_id, c.channel): c
@@ -319,14 +351,17 @@ def _send(items: list[Claimed], batch: Batch, now, lease: timedelta) -> None:
             return_exceptions=True,
         )
 
-    # Past the lease another sender may settle the batch as unknown: stop waiting before.
-    results = LOOP.run(everything(), timeout=max(1.0, lease.total_seconds() * 0.9))
-    for (push, channel, members, _, _), answers in zip(jobs, results, strict=True):
+    flight.jobs, flight.future = jobs, LOOP.submit(everything())
+
+
+def _collect(flight: InFlight) -> None:
+    results = flight.future.result(flight.timeout)
+    for (push, channel, members, _, _), answers in zip(flight.jobs, results, strict=True):
         if isinstance(answers, BaseException):  # a client bug: nobody knows what went out
             log.error("channel %s failed a batch: %r", channel, answers)
             answers = [Answer(Result.LOST, reason=type(answers).__name__)] * len(members)
         for item, answer in zip(members, _unless_misconfigured(answers), strict=True):
-            batch.answer(item, channel, answer, push)
+            flight.batch.answer(item, channel, answer, push)
 
 
 # Refusals that blame the token but, when every device of a batch gets one, blame the
@@ -346,16 +381,28 @@ def _unless_misconfigured(answers: list[Answer]) -> list[Answer]:
     return answers
 
 
-def run(*, max_batches: int = 100, now=None) -> dict:
-    """Send batches until nothing is waiting (or ``max_batches``); the totals."""
+def run(*, max_batches: int = 100, now=None, depth: int = 2) -> dict:
+    """Send batches until nothing is waiting (or ``max_batches``); the totals. ``depth``
+    batches are in flight at once: the next is claimed and sent while the answers of the one
+    before are still coming in, so the channel never waits for our bookkeeping."""
     totals: dict[str, int] = defaultdict(int)
-    for _ in range(max_batches):
-        done = send_batch(now)
-        for key, value in done.items():
+    flying: deque[InFlight] = deque()
+
+    def land() -> None:
+        for key, value in finish(flying.popleft()).items():
             totals[key] += value
         totals["batches"] += 1
-        if done["claimed"] == 0:
+
+    for _ in range(max_batches):
+        flight = begin(now)
+        if not flight.claimed:
+            totals["lost"] += flight.lost
             break
+        flying.append(flight)
+        if len(flying) >= depth:
+            land()
+    while flying:
+        land()
     return dict(totals)
 
 

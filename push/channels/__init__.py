@@ -37,7 +37,10 @@ def configured(application_id: int) -> set[str]:
 def usable(push) -> set[str]:
     """The push services a push's deliveries may take: those its application has credentials
     for and whose devices its platform has, less those its ``channel_rules`` disable (TPNS
-    names them as we do: ``apns``, ``fcm``)."""
+    names them as we do: ``apns``, ``fcm``). Kept on the push object: acceptance asks more
+    than once."""
+    if (known := getattr(push, "_usable_services", None)) is not None:
+        return known
     platform = push.application.platform
     services = {
         kind for kind in configured(push.application_id) if platform in CHANNEL_PLATFORMS[kind]
@@ -45,7 +48,8 @@ def usable(push) -> set[str]:
     disabled = {
         rule.get("channel") for rule in push.options.get("channel_rules", []) if rule.get("disable")
     }
-    return services - disabled
+    push._usable_services = services - disabled
+    return push._usable_services
 
 
 def problems(push) -> tuple[str, str] | None:

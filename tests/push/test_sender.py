@@ -400,3 +400,19 @@ def test_a_whole_batch_refused_as_not_for_the_topic_blames_the_credentials_not_t
         "DeviceTokenNotForTopic"
     }
     assert not Device.objects.filter(channel_token_invalid_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_a_run_keeps_two_batches_in_flight_and_sends_each_delivery_once(ios_app, apns, settings):
+    settings.PUSH_SEND_BATCH_SIZE = 2
+    configure(ios_app, apns)
+    for i in range(5):
+        apns_device(ios_app, i)
+    now = timezone.now()
+    push = push_to(ios_app, [f"dev-{i}" for i in range(5)], now=now)
+
+    totals = sender.run(now=now)
+
+    assert (totals["claimed"], totals["accepted"], totals["batches"]) == (5, 5, 3)
+    assert set(states(push).values()) == {"sent"}
+    assert sorted(r.token for r in apns.received) == sorted(apns_token(i) for i in range(5))
