@@ -33,6 +33,7 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
@@ -381,12 +382,15 @@ def _unless_misconfigured(answers: list[Answer]) -> list[Answer]:
     return answers
 
 
-def run(*, max_batches: int = 100, now=None, depth: int = 2) -> dict:
-    """Send batches until nothing is waiting (or ``max_batches``); the totals. ``depth``
-    batches are in flight at once: the next is claimed and sent while the answers of the one
-    before are still coming in, so the channel never waits for our bookkeeping."""
+def run(*, max_batches: int = 100, now=None, depth: int = 2, seconds: float | None = None) -> dict:
+    """Send batches until nothing is waiting, ``max_batches`` were taken or ``seconds`` have
+    passed (a task must end well before the cluster's task timeout kills it, which would
+    leave its batches unknown); the totals, with ``more`` 1 when it stopped with work left.
+    ``depth`` batches are in flight at once: the next is claimed and sent while the answers
+    of the one before are still coming in, so the channel never waits for our bookkeeping."""
     totals: dict[str, int] = defaultdict(int)
     flying: deque[InFlight] = deque()
+    deadline = None if seconds is None else time.monotonic() + seconds
 
     def land() -> None:
         for key, value in finish(flying.popleft()).items():
@@ -394,6 +398,9 @@ def run(*, max_batches: int = 100, now=None, depth: int = 2) -> dict:
         totals["batches"] += 1
 
     for _ in range(max_batches):
+        if deadline is not None and time.monotonic() >= deadline:
+            totals["more"] = 1
+            break
         flight = begin(now)
         if not flight.claimed:
             totals["lost"] += flight.lost
@@ -401,6 +408,8 @@ def run(*, max_batches: int = 100, now=None, depth: int = 2) -> dict:
         flying.append(flight)
         if len(flying) >= depth:
             land()
+    else:
+        totals["more"] = 1
     while flying:
         land()
     return dict(totals)

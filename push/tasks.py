@@ -43,14 +43,23 @@ def fallback_sweep_helper() -> dict:
     return fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
 
 
+# A sender task stops taking batches after this long (the cluster kills a task at its
+# ``timeout``, 240 s, and a killed sender's batches are unknown) and hands on to a new task.
+SENDER_TASK_SECONDS = 60
+
+
 def send_queued() -> dict:
-    """Woken by fan-out, and every minute: hand queued deliveries to their channels."""
-    return sender.run(max_batches=SWEEP_BUDGET_BATCHES)
+    """Woken by fan-out: hand queued deliveries to their channels, then hand on to a new task
+    while there is more."""
+    result = sender.run(max_batches=10**6, seconds=SENDER_TASK_SECONDS)
+    if result.get("more"):
+        sender.wake()
+    return result
 
 
 def send_sweep() -> dict:
     """Every minute: the safety net of ``send_queued`` (a lost task, retries now due)."""
-    result = sender.run(max_batches=SWEEP_BUDGET_BATCHES)
+    result = send_queued()
     SweepRun.record("sender", result)
     return result
 

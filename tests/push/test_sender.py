@@ -416,3 +416,24 @@ def test_a_run_keeps_two_batches_in_flight_and_sends_each_delivery_once(ios_app,
     assert (totals["claimed"], totals["accepted"], totals["batches"]) == (5, 5, 3)
     assert set(states(push).values()) == {"sent"}
     assert sorted(r.token for r in apns.received) == sorted(apns_token(i) for i in range(5))
+
+
+@pytest.mark.django_db
+def test_a_run_stops_within_its_budget_and_says_there_is_more(ios_app, apns, settings):
+    settings.PUSH_SEND_BATCH_SIZE = 2
+    configure(ios_app, apns)
+    for i in range(3):
+        apns_device(ios_app, i)
+    now = timezone.now()
+    push = push_to(ios_app, [f"dev-{i}" for i in range(3)], now=now)
+
+    assert sender.run(now=now, seconds=0) == {"more": 1}
+    assert sender.run(now=now, max_batches=1) == {
+        "claimed": 2,
+        "lost": 0,
+        "accepted": 2,
+        "batches": 1,
+        "more": 1,
+    }
+    assert sender.run(now=now)["claimed"] == 1
+    assert set(states(push).values()) == {"sent"}
