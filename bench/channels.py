@@ -27,6 +27,17 @@ TOPIC = "com.example.bench"
 TEAM = "BENCHTEAM1"
 
 
+def _apns_config(key: str, key_id: str) -> dict:
+    """APNs credentials the fake accepts, as ``apns.check_credentials`` gives them."""
+    return {
+        "key": key,
+        "key_id": key_id,
+        "team_id": TEAM,
+        "topic": TOPIC,
+        "environment": "production",
+    }
+
+
 def _serve_apns(keys, pipe):
     with fake_apns.FakeApns(keys=keys, team_id=TEAM, topics=[TOPIC], record=False) as fake:
         pipe.send(fake.url)
@@ -103,13 +114,6 @@ def run_apns(size: int) -> dict:
     try:
         with Served(_serve_apns, {key_id: key}) as fake:
             _point_at(apns_url=fake.info)
-            config = {
-                "key": key,
-                "key_id": key_id,
-                "team_id": TEAM,
-                "topic": TOPIC,
-                "environment": "production",
-            }
             limit = asyncio.run(
                 fake_apns.drive(
                     fake.info,
@@ -121,7 +125,7 @@ def run_apns(size: int) -> dict:
                     ca_file=loopback_ca().ca_file,
                 )
             )
-            channels.store_credentials(app, "apns", config)
+            channels.store_credentials(app, "apns", _apns_config(key, key_id))
             push = _queued_push(app, size, "apns")
             seconds = _send_all(push)
             sender.LOOP.close()
@@ -208,17 +212,7 @@ def run_apns_all(size: int) -> dict:
     try:
         with Served(_serve_apns, {key_id: key}) as fake:
             _point_at(apns_url=fake.info)
-            channels.store_credentials(
-                app,
-                "apns",
-                {
-                    "key": key,
-                    "key_id": key_id,
-                    "team_id": TEAM,
-                    "topic": TOPIC,
-                    "environment": "production",
-                },
-            )
+            channels.store_credentials(app, "apns", _apns_config(key, key_id))
             make_devices(app, size, channel="apns")
             vacuum_analyze("push_delivery", "push_device")
             push = Push(

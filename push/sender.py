@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from . import channels
 from .channels import Answer, Result
-from .models import ChannelCredentials, ChannelKind, Delivery, Push
+from .models import ChannelCredentials, ChannelKind, Delivery, Device, Push
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,6 @@ class Batch:
         )
 
     def write(self) -> None:
-        from .models import Device
-
         Delivery.objects.record_answers(self.rows)
         if self.pruned:
             self.counts["pruned"] += Device.objects.prune_tokens(self.pruned)
@@ -309,16 +307,14 @@ def _dispatch(items: list[Claimed], flight: InFlight, now) -> None:
             application_id__in={p.application_id for p in pushes.values()}
         )
     }
+    configured: dict[int, set[str]] = defaultdict(set)
+    for application_id, kind in credentials:
+        configured[application_id].add(kind)
     groups: dict[tuple, list[Claimed]] = defaultdict(list)
-    usable: dict[int, set[str]] = {}
     for item in items:
         push = pushes[item.push_id]
         channel = item.device_channel
-        if push.pk not in usable:
-            usable[push.pk] = {
-                kind for kind in channels.usable(push) if (push.application_id, kind) in credentials
-            }
-        if channel not in usable[push.pk]:
+        if channel not in channels.usable(push, configured[push.application_id]):
             batch.builtin(item)
         elif push.expires_at is not None and push.expires_at <= now:
             batch.expired(item, channel)

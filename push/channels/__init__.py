@@ -34,17 +34,17 @@ def configured(application_id: int) -> set[str]:
     )
 
 
-def usable(push) -> set[str]:
+def usable(push, configured_services: set[str] | None = None) -> set[str]:
     """The push services a push's deliveries may take: those its application has credentials
-    for and whose devices its platform has, less those its ``channel_rules`` disable (TPNS
-    names them as we do: ``apns``, ``fcm``). Kept on the push object: acceptance asks more
-    than once."""
+    for (``configured_services`` when the caller has them already) and whose devices its
+    platform has, less those its ``channel_rules`` disable (TPNS names them as we do:
+    ``apns``, ``fcm``). Kept on the push object: acceptance asks more than once."""
     if (known := getattr(push, "_usable_services", None)) is not None:
         return known
+    if configured_services is None:
+        configured_services = configured(push.application_id)
     platform = push.application.platform
-    services = {
-        kind for kind in configured(push.application_id) if platform in CHANNEL_PLATFORMS[kind]
-    }
+    services = {kind for kind in configured_services if platform in CHANNEL_PLATFORMS[kind]}
     disabled = {
         rule.get("channel") for rule in push.options.get("channel_rules", []) if rule.get("disable")
     }

@@ -1,5 +1,13 @@
 """Push fixtures on top of the personas: an application with devices, the TPNS API's clock."""
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from push import channels, sender
@@ -42,6 +50,33 @@ def other_app(personas):
     add_device(other, "tok-x", tags=["vip"])
     add_device(other, "tok-a", tags=["vip"])
     return other
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kill_when(command: str, env: dict, reached, what: str, *, within: float = 30) -> None:
+    """Run ``manage.py <command>`` as a real worker process and SIGKILL it (its whole process
+    group) as soon as ``reached()`` holds: a worker dying mid-send. Fails, with the worker's
+    stderr, if it exits first or ``what`` does not happen ``within`` seconds."""
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + within
+        while not reached() and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.stderr.read().decode()
+            time.sleep(0.05)
+        assert reached(), f"the worker never {what}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # it may have exited: the assert says why
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
 
 
 def set_clock(monkeypatch, seconds: float) -> None:

@@ -1,13 +1,6 @@
 """A real worker process killed in the middle of sending: nothing lost, nothing sent twice."""
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -18,10 +11,8 @@ from push.models import Delivery
 from sms import receipts
 from sms.models import SmsMessage
 from tests.conftest import authorized_cloud
-from tests.push.conftest import add_device
+from tests.push.conftest import add_device, kill_when
 from tests.push.test_fallback import sms_push
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.postgres
@@ -43,24 +34,7 @@ def test_a_worker_killed_while_the_provider_holds_the_request_never_sends_again(
             "TENCENTCLOUD_SMS_ENDPOINT": cloud.endpoint,
             "TENCENTCLOUD_TIMEOUT": "120",
         }
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "run_fallback"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not cloud.calls("SendSms") and time.monotonic() < deadline:
-                assert worker.poll() is None, worker.stderr.read().decode()
-                time.sleep(0.05)
-            assert cloud.calls("SendSms"), "the worker never reached the provider"
-        finally:
-            with contextlib.suppress(ProcessLookupError):  # it may have exited: the assert says why
-                os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+        kill_when("run_fallback", env, lambda: cloud.calls("SendSms"), "reached the provider")
         cloud.delay = 0
 
         # The batch is still claimed and its SMS rows say "sending".

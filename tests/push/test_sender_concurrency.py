@@ -1,16 +1,9 @@
 """The sender stage under races and kills: real concurrent connections, a real killed process,
 the real aioapns client against the loopback APNs."""
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -20,10 +13,8 @@ from bench.common import database_url
 from push import sender
 from push.models import Delivery, Device
 from tests.fakes.tls import loopback_ca
-from tests.push.conftest import apns_token, configure
+from tests.push.conftest import apns_token, configure, kill_when
 from tests.push.test_sender import push_to
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def many_devices(app, count: int) -> list[str]:
@@ -94,24 +85,7 @@ def test_a_sender_killed_while_apns_holds_its_batch_leaves_it_unknown_never_rese
         "PUSH_CHANNEL_CA_FILE": loopback_ca().ca_file,
         "PUSH_CHANNEL_TIMEOUT": "120",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_sender"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(apns.received) < 20 and time.monotonic() < deadline:
-            assert worker.poll() is None, worker.stderr.read().decode()
-            time.sleep(0.05)
-        assert len(apns.received) == 20, "the sender never handed its batch to APNs"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+    kill_when("run_sender", env, lambda: len(apns.received) == 20, "handed its batch to APNs")
     apns.delay = 0
 
     assert set(push.deliveries.values_list("state", flat=True)) == {"sending"}
