@@ -13,6 +13,10 @@ class PushConfig(AppConfig):
 
         sources.register(PUSH_DELIVERY)
 
-        for field in ("push.Application.secret_sealed", "push.ChannelCredentials.secret_sealed"):
+        for field in (
+            "push.Application.secret_sealed",
+            "push.ChannelCredentials.secret_sealed",
+            "push.ChannelCredentials.receipt_key_sealed",
+        ):
             if field not in crypto.SEALED_FIELDS:
                 crypto.SEALED_FIELDS.append(field)

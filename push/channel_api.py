@@ -24,6 +24,7 @@ from accounts.api import membership
 from accounts.models import Membership, Role
 from lib.api import ErrorSerializer, error
 
+from . import channels
 from .channels import SERVICES, trial, uploads
 from .channels.base import Result
 from .models import TOKEN_MAX_LENGTH, Application, ChannelCredentials, ChannelKind, Device
@@ -57,6 +58,13 @@ def _kind(kind: str) -> ChannelKind:
     return ChannelKind(kind)
 
 
+def _context(request, app: Application) -> dict:
+    admin = Membership.objects.filter(
+        user=request.user, account_id=app.account_id, role__in=[Role.OWNER, Role.ADMIN]
+    ).exists()
+    return {"request": request, "admin": admin}
+
+
 def _no_credentials(app: Application, kind: ChannelKind) -> Response:
     return error(
         "not_found", f"{app.name} has no {kind.label} credentials.", status.HTTP_404_NOT_FOUND
@@ -79,10 +87,38 @@ class ChannelCredentialsSerializer(serializers.ModelSerializer):
         source="updated_by.username", default=None, allow_null=True, read_only=True
     )
 
+    receipt_url = serializers.SerializerMethodField(
+        help_text="Vendors' channels: where the vendor posts this app's receipts (to enter in "
+        "the vendor's console for Huawei and Honor; sent in each message otherwise). It holds "
+        "the app's receipt key: shown to owners and admins only, else null."
+    )
+    quota_spent_until = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Vendors' channels: the vendor said the app's daily quota is spent; until "
+        "then its deliveries go over the built-in channel.",
+    )
+
     class Meta:
         model = ChannelCredentials
-        fields = ["channel", "details", "fingerprint", "created_at", "updated_at", "updated_by"]
+        fields = [
+            "channel",
+            "details",
+            "fingerprint",
+            "created_at",
+            "updated_at",
+            "updated_by",
+            "receipt_url",
+            "quota_spent_until",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_receipt_url(self, credentials) -> str | None:
+        request = self.context.get("request")
+        if request is None or not credentials.receipt_key_id or not self.context.get("admin"):
+            return None
+        return credentials.receipt_url() or credentials.receipt_url(request.build_absolute_uri("/"))
 
 
 @extend_schema_field(
@@ -113,10 +149,10 @@ def _text(help_text: str, max_length: int = 255, **extra) -> serializers.CharFie
     )
 
 
-class ChannelCredentialsInputSerializer(serializers.Serializer):
+class _CredentialsInput(serializers.Serializer):
     """The fields of one channel's credentials: APNs takes key, key_id, team_id, topic and
-    environment; FCM takes service_account and project_id (the other channel's fields are
-    refused by name)."""
+    environment; FCM takes service_account and project_id; each vendor the fields its module
+    lists (the other channels' fields are refused by name)."""
 
     key = _text(
         "APNs: the .p8 key file's text (PEM).",
@@ -130,6 +166,38 @@ class ChannelCredentialsInputSerializer(serializers.Serializer):
     environment = _text("APNs: `production` or `sandbox` (which APNs endpoint).", 20)
     service_account = ServiceAccountField(required=False, write_only=True)
     project_id = _text("FCM: the Firebase project ID (default: the key file's).", 100)
+
+
+def _vendor_fields() -> dict[str, serializers.Field]:
+    """The vendors' credentials fields (``FIELDS`` of each module), one API field per name
+    (vendors share names such as app_id and app_secret); its help says which vendor takes it."""
+    uses: dict[str, list] = {}
+    for kind in ChannelKind.vendors():
+        for spec in channels.module(kind).FIELDS:
+            uses.setdefault(spec.name, []).append((ChannelKind(kind), spec))
+    fields = {}
+    for name, taken in uses.items():
+        if name in _CredentialsInput._declared_fields:
+            continue  # the same name as an APNs or FCM field: that one serves both
+        words = "; ".join(
+            f"{kind.label}: {spec.label}" + (f" ({spec.help})" if spec.help else "")
+            for kind, spec in taken
+        )
+        secret = any(spec.secret for _, spec in taken)
+        fields[name] = _text(
+            words + (". Never shown again." if secret else ""),
+            max(spec.max_length for _, spec in taken),
+            write_only=secret,
+            trim_whitespace=not secret,
+        )
+    return fields
+
+
+ChannelCredentialsInputSerializer = type(
+    "ChannelCredentialsInputSerializer",
+    (_CredentialsInput,),
+    {"__doc__": _CredentialsInput.__doc__, "__module__": __name__, **_vendor_fields()},
+)
 
 
 class ChannelTestRequestSerializer(serializers.Serializer):
@@ -155,8 +223,8 @@ class ChannelTestResultSerializer(serializers.Serializer):
 
 @extend_schema(
     summary="An application's delivery-channel credentials",
-    description="The configured channels (APNs, FCM) with what may be shown of their "
-    "credentials; never the secret.",
+    description="The configured channels (APNs, FCM, the vendors' channels) with what may be "
+    "shown of their credentials; never the secret.",
     parameters=PARAMETERS,
     responses={200: ChannelCredentialsSerializer(many=True), 404: _ERROR},
 )
@@ -168,7 +236,9 @@ def channel_list(request, application_id):
         .select_related("updated_by")
         .order_by("channel")
     )
-    return Response(ChannelCredentialsSerializer(stored, many=True).data)
+    return Response(
+        ChannelCredentialsSerializer(stored, many=True, context=_context(request, app)).data
+    )
 
 
 @extend_schema(
@@ -183,8 +253,9 @@ def channel_list(request, application_id):
     description="Replacing them is the rotation: the next send uses the new ones and the old "
     "secret is deleted. APNs takes `key` (the .p8 file's text), `key_id`, `team_id`, `topic` "
     "and `environment`; FCM takes `service_account` (the JSON key file, as text or object) "
-    "and optionally `project_id`. Each bad field is named in `fields`. 201 when stored, 200 "
-    "when replaced. Owners and admins.",
+    "and optionally `project_id`; a vendor's channel takes the fields its help texts name "
+    "(app ids, keys and secrets as the vendor's console shows them). Each bad field is named "
+    "in `fields`. 201 when stored, 200 when replaced. Owners and admins.",
     parameters=[*PARAMETERS, KIND],
     request=ChannelCredentialsInputSerializer,
     responses={200: ChannelCredentialsSerializer, 201: ChannelCredentialsSerializer, **ERRORS},
@@ -212,7 +283,7 @@ def channel_detail(request, application_id, kind):
             )
         credentials, replaced = uploads.save(app, kind, config, by=request.user)
         return Response(
-            ChannelCredentialsSerializer(credentials).data,
+            ChannelCredentialsSerializer(credentials, context=_context(request, app)).data,
             status=status.HTTP_200_OK if replaced else status.HTTP_201_CREATED,
         )
     if request.method == "DELETE":
@@ -226,7 +297,7 @@ def channel_detail(request, application_id, kind):
     )
     if credentials is None:
         return _no_credentials(app, kind)
-    return Response(ChannelCredentialsSerializer(credentials).data)
+    return Response(ChannelCredentialsSerializer(credentials, context=_context(request, app)).data)
 
 
 @extend_schema(

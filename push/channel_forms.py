@@ -1,14 +1,18 @@
 """Console forms for an application's channel credentials: the secret (the .p8 key, the
-service-account JSON) as a file upload or pasted text, and the Test action's device.
+service-account JSON) as a file upload or pasted text; the vendors' fields as their modules
+list them (``FIELDS``); and the Test action's device.
 
 The forms only gather what was sent; ``push.channels.uploads.check`` decides whether it is
 good, for the console and the API alike.
 """
 
+import functools
+
 from django import forms
 
+from . import channels
 from .channels import SECRET_FIELDS
-from .channels.uploads import FIELDS
+from .channels.uploads import fields
 from .models import ChannelKind
 
 # A .p8 key is ~250 bytes and a service-account key file ~2.4 KB: anything far larger is not one.
@@ -31,8 +35,8 @@ class CredentialsForm(forms.Form):
     def submitted(self) -> dict:
         """The fields for ``uploads.check``: the upload's text when a file was given, else
         the pasted text; the other fields as typed."""
-        data = {name: self.cleaned_data.get(name) or "" for name in FIELDS[self.kind]}
-        if (text := self.cleaned_data.get(f"{self.secret_field}_file")) is not None:
+        data = {name: self.cleaned_data.get(name) or "" for name in fields(self.kind)}
+        if self.secret_field and (text := self.cleaned_data.get(f"{self.secret_field}_file")):
             data[self.secret_field] = text
         return data
 
@@ -120,6 +124,37 @@ class FcmCredentialsForm(CredentialsForm):
 
 
 CREDENTIALS_FORMS = {ChannelKind.APNS: ApnsCredentialsForm, ChannelKind.FCM: FcmCredentialsForm}
+
+
+@functools.cache
+def credentials_form(kind: str) -> type[CredentialsForm]:
+    """The console form of a channel's credentials: APNs's and FCM's own, a vendor's made from
+    its module's ``FIELDS`` (whether a field is required is the module's check to say, with
+    the same words as the API's)."""
+    kind = ChannelKind(kind)
+    if kind in CREDENTIALS_FORMS:
+        return CREDENTIALS_FORMS[kind]
+    attrs = {"kind": kind}
+    for spec in channels.module(kind).FIELDS:
+        if spec.choices:
+            field = forms.ChoiceField(
+                label=spec.label, choices=spec.choices, initial=spec.default, required=False
+            )
+        else:
+            widget = (
+                forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+                if spec.secret
+                else None
+            )
+            field = forms.CharField(
+                label=spec.label, required=False, max_length=spec.max_length, widget=widget
+            )
+        help_text = spec.help
+        if spec.secret:
+            help_text = f"{help_text} Never shown again once saved.".strip()
+        field.help_text = help_text
+        attrs[spec.name] = field
+    return type(f"{kind.value.title()}CredentialsForm", (CredentialsForm,), attrs)
 
 
 class ChannelTestForm(forms.Form):

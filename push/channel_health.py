@@ -1,6 +1,6 @@
 """An application's delivery channels at a glance: the application page's "Channel health".
 
-For each push service the application has credentials for (APNs, FCM), over the last
+For each push service the application has credentials for (APNs, FCM, the vendors), over the last
 ``WINDOW``: the latest delivery the service accepted, the refusals by reason, the tokens it
 pruned (in the window and in all), and the devices registered on it. A service the app has
 *no* credentials for but devices registered with its tokens is listed too: those devices are
@@ -27,7 +27,7 @@ WINDOW = timedelta(hours=24)
 # to a lease after (an answer lost); fan-out's refusals of pruned tokens come when it writes,
 # which for a huge push may run past a short expiry. An hour covers all of them.
 ANSWER_SLACK = timedelta(hours=1)
-SERVICES = (ChannelKind.APNS, ChannelKind.FCM)
+SERVICES = tuple(channels.SERVICES)  # every push service, in the pages' order
 TOP_REASONS = 10
 
 

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import account_view
 from accounts.models import Role
 
-from .channel_forms import CREDENTIALS_FORMS, ChannelTestForm
-from .channels import SECRET_FIELDS, SERVICES, trial, uploads
+from .channel_forms import ChannelTestForm, credentials_form
+from .channels import SERVICES, is_vendor, module, trial, uploads
 from .channels.base import Result
 from .models import Application, ChannelCredentials, ChannelKind, Device
 
@@ -73,7 +73,21 @@ def _card(request, app: Application, kind: ChannelKind, credentials) -> dict:
         "details": uploads.shown(kind, credentials.details) if credentials else [],
         "unavailable": uploads.platform_refusal(app, kind),
         "test_form": None,
+        "vendor": is_vendor(kind),
     }
+    if card["vendor"] and credentials is not None:
+        card["receipts"] = module(kind).RECEIPTS
+        card["receipts_note"] = getattr(module(kind), "RECEIPTS_NOTE", "")
+        card["quota_spent_until"] = (
+            credentials.quota_spent_until if credentials.quota_spent(timezone.now()) else None
+        )
+        card["quota_reason"] = credentials.quota_reason
+        if request.membership.has_role(Role.ADMIN):
+            # The URL holds the key that vouches for the vendor: owners and admins only.
+            card["receipt_url"] = credentials.receipt_url() or credentials.receipt_url(
+                request.build_absolute_uri("/")
+            )
+            card["receipt_url_configured"] = bool(credentials.receipt_url())
     if credentials is not None and request.membership.has_role(Role.ADMIN):
         card["test_form"] = ChannelTestForm(
             devices=_test_devices(request, app, kind), auto_id=f"id_{kind.value}_test_%s"
@@ -88,13 +102,18 @@ def section(request, app: Application) -> dict:
         for c in ChannelCredentials.objects.filter(application=app).select_related("updated_by")
     }
     return {
-        "cards": [_card(request, app, kind, stored.get(kind)) for kind in SERVICES],
+        "cards": [
+            _card(request, app, kind, stored.get(kind))
+            for kind in SERVICES
+            # The phone makers' channels are Android's: an iOS app's page does not list them.
+            if not is_vendor(kind) or uploads.platform_refusal(app, kind) is None
+        ],
         "can_manage": request.membership.has_role(Role.ADMIN),
     }
 
 
 @never_cache
-@sensitive_post_parameters(*SECRET_FIELDS.values())
+@sensitive_post_parameters()
 @account_view()
 @sensitive_variables()
 def channel_detail(request, pk, kind):
@@ -105,7 +124,7 @@ def channel_detail(request, pk, kind):
         .filter(application=app, channel=kind)
         .first()
     )
-    form_class = CREDENTIALS_FORMS[kind]
+    form_class = credentials_form(kind)
     can_manage = request.membership.has_role(Role.ADMIN)
     if request.method == "POST":
         request.membership.require(Role.ADMIN)
@@ -124,6 +143,8 @@ def channel_detail(request, pk, kind):
                 return redirect(_back(app))
     else:
         initial = {"environment": "production"}
+        defaults = getattr(module(kind), "FIELDS", ())
+        initial.update({field.name: field.default for field in defaults if field.default})
         if credentials is not None:  # a replacement usually keeps these
             fields = form_class.base_fields
             initial.update({k: v for k, v in credentials.details.items() if k in fields})

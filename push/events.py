@@ -40,7 +40,7 @@ from django.utils.dateparse import parse_datetime
 
 from lib.ids import bigint_id
 
-from .models import Delivery, Device
+from .models import Delivery, Device, EventSource
 
 ARRIVE, CLICK, DISMISS = "arrive", "click", "dismiss"
 EVENT_TYPES = (ARRIVE, CLICK, DISMISS)
@@ -176,7 +176,13 @@ def _advance(state: str, times: dict, row: _Row, floor: datetime) -> tuple[str, 
     return new_state, new
 
 
-def record(device: Device, events: Iterable[Mapping], now: datetime | None = None) -> dict:
+def record(
+    device: Device,
+    events: Iterable[Mapping],
+    now: datetime | None = None,
+    *,
+    source: str = EventSource.SDK,
+) -> dict:
     """Apply a batch of the device's events; returns ``{accepted, duplicates, unknown}``.
 
     ``accepted`` counts the events that set their own timestamp, ``duplicates`` the events whose
@@ -186,51 +192,112 @@ def record(device: Device, events: Iterable[Mapping], now: datetime | None = Non
     """
     now = now or timezone.now()
     rows, unknown = _plan(events, now)
-    accepted = duplicates = 0
+    counts = {"accepted": 0, "duplicates": 0, "unknown": unknown}
     update = _UPDATES.get(connection.vendor, _update_portable)
     items = list(rows.values())
     with transaction.atomic():
         for start in range(0, len(items), ROWS_PER_STATEMENT):
             chunk = {row.push_id: row for row in items[start : start + ROWS_PER_STATEMENT]}
-            empty = update(device, chunk)
-            for push_id, row in chunk.items():
-                held = empty.get(push_id)
-                if held is None:
-                    unknown += sum(row.counts.values())
-                    continue
-                for kind, count in row.counts.items():
-                    if count:
-                        fresh = _COLUMN[kind] in held
-                        accepted += fresh
-                        duplicates += count - fresh
-    return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown}
+            _count(counts, chunk, update(device, chunk, source))
+    return counts
 
 
-def _update_postgresql(device: Device, rows: dict[int, _Row]) -> dict[int, set[str]]:
+def record_by_token(
+    application_id: int, channel: str, events: Iterable[Mapping], now: datetime | None = None
+) -> dict:
+    """Apply a vendor's receipts as events: ``record``'s rules and counts, each event naming
+    its device by the vendor's token (``{"token", "push_id", "type", "at"}``); the arrivals
+    and clicks it sets are recorded as reported by the vendor. Tokens of no device of the
+    application on ``channel`` count as unknown."""
+    now = now or timezone.now()
+    by_token: dict[str, list[Mapping]] = {}
+    for event in events:
+        by_token.setdefault(str(event.get("token") or ""), []).append(event)
+    rows: dict[tuple[str, int], _Row] = {}
+    unknown = 0
+    for token, listed in by_token.items():
+        planned, not_a_push = _plan(listed, now)
+        unknown += not_a_push
+        rows.update({(token, push_id): row for push_id, row in planned.items()})
+    counts = {"accepted": 0, "duplicates": 0, "unknown": unknown}
+    items = list(rows.items())
+    with transaction.atomic():
+        for start in range(0, len(items), ROWS_PER_STATEMENT):
+            chunk = dict(items[start : start + ROWS_PER_STATEMENT])
+            if connection.vendor == "postgresql":
+                keys = list(chunk)
+                held = Delivery.objects.record_events(
+                    [(*_values(row), token) for (token, _), row in chunk.items()],
+                    application_id=application_id,
+                    channel=channel,
+                    source=EventSource.VENDOR,
+                )
+                empty = {keys[n]: _empty(flags) for n, *flags in held}
+            else:
+                empty = _by_token_portable(application_id, channel, chunk)
+            _count(counts, chunk, empty)
+    return counts
+
+
+def _by_token_portable(application_id: int, channel: str, chunk: dict) -> dict:
+    devices = Device.objects.filter(
+        application_id=application_id,
+        channel=channel,
+        channel_token__in={token for token, _ in chunk},
+    ).only("pk", "channel_token")
+    empty = {}
+    for device in devices:
+        mine = {pk: row for (token, pk), row in chunk.items() if token == device.channel_token}
+        for pk, held in _update_portable(device, mine, EventSource.VENDOR).items():
+            empty[(device.channel_token, pk)] = held
+    return empty
+
+
+def _count(counts: dict, chunk: dict, empty: dict) -> None:
+    """Add a chunk's events to ``counts``: fresh (its timestamp was empty) or duplicate, or
+    unknown when no delivery matched its row."""
+    for key, row in chunk.items():
+        held = empty.get(key)
+        if held is None:
+            counts["unknown"] += sum(row.counts.values())
+            continue
+        for kind, count in row.counts.items():
+            if count:
+                fresh = _COLUMN[kind] in held
+                counts["accepted"] += fresh
+                counts["duplicates"] += count - fresh
+
+
+def _values(row: _Row) -> tuple:
+    return (row.push_id, row.arrival, row.click_at, row.dismiss_at, row.end_state)
+
+
+def _update_postgresql(device: Device, rows: dict[int, _Row], source: str) -> dict[int, set[str]]:
     """One statement (``Delivery.objects.record_events``); returns, per push id with a
     delivery, the timestamps that were empty."""
+    items = list(rows.values())
     held = Delivery.objects.record_events(
-        device.pk,
-        [(r.push_id, r.arrival, r.click_at, r.dismiss_at, r.end_state) for r in rows.values()],
+        [_values(r) for r in items],
+        device_id=device.pk,
+        source=source,
     )
-    return {
-        push_id: {
-            name
-            for name, empty in zip(_COLUMN.values(), flags, strict=True)
-            if empty  # the column was NULL before this batch
-        }
-        for push_id, *flags in held
-    }
+    return {items[n].push_id: _empty(flags) for n, *flags in held}
 
 
-def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, set[str]]:
+def _empty(flags) -> set[str]:
+    """The timestamp columns that were NULL before the batch, from the statement's flags."""
+    return {name for name, empty in zip(_COLUMN.values(), flags, strict=True) if empty}
+
+
+def _update_portable(device: Device, rows: dict[int, _Row], source: str) -> dict[int, set[str]]:
     """Any database: lock and read the deliveries, apply the rules, one CASE-based UPDATE."""
     fields = ["state", "arrived_at", "clicked_at", "dismissed_at"]
+    sources = ["arrival_source", "click_source"]
     deliveries = list(
         Delivery.objects.select_for_update()
         .filter(device=device, push_id__in=list(rows))
         .order_by("pk")
-        .only("pk", "push_id", "sent_at", "created_at", *fields)
+        .only("pk", "push_id", "sent_at", "created_at", *fields, *sources)
     )
     empty, changed = {}, []
     for delivery in deliveries:
@@ -239,12 +306,16 @@ def _update_portable(device: Device, rows: dict[int, _Row]) -> dict[int, set[str
         floor = delivery.sent_at or delivery.created_at
         state, new = _advance(delivery.state, times, rows[delivery.push_id], floor)
         if state != delivery.state or new != times:
+            if times["arrived_at"] is None and new["arrived_at"] is not None:
+                delivery.arrival_source = source
+            if times["clicked_at"] is None and new["clicked_at"] is not None:
+                delivery.click_source = source
             delivery.state = state
             for name, value in new.items():
                 setattr(delivery, name, value)
             changed.append(delivery)
     if changed:
-        Delivery.objects.bulk_update(changed, fields)
+        Delivery.objects.bulk_update(changed, fields + sources)
     return empty
 
 

@@ -40,6 +40,19 @@ class ChannelKind(models.TextChoices):
     BUILTIN = "builtin", "Built-in (SDK long-poll)"
     APNS = "apns", "Apple Push Notification service"
     FCM = "fcm", "Firebase Cloud Messaging"
+    # The phone makers' own channels (Android phones in mainland China have no Google
+    # services): what TPNS called its vendor channels.
+    HUAWEI = "huawei", "Huawei Push Kit"
+    XIAOMI = "xiaomi", "Xiaomi MiPush"
+    OPPO = "oppo", "OPPO Push"
+    VIVO = "vivo", "vivo Push"
+    HONOR = "honor", "Honor Push"
+    MEIZU = "meizu", "Meizu Flyme Push"
+
+    @classmethod
+    def vendors(cls) -> tuple["ChannelKind", ...]:
+        """The phone makers' channels: Android only, with server-side receipts."""
+        return (cls.HUAWEI, cls.XIAOMI, cls.OPPO, cls.VIVO, cls.HONOR, cls.MEIZU)
 
     @classmethod
     def problem_with_token(cls, channel: str, token: str) -> str | None:
@@ -55,8 +68,17 @@ class ChannelKind(models.TextChoices):
         if channel == cls.APNS:
             if len(token) % 2 or not 64 <= len(token) <= 200 or not _HEX.fullmatch(token):
                 return "an APNs device token is 64 (to 200) hexadecimal characters"
-        elif not (len(token) <= 4096 and _FCM_TOKEN.fullmatch(token)):
-            return "an FCM registration token is letters, digits and -_: (at most 4096)"
+        elif channel == cls.FCM:
+            if not (len(token) <= 4096 and _FCM_TOKEN.fullmatch(token)):
+                return "an FCM registration token is letters, digits and -_: (at most 4096)"
+        elif not (len(token) <= VENDOR_TOKEN_MAX_LENGTH and _VENDOR_TOKEN.fullmatch(token)):
+            # Huawei's tokens are ~130 characters, Xiaomi's and OPPO's regIds ~44-70, vivo's
+            # ~23, Meizu's pushIds ~36: opaque, printable, never with a comma (Xiaomi's list
+            # separator) or a space.
+            return (
+                f"a {cls(channel).label} token is letters, digits and -_:+/=. "
+                f"(at most {VENDOR_TOKEN_MAX_LENGTH})"
+            )
         return None
 
 
@@ -65,9 +87,14 @@ CHANNEL_PLATFORMS = {
     ChannelKind.BUILTIN: (Platform.ANDROID, Platform.IOS),
     ChannelKind.APNS: (Platform.IOS,),
     ChannelKind.FCM: (Platform.ANDROID, Platform.IOS),
+    **{kind: (Platform.ANDROID,) for kind in ChannelKind.vendors()},
 }
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]+")
+# A vendor token is at most this long: receipts find the device by it through a btree index
+# (``push_device_vendor_token_idx``), whose entries must stay well under a page.
+VENDOR_TOKEN_MAX_LENGTH = 512
+_VENDOR_TOKEN = re.compile(r"[A-Za-z0-9_:+/=.\-]+")
 
 
 class ApplicationQuerySet(models.QuerySet):
@@ -166,6 +193,15 @@ class ChannelCredentials(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The vendors' receipts (``push.receipts``) reach /callbacks/push/<channel>/<receipt key>:
+    # its first ``RECEIPT_KEY_ID_LENGTH`` characters find the row, the whole key (sealed, as
+    # the sender puts it in each message's callback URL) vouches for the caller.
+    receipt_key_id = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    receipt_key_sealed = models.TextField(blank=True)
+    # A vendor that refused because the app's daily quota is spent: until then its deliveries
+    # go over the built-in channel without asking it (``push.sender``), as TPNS did.
+    quota_spent_until = models.DateTimeField(null=True, blank=True)
+    quota_reason = models.CharField(max_length=100, blank=True)
 
     class Meta:
         verbose_name_plural = "channel credentials"
@@ -182,8 +218,29 @@ class ChannelCredentials(models.Model):
         return f"{self.get_channel_display()} credentials of {self.application}"
 
     def config(self) -> dict:
-        """The whole configuration, secret included (in memory only, for a channel client)."""
-        return {**self.details, **json.loads(crypto.unseal(self.secret_sealed))}
+        """The whole configuration, secret included (in memory only, for a channel client),
+        with ``receipt_url``: where the vendor posts this app's receipts ("" when
+        ``PUSH_RECEIPT_BASE_URL`` is not set or the channel has none)."""
+        return {
+            **self.details,
+            **json.loads(crypto.unseal(self.secret_sealed)),
+            "receipt_url": self.receipt_url(),
+        }
+
+    def receipt_key(self) -> str:
+        return crypto.unseal(self.receipt_key_sealed) if self.receipt_key_sealed else ""
+
+    def receipt_url(self, base: str | None = None) -> str:
+        """The address of this app's receipts for the vendor (``base``: this server's public
+        address; default ``PUSH_RECEIPT_BASE_URL``)."""
+        base = settings.PUSH_RECEIPT_BASE_URL if base is None else base
+        key = self.receipt_key()
+        if not base or not key:
+            return ""
+        return f"{base.rstrip('/')}/callbacks/push/{self.channel}/{key}"
+
+    def quota_spent(self, now) -> bool:
+        return self.quota_spent_until is not None and self.quota_spent_until > now
 
     @property
     def version(self) -> tuple:
@@ -273,6 +330,12 @@ class Device(models.Model):
                 fields=["application", "token"],
                 opclasses=["int8_ops", "varchar_pattern_ops"],
                 name="push_device_token_prefix_idx",
+            ),
+            # A vendor's receipts name the device by its vendor token (``push.receipts``).
+            models.Index(
+                fields=["application", "channel_token"],
+                name="push_device_vendor_token_idx",
+                condition=Q(channel__in=[kind.value for kind in ChannelKind.vendors()]),
             ),
         ]
 
@@ -806,27 +869,53 @@ class DeliveryQuerySet(models.QuerySet):
             written = [device_id for (device_id,) in cursor.fetchall()]
             return len(written), max(written, default=None)
 
-    def record_events(self, device_id: int, rows: list[tuple]) -> list[tuple]:
-        """PostgreSQL: apply one device's event rows ``(push_id, arrival, click_at,
-        dismiss_at, end_state)`` (the rules are ``push.events``'s) in one statement. Returns,
-        per push with a delivery, ``(push_id, arrived_at was NULL, clicked_at was NULL,
-        dismissed_at was NULL)`` as the delivery held them before."""
+    def record_events(
+        self,
+        rows: list[tuple],
+        *,
+        device_id: int | None = None,
+        application_id: int | None = None,
+        channel: str = "",
+        source: str = "sdk",
+    ) -> list[tuple]:
+        """PostgreSQL: apply event rows in one statement (the rules are ``push.events``'s).
+
+        One device's (the SDK): ``device_id`` and rows ``(push_id, arrival, click_at,
+        dismiss_at, end_state)``. A vendor's receipts: ``application_id``, ``channel`` and rows
+        ``(push_id, arrival, click_at, dismiss_at, end_state, channel_token)``, the device found
+        by its vendor token (``push_device_vendor_token_idx``). ``source`` is recorded as who
+        reported an arrival or a click first. Returns, per row with a delivery, ``(row index,
+        arrived_at was NULL, clicked_at was NULL, dismissed_at was NULL)`` as the delivery held
+        them before."""
         table = self.model._meta.db_table
+        devices = Device._meta.db_table
         state = Delivery.State
         arrived, ended = f"'{state.ARRIVED}'", f"'{state.CLICKED}', '{state.DISMISSED}'"
-        values = ", ".join(
-            ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::varchar)"]
-            * len(rows)
-        )
+        by_token = device_id is None
+        types = ["int", "bigint", "timestamptz", "timestamptz", "timestamptz", "varchar"]
+        types += ["varchar"] if by_token else []
+        row_sql = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+        values = ", ".join([row_sql] * len(rows))
+        columns = "n, push_id, arrive_at, click_at, dismiss_at, end_state"
+        if by_token:
+            columns += ", token"
+            match = (
+                f"JOIN {devices} AS dev ON dev.application_id = %s AND dev.channel = %s "
+                "AND dev.channel_token = v.token "
+                f"JOIN {table} AS d ON d.device_id = dev.id AND d.push_id = v.push_id"
+            )
+            match_params = [application_id, channel]
+        else:
+            match = f"JOIN {table} AS d ON d.device_id = %s AND d.push_id = v.push_id"
+            match_params = [device_id]
         # "old" locks the rows (in id order: concurrent batches cannot deadlock) and keeps what
         # they held before, for the counts; the UPDATE writes only the rows that change, so a
         # retried batch costs no writes.
         sql = f"""
-            WITH v (push_id, arrive_at, click_at, dismiss_at, end_state) AS (VALUES {values}),
+            WITH v ({columns}) AS (VALUES {values}),
             old AS (
-                SELECT d.id, d.push_id, d.arrived_at, d.clicked_at, d.dismissed_at
-                FROM {table} AS d JOIN v ON v.push_id = d.push_id
-                WHERE d.device_id = %s
+                SELECT d.id, v.n, d.arrived_at, d.clicked_at, d.dismissed_at
+                FROM v {match}
                 ORDER BY d.id
                 FOR UPDATE OF d
             ),
@@ -835,13 +924,16 @@ class DeliveryQuerySet(models.QuerySet):
                     arrived_at = COALESCE(d.arrived_at, {_clamped("v.arrive_at")}),
                     clicked_at = COALESCE(d.clicked_at, {_clamped("v.click_at")}),
                     dismissed_at = COALESCE(d.dismissed_at, {_clamped("v.dismiss_at")}),
+                    arrival_source = CASE WHEN d.arrived_at IS NULL AND v.arrive_at IS NOT NULL
+                        THEN %s ELSE d.arrival_source END,
+                    click_source = CASE WHEN d.clicked_at IS NULL AND v.click_at IS NOT NULL
+                        THEN %s ELSE d.click_source END,
                     state = CASE
                         WHEN d.state IN ({ended}) THEN d.state
                         ELSE COALESCE(v.end_state, {arrived})
                     END
-                FROM v
-                WHERE d.id IN (SELECT id FROM old)
-                    AND d.push_id = v.push_id
+                FROM old JOIN v ON v.n = old.n
+                WHERE d.id = old.id
                     AND (
                         d.arrived_at IS NULL
                         OR (d.clicked_at IS NULL AND v.click_at IS NOT NULL)
@@ -850,9 +942,10 @@ class DeliveryQuerySet(models.QuerySet):
                         OR (d.state = {arrived} AND v.end_state IS NOT NULL)
                     )
             )
-            SELECT push_id, arrived_at IS NULL, clicked_at IS NULL, dismissed_at IS NULL FROM old
+            SELECT n, arrived_at IS NULL, clicked_at IS NULL, dismissed_at IS NULL FROM old
         """
-        params = [value for row in rows for value in row] + [device_id]
+        params = [value for n, row in enumerate(rows) for value in (n, *row)]
+        params += match_params + [source, source]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
@@ -873,6 +966,11 @@ def _clamped(reported: str) -> str:
         f"CASE WHEN {reported} IS NULL THEN NULL "
         f"ELSE GREATEST({reported}, COALESCE(d.sent_at, d.created_at)) END"
     )
+
+
+class EventSource(models.TextChoices):
+    SDK = "sdk", "the app (SDK)"
+    VENDOR = "vendor", "the vendor's receipt"
 
 
 class DeliveryFallback(models.TextChoices):
@@ -953,6 +1051,14 @@ class Delivery(models.Model):
     channel_message_id = models.CharField(max_length=200, blank=True)
     channel_answer = models.CharField(max_length=100, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    # Who reported the arrival and the click first: the app (``sdk``) or the vendor's receipt
+    # (``vendor``); they count the same, and the figures say which.
+    arrival_source = models.CharField(
+        max_length=6, choices=EventSource.choices, blank=True, default=""
+    )
+    click_source = models.CharField(
+        max_length=6, choices=EventSource.choices, blank=True, default=""
+    )
 
     objects = DeliveryQuerySet.as_manager()
 

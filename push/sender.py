@@ -43,7 +43,9 @@ from django.utils import timezone
 
 from . import channels
 from .channels import Answer, Result
+from .channels.vendor import BEIJING, next_vendor_day
 from .models import ChannelCredentials, ChannelKind, Delivery, Device, Push
+from .stats import OVER_QUOTA_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ BACKOFF_FIRST = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=15)
 ANSWER_MAX_LENGTH = Delivery._meta.get_field("channel_answer").max_length
 MESSAGE_ID_MAX_LENGTH = Delivery._meta.get_field("channel_message_id").max_length
+QUOTA_REASON_MAX_LENGTH = ChannelCredentials._meta.get_field("quota_reason").max_length
 
 
 def default_batch_size() -> int:
@@ -158,12 +161,30 @@ class Batch:
         self.rows: list[tuple] = []
         self.pruned: list[tuple] = []
         self.counts: dict[str, int] = defaultdict(int)
+        # Credentials whose vendor said the daily quota is spent: pk → (until, reason).
+        self.quota_spent: dict[int, tuple] = {}
 
     def builtin(self, item: Claimed) -> None:
         """Over the built-in inbox instead (the device moved there, or its service has no
         credentials any more)."""
         self._row(item, Delivery.State.SENT, ChannelKind.BUILTIN, accepted=True)
         self.counts["builtin"] += 1
+
+    def overflow(self, item: Claimed, channel: str, reason: str) -> None:
+        """Over the built-in inbox because the vendor's daily quota is spent."""
+        label = ChannelKind(channel).label
+        self._row(
+            item,
+            Delivery.State.SENT,
+            ChannelKind.BUILTIN,
+            accepted=True,
+            answer=f"{OVER_QUOTA_PREFIX} {label}: {reason}",
+        )
+        self.counts["over_quota"] += 1
+
+    def held(self, item: Claimed, channel: str, until, why: str) -> None:
+        self._row(item, Delivery.State.QUEUED, channel, answer=f"held: {why}", send_after=until)
+        self.counts["held"] += 1
 
     def expired(self, item: Claimed, channel: str) -> None:
         self._row(item, Delivery.State.EXPIRED, channel, answer="expired before it was sent")
@@ -183,6 +204,9 @@ class Batch:
         if answer.result == Result.LOST:
             self._row(item, Delivery.State.UNKNOWN, channel, answer=f"lost: {answer.reason}")
             self.counts["unknown"] += 1
+            return
+        if answer.result == Result.OVER_QUOTA:
+            self.overflow(item, channel, answer.reason or "daily quota spent")
             return
         if answer.result == Result.RETRY:
             retry_at = self.now + backoff(item.attempts, answer.retry_after)
@@ -236,6 +260,10 @@ class Batch:
         Delivery.objects.record_answers(self.rows)
         if self.pruned:
             self.counts["pruned"] += Device.objects.prune_tokens(self.pruned)
+        for pk, (until, reason) in self.quota_spent.items():
+            ChannelCredentials.objects.filter(pk=pk).update(
+                quota_spent_until=until, quota_reason=reason[:QUOTA_REASON_MAX_LENGTH]
+            )
 
 
 def claim(now, *, limit: int | None = None, lease: timedelta | None = None) -> list[Claimed]:
@@ -264,6 +292,7 @@ class InFlight:
     claimed: int
     lost: int
     jobs: list = dataclasses.field(default_factory=list)
+    credentials: dict = dataclasses.field(default_factory=dict)
     future: object = None  # a concurrent.futures.Future of the jobs' answers
     timeout: float = 0.0
 
@@ -311,6 +340,7 @@ def _dispatch(items: list[Claimed], flight: InFlight, now) -> None:
     for application_id, kind in credentials:
         configured[application_id].add(kind)
     groups: dict[tuple, list[Claimed]] = defaultdict(list)
+    holds: dict[tuple, tuple | None] = {}
     for item in items:
         push = pushes[item.push_id]
         channel = item.device_channel
@@ -322,6 +352,10 @@ def _dispatch(items: list[Claimed], flight: InFlight, now) -> None:
             batch.refused(
                 item, channel, "pruned: the device's token was refused before", push.sms_on_refusal
             )
+        elif (spent := credentials[(push.application_id, channel)]).quota_spent(now):
+            batch.overflow(item, channel, spent.quota_reason or "daily quota spent")
+        elif (until := _held(channel, push, now, holds)) is not None:
+            batch.held(item, channel, until[0], until[1])
         else:
             groups[(push.pk, channel)].append(item)
     jobs = []
@@ -348,7 +382,24 @@ def _dispatch(items: list[Claimed], flight: InFlight, now) -> None:
             return_exceptions=True,
         )
 
-    flight.jobs, flight.future = jobs, LOOP.submit(everything())
+    flight.jobs, flight.credentials = jobs, credentials
+    flight.future = LOOP.submit(everything())
+
+
+def _held(channel: str, push: Push, now, holds: dict) -> tuple | None:
+    """(until, why) when the vendor would not take ``push`` now, once per push and channel."""
+    key = (push.pk, channel)
+    if key not in holds:
+        holds[key] = None
+        if channels.is_vendor(channel):
+            until = channels.hold_until(channel, push, now=now)
+            if until is not None and until > now:
+                why = (
+                    f"{ChannelKind(channel).label} does not take this push's messages now; "
+                    f"until {until.astimezone(BEIJING):%Y-%m-%d %H:%M} Beijing time"
+                )
+                holds[key] = (until, why)
+    return holds[key]
 
 
 def _collect(flight: InFlight) -> None:
@@ -359,6 +410,10 @@ def _collect(flight: InFlight) -> None:
             answers = [Answer(Result.LOST, reason=type(answers).__name__)] * len(members)
         for item, answer in zip(members, _unless_misconfigured(answers), strict=True):
             flight.batch.answer(item, channel, answer, push)
+            if answer.result == Result.OVER_QUOTA:
+                creds = flight.credentials[(push.application_id, channel)]
+                until = answer.quota_until or next_vendor_day(flight.batch.now)
+                flight.batch.quota_spent[creds.pk] = (until, answer.reason or "daily quota spent")
 
 
 # Refusals that blame the token but, when every device of a batch gets one, blame the

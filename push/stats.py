@@ -12,8 +12,11 @@ built-in inbox does on insert and the sender does on a channel's acceptance, or 
 reported it arrived, which proves it; an accepted delivery that later expired unarrived stays
 accepted), **waiting** (queued or being sent), **unknown** (the answer was lost), **refused**
 (``failed``: the channel's reason is kept, ``refused_by_reason``), or **expired** before any
-channel took it. So the five add up to ``targets``. Beside them: arrived, clicked, dismissed,
-and ``sms_sent`` (deliveries whose supplementary SMS was sent: outcome ``sent``).
+channel took it. So the five add up to ``targets``. Beside them: arrived, clicked, dismissed
+(``arrived_by_vendor`` and ``clicked_by_vendor`` of them reported first by a vendor's receipt
+rather than the app), and ``sms_sent`` (deliveries whose supplementary SMS was sent: outcome
+``sent``). The built-in channel's ``over_quota`` are deliveries it carried because a vendor's
+daily quota was spent (``over_quota_by_reason`` names the vendor and its word).
 """
 
 from collections import defaultdict
@@ -25,8 +28,12 @@ from django.utils import timezone
 
 from sms.models import SmsMessage
 
-from .models import ChannelKind, Delivery, Push, PushStats
+from .models import ChannelKind, Delivery, EventSource, Push, PushStats
 from .sms_source import messages_of, push_context
+
+# The answer of a delivery carried over the built-in channel instead of a vendor whose daily
+# quota was spent (``push.sender`` writes it).
+OVER_QUOTA_PREFIX = "over quota:"
 
 # Every outcome a supplementary-SMS decision can have (``Delivery.Outcome``), in its order.
 OUTCOMES = tuple(Delivery.Outcome.values)
@@ -75,6 +82,8 @@ def sms_figures() -> dict:
 # Accepted: the channel took it (see the module); refused: it said no, and never took it.
 ACCEPTED = Q(sent_at__isnull=False) | Q(arrived_at__isnull=False)
 REFUSED = ~ACCEPTED & Q(state=Delivery.State.FAILED)
+# Carried by the built-in channel because a vendor's daily quota was spent (``push.sender``).
+OVER_QUOTA = Q(channel=ChannelKind.BUILTIN, channel_answer__startswith=OVER_QUOTA_PREFIX)
 
 
 def channel_figures() -> dict:
@@ -91,33 +100,46 @@ def channel_figures() -> dict:
         "arrived": Count("id", filter=Q(arrived_at__isnull=False)),
         "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
         "dismissed": Count("id", filter=Q(dismissed_at__isnull=False)),
+        "arrived_by_vendor": Count("id", filter=Q(arrival_source=EventSource.VENDOR)),
+        "clicked_by_vendor": Count("id", filter=Q(click_source=EventSource.VENDOR)),
         "sms_sent": Count("id", filter=Q(outcome=Delivery.Outcome.SENT)),
+        "over_quota": Count("id", filter=OVER_QUOTA),
     }
 
 
 CHANNEL_KEYS = tuple(channel_figures())
-# A refused delivery's reason, grouped on; "" for every other delivery.
-_REASON = Case(When(REFUSED, then=F("channel_answer")), default=Value(""), output_field=CharField())
+# A refused or over-quota delivery's reason, grouped on; "" for every other delivery.
+_REASON = Case(
+    When(REFUSED | OVER_QUOTA, then=F("channel_answer")),
+    default=Value(""),
+    output_field=CharField(),
+)
 
 
-def _channel_rows(groups: dict[str, dict], reasons: dict[str, dict]) -> list[dict]:
+def _ranked(counts: dict[str, int]) -> list[dict]:
+    # A list, not an object: a JSON column does not keep an object's key order.
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [{"reason": reason, "count": n} for reason, n in ranked]
+
+
+def _channel_rows(
+    groups: dict[str, dict], reasons: dict[str, dict], overflow: dict[str, int]
+) -> list[dict]:
     """The ``channels`` figures of one push, in ``CHANNELS`` order (those it used)."""
     out = []
     for channel in CHANNELS:
         if channel not in groups:
             continue
-        ranked = sorted(reasons.get(channel, {}).items(), key=lambda kv: (-kv[1], kv[0]))
-        out.append(
-            {
-                "channel": channel,
-                **groups[channel],
-                # A list, not an object: a JSON column does not keep an object's key order.
-                "refused_by_reason": [
-                    {"reason": reason, "count": n} for reason, n in ranked[:TOP_REASONS]
-                ],
-                "refused_other": sum(n for _, n in ranked[TOP_REASONS:]),
-            }
-        )
+        ranked = _ranked(reasons.get(channel, {}))
+        row = {
+            "channel": channel,
+            **groups[channel],
+            "refused_by_reason": ranked[:TOP_REASONS],
+            "refused_other": sum(r["count"] for r in ranked[TOP_REASONS:]),
+        }
+        if channel == ChannelKind.BUILTIN and overflow:
+            row["over_quota_by_reason"] = _ranked(overflow)
+        out.append(row)
     return out
 
 
@@ -150,6 +172,7 @@ def compute(pushes) -> dict[int, dict]:
     rows: dict[int, dict] = {}
     groups: dict[int, dict] = defaultdict(dict)
     reasons: dict[int, dict] = defaultdict(lambda: defaultdict(dict))
+    overflow: dict[int, dict] = defaultdict(dict)
     for r in (
         Delivery.objects.filter(push_id__in=ids)
         .annotate(reason=_REASON)
@@ -166,6 +189,9 @@ def compute(pushes) -> dict[int, dict]:
             figures[key] += r[f"channel_{key}"]
         if r["channel_refused"]:
             reasons[push_id][channel][r["reason"]] = r["channel_refused"]
+        if r["channel_over_quota"]:
+            reason = r["reason"].removeprefix(OVER_QUOTA_PREFIX).strip()
+            overflow[push_id][reason] = r["channel_over_quota"]
     outcomes: dict[int, dict] = defaultdict(lambda: defaultdict(int))
     blocked: dict[int, dict] = defaultdict(dict)
     for push_id, outcome, detail, n in (
@@ -206,7 +232,9 @@ def compute(pushes) -> dict[int, dict]:
             "push_id": str(push_id),
             "status": push.status,
             **funnel,
-            "channels": _channel_rows(groups.get(push_id, {}), reasons.get(push_id, {})),
+            "channels": _channel_rows(
+                groups.get(push_id, {}), reasons.get(push_id, {}), overflow.get(push_id, {})
+            ),
             "sms": fallback,
         }
     return out

@@ -298,6 +298,15 @@ def _channel_rows(summary: dict) -> list[dict]:
     ]
 
 
+def _vendor_categories(push: Push) -> list[tuple[str, object]]:
+    """The message category the push uses on each vendor channel it may take, and whether
+    that vendor caps the category per day (marketing messages are; service messages are not)."""
+    return [
+        (ChannelKind(kind).label, category)
+        for kind, category in channels.categories(push, channels.usable(push))
+    ]
+
+
 @account_view()
 def push_detail(request, pk):
     account = request.account
@@ -352,6 +361,7 @@ def push_detail(request, pk):
             "summary": summary,
             "funnel": _bars(summary, FUNNEL, summary["targets"]),
             "channel_rows": _channel_rows(summary),
+            "vendor_categories": _vendor_categories(push),
             "sms": sms,
             "sms_bars": sms_bars,
             "outcomes": [(o, sms.get(f"outcome_{o}", 0)) for o in stats.OUTCOMES],

@@ -220,6 +220,27 @@ with _reported():
         "PUSH_APNS_SANDBOX_URL", default="https://api.sandbox.push.apple.com:443"
     )
     PUSH_FCM_URL = _env.str("PUSH_FCM_URL", default="https://fcm.googleapis.com")
+    # The phone makers' channels (push.channels.<vendor>); Xiaomi's host follows the
+    # credentials' region unless PUSH_XIAOMI_URL overrides every region (a proxy, a fake).
+    PUSH_HUAWEI_TOKEN_URL = _env.str(
+        "PUSH_HUAWEI_TOKEN_URL", default="https://oauth-login.cloud.huawei.com/oauth2/v3/token"
+    )
+    PUSH_HUAWEI_URL = _env.str("PUSH_HUAWEI_URL", default="https://push-api.cloud.huawei.com")
+    # Honor's own guide (2023-11) names these; third-party clients use iam.developer.honor.com
+    # /auth/token and push-api.cloud.honor.com.
+    PUSH_HONOR_TOKEN_URL = _env.str(
+        "PUSH_HONOR_TOKEN_URL",
+        default="https://iam.developer.hihonor.com/auth/realms/developer/protocol/openid-connect/token",
+    )
+    PUSH_HONOR_URL = _env.str("PUSH_HONOR_URL", default="https://push-api.cloud.hihonor.com")
+    PUSH_XIAOMI_URL = _env.str("PUSH_XIAOMI_URL", default="")
+    PUSH_OPPO_URL = _env.str("PUSH_OPPO_URL", default="https://api.push.oppomobile.com")
+    PUSH_VIVO_URL = _env.str("PUSH_VIVO_URL", default="https://api-push.vivo.com.cn")
+    PUSH_MEIZU_URL = _env.str("PUSH_MEIZU_URL", default="https://server-api-push.meizu.com")
+    # This server's public address, as the vendors reach it: their receipts are posted to
+    # <it>/callbacks/push/<channel>/<key>. Empty: no per-message receipt URL is sent (Xiaomi,
+    # OPPO, vivo), and the console says so.
+    PUSH_RECEIPT_BASE_URL = _env.str("PUSH_RECEIPT_BASE_URL", default="")
     PUSH_CHANNEL_CA_FILE = _env.str("PUSH_CHANNEL_CA_FILE", default="")
     PUSH_CHANNEL_TIMEOUT = _int(_env, "PUSH_CHANNEL_TIMEOUT", 10, 1, range_error=True)
     PUSH_SEND_BATCH_SIZE = _int(_env, "PUSH_SEND_BATCH_SIZE", 1000, 1, range_error=True)

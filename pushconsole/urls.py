@@ -94,6 +94,7 @@ urlpatterns = [
     path("api/v1/sms/", include("sms.api_urls")),
     path("api/v1/pushes/", include("push.api_urls")),
     path("callbacks/sms/", include("sms.callback_urls")),
+    path("callbacks/push/", include("push.receipt_urls")),
     path("a/<int:account_id>/sms/", include("sms.urls")),
     path("a/<int:account_id>/push/", include("push.urls")),
     path("v3/", include("push.tpns.urls")),

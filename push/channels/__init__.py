@@ -1,28 +1,67 @@
 """Channels hand deliveries to devices: one module per channel behind one interface
 (``base``). The built-in channel queues a notification for the device's
-``GET /sdk/v1/messages``: a delivery is ``sent`` the moment it exists. APNs and FCM deliveries
-are inserted ``queued`` and handed over in batches by the sender stage (``push.sender``).
+``GET /sdk/v1/messages``: a delivery is ``sent`` the moment it exists. Deliveries to a push
+service (APNs, FCM, the phone makers' channels) are inserted ``queued`` and handed over in
+batches by the sender stage (``push.sender``).
 """
 
 import hashlib
 import importlib
 import json
+import secrets
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import CHANNEL_PLATFORMS, ChannelCredentials, ChannelKind
+from ..models import CHANNEL_PLATFORMS, ChannelCredentials, ChannelKind, Push
 from .base import Answer, ChannelClient, Prepared, Result
 
-# The push services with a module of their own, and the one field of each module's
-# credentials config that is secret (sealed, never shown again).
-SERVICES = {ChannelKind.APNS: "apns", ChannelKind.FCM: "fcm"}
+# The push services with a module of their own, in the order the pages list them.
+SERVICES = {
+    ChannelKind.APNS: "apns",
+    ChannelKind.FCM: "fcm",
+    **{kind: kind.value for kind in ChannelKind.vendors()},
+}
+# The field of APNs's and FCM's credentials that is secret (sealed, never shown again); the
+# vendors' modules mark theirs in ``FIELDS``.
 SECRET_FIELDS = {ChannelKind.APNS: "key", ChannelKind.FCM: "service_account"}
+# The receipt key's first characters find its credentials (``ChannelCredentials.receipt_key_id``).
+RECEIPT_KEY_ID_LENGTH = 12
 
 
 def module(kind: str):
-    """The module of a push service (``push.channels.apns``, ``push.channels.fcm``)."""
+    """The module of a push service (``push.channels.apns``, ``push.channels.huawei``…)."""
     return importlib.import_module(f"{__name__}.{SERVICES[ChannelKind(kind)]}")
+
+
+def is_vendor(kind: str) -> bool:
+    return kind in ChannelKind.vendors()
+
+
+def secret_fields(kind: str) -> tuple[str, ...]:
+    """The fields of a channel's credentials that are sealed and never shown again."""
+    kind = ChannelKind(kind)
+    if kind in SECRET_FIELDS:
+        return (SECRET_FIELDS[kind],)
+    return tuple(field.name for field in module(kind).FIELDS if field.secret)
+
+
+def hold_until(kind: str, push, *, now: datetime) -> datetime | None:
+    """When the vendor would first take ``push`` if not now (vivo's 07:00–23:00 window for
+    operational messages), else None."""
+    hold = getattr(module(kind), "hold_until", None)
+    return None if hold is None else hold(push, now=now)
+
+
+def categories(push, services: set[str]) -> list[tuple[str, object]]:
+    """The vendor message category ``push`` uses on each vendor channel among ``services``:
+    (channel, ``base.Category``), for the console (which categories the vendor caps daily)."""
+    return [
+        (kind, module(kind).category(push))
+        for kind in SERVICES
+        if kind in services and is_vendor(kind)
+    ]
 
 
 def configured(application_id: int) -> set[str]:
@@ -38,18 +77,45 @@ def usable(push, configured_services: set[str] | None = None) -> set[str]:
     """The push services a push's deliveries may take: those its application has credentials
     for (``configured_services`` when the caller has them already) and whose devices its
     platform has, less those its ``channel_rules`` disable (TPNS names them as we do:
-    ``apns``, ``fcm``). Kept on the push object: acceptance asks more than once."""
+    ``apns``, ``fcm``, ``huawei``…; TPNS's own short names ``hw``, ``xm``, ``mz`` too). Kept
+    on the push object: acceptance asks more than once."""
     if (known := getattr(push, "_usable_services", None)) is not None:
         return known
     if configured_services is None:
         configured_services = configured(push.application_id)
     platform = push.application.platform
     services = {kind for kind in configured_services if platform in CHANNEL_PLATFORMS[kind]}
+    if push.message_type == Push.MessageType.MESSAGE:
+        # A vendor without pass-through messages leaves them to the built-in channel, as TPNS
+        # did (its own channel carried in-app messages), rather than refusing the push.
+        services = {
+            kind
+            for kind in services
+            if not is_vendor(kind) or getattr(module(kind), "PASS_THROUGH", False)
+        }
     disabled = {
-        rule.get("channel") for rule in push.options.get("channel_rules", []) if rule.get("disable")
+        TPNS_ALIASES.get(rule.get("channel"), rule.get("channel"))
+        for rule in push.options.get("channel_rules", [])
+        if rule.get("disable")
     }
     push._usable_services = services - disabled
     return push._usable_services
+
+
+# Our channels as TPNS names them (its statistics, its channel_rules): the built-in one is
+# TPNS's own channel, "xg".
+TPNS_NAMES = {
+    ChannelKind.BUILTIN: "xg",
+    ChannelKind.APNS: "apns",
+    ChannelKind.FCM: "fcm",
+    ChannelKind.HUAWEI: "hw",
+    ChannelKind.XIAOMI: "xm",
+    ChannelKind.OPPO: "oppo",
+    ChannelKind.VIVO: "vivo",
+    ChannelKind.HONOR: "honor",
+    ChannelKind.MEIZU: "mz",
+}
+TPNS_ALIASES = {name: kind.value for kind, name in TPNS_NAMES.items() if name != kind}
 
 
 def problems(push) -> tuple[str, str] | None:
@@ -98,12 +164,12 @@ def per_device_columns(services: set[str], *, now, due, push) -> dict:
 
 
 def shown_details(kind: str, config: dict) -> dict:
-    """What of a credentials config may be shown: all but the secret field, and of an FCM
+    """What of a credentials config may be shown: all but the secret fields, and of an FCM
     service account the identifying parts (never its private key)."""
-    secret = SECRET_FIELDS[ChannelKind(kind)]
-    details = {key: value for key, value in config.items() if key != secret}
+    hidden = {*secret_fields(kind), "receipt_url"}
+    details = {key: value for key, value in config.items() if key not in hidden}
     if kind == ChannelKind.FCM:
-        account = config[secret]
+        account = config[SECRET_FIELDS[ChannelKind.FCM]]
         details["client_email"] = account.get("client_email", "")
         details["private_key_id"] = account.get("private_key_id", "")
     return details
@@ -116,8 +182,9 @@ def store_credentials(application, kind: str, config: dict, *, by=None, now=None
     from accounts import crypto
 
     now = now or timezone.now()
-    field = SECRET_FIELDS[ChannelKind(kind)]
-    secret = json.dumps({field: config[field]}, sort_keys=True)
+    secret = json.dumps(
+        {field: config.get(field, "") for field in secret_fields(kind)}, sort_keys=True
+    )
     values = {
         "details": shown_details(kind, config),
         "secret_sealed": crypto.seal(secret),
@@ -131,7 +198,21 @@ def store_credentials(application, kind: str, config: dict, *, by=None, now=None
         defaults=values,
         create_defaults={**values, "created_at": now},
     )
+    if is_vendor(kind) and not credentials.receipt_key_id:
+        # Kept across rotations: the vendor's console may hold the receipt URL.
+        new_receipt_key(credentials)
     return credentials
+
+
+def new_receipt_key(credentials) -> str:
+    """Give ``credentials`` a new receipt key (the old receipt URL stops working); the key."""
+    from accounts import crypto
+
+    key = secrets.token_hex(RECEIPT_KEY_ID_LENGTH // 2) + secrets.token_urlsafe(24)
+    credentials.receipt_key_id = key[:RECEIPT_KEY_ID_LENGTH]
+    credentials.receipt_key_sealed = crypto.seal(key)
+    credentials.save(update_fields=["receipt_key_id", "receipt_key_sealed"])
+    return key
 
 
 __all__ = [

@@ -10,12 +10,35 @@ from ..models import CHANNEL_PLATFORMS, Application, ChannelCredentials, Channel
 
 log = logging.getLogger(__name__)
 
-# The form fields of each channel (``module(kind).check_credentials`` reads them); the first
-# is the secret one (``SECRET_FIELDS``), never shown again once stored.
+# The form fields of APNs and FCM (``module(kind).check_credentials`` reads them); the first
+# is the secret one (``SECRET_FIELDS``), never shown again once stored. The vendors' modules
+# list theirs in ``FIELDS`` (``fields``).
 FIELDS = {
     ChannelKind.APNS: ("key", "key_id", "team_id", "topic", "environment"),
     ChannelKind.FCM: ("service_account", "project_id"),
 }
+
+
+def fields(kind: str) -> tuple[str, ...]:
+    """The names of a channel's credentials fields."""
+    from . import module
+
+    kind = ChannelKind(kind)
+    if kind in FIELDS:
+        return FIELDS[kind]
+    return tuple(field.name for field in module(kind).FIELDS)
+
+
+def detail_labels(kind: str) -> dict[str, str]:
+    """The shown details' labels, in the order they are shown."""
+    from . import module
+
+    kind = ChannelKind(kind)
+    if kind in DETAIL_LABELS:
+        return DETAIL_LABELS[kind]
+    return {field.name: field.label for field in module(kind).FIELDS if not field.secret}
+
+
 # The shown details' labels, in the order they are shown (``ChannelCredentials.details``).
 DETAIL_LABELS = {
     ChannelKind.APNS: {
@@ -52,15 +75,16 @@ def check(application: Application, kind: str, form: dict) -> tuple[dict, dict[s
     kind = ChannelKind(kind)
     if (problem := platform_refusal(application, kind)) is not None:
         return {}, {"": problem}
+    names = fields(kind)
     errors = {
-        name: f"is not a field of {kind.label} credentials (they take {', '.join(FIELDS[kind])})"
+        name: f"is not a field of {kind.label} credentials (they take {', '.join(names)})"
         for name in form
-        if name not in FIELDS[kind]
+        if name not in names
     }
     if errors:
         return {}, errors
     config, errors = module(kind).check_credentials(
-        {name: form[name] for name in FIELDS[kind] if form.get(name) is not None}
+        {name: form[name] for name in names if form.get(name) is not None}
     )
     return (config, {}) if not errors else ({}, dict(errors))
 
@@ -99,6 +123,6 @@ def remove(application: Application, kind: str, *, by=None) -> bool:
 
 def shown(kind: str, details: dict) -> list[tuple[str, str]]:
     """The details of stored credentials as (label, value), known ones first in their order."""
-    labels = DETAIL_LABELS[ChannelKind(kind)]
+    labels = detail_labels(kind)
     known = [(label, details[key]) for key, label in labels.items() if key in details]
     return known + [(key, value) for key, value in sorted(details.items()) if key not in labels]

@@ -91,9 +91,11 @@ class RegisterSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(
         ChannelKind.choices,
         required=False,
-        help_text="How the device is reached: `apns` (iOS) or `fcm` with `channel_token`, or "
-        "`builtin` (the SDK's long-poll). A new device without it uses `builtin`; a refresh "
-        "without it keeps the channel it had. The latest registration wins.",
+        help_text="How the device is reached: `apns` (iOS), `fcm`, or a phone maker's channel "
+        "(Android: `huawei`, `xiaomi`, `oppo`, `vivo`, `honor`, `meizu`) with `channel_token` "
+        "(the vendor SDK's token, regId or pushId), or `builtin` (the SDK's long-poll). A new "
+        "device without it uses `builtin`; a refresh without it keeps the channel it had. The "
+        "latest registration wins.",
     )
     channel_token = serializers.CharField(
         max_length=4096,

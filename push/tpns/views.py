@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from push import stats
+from push import channels, stats
 from push.models import PHONE_ACCOUNT_TYPE, Application, ChannelKind, Device, DeviceAccount, Push
 from sms.numbers import InvalidNumber, normalize
 
@@ -345,8 +345,7 @@ def get_push_record(request, app: Application) -> dict:
     return {**answer, "count": pushes.count(), "pushRecordData": records}
 
 
-# Our channels as TPNS names them: the built-in one is TPNS's own channel, "xg".
-TPNS_CHANNELS = {ChannelKind.BUILTIN: "xg", ChannelKind.APNS: "apns", ChannelKind.FCM: "fcm"}
+TPNS_CHANNELS = channels.TPNS_NAMES
 
 
 def _push_state(figures: dict) -> dict:
@@ -367,7 +366,9 @@ def _push_state(figures: dict) -> dict:
 @tpns_api(camel=True)
 def get_push_task_stat_channel(request, app: Application) -> dict:
     """The funnel per channel (``push.stats``' ``channels``): "xg" (our built-in channel)
-    always, "apns" and "fcm" when they carried deliveries of the push, and "all", their sum."""
+    always, each other channel ("apns", "fcm", "hw", "xm", "oppo", "vivo", "honor", "mz") when
+    it carried deliveries of the push, and "all", their sum. Arrivals count the app's reports
+    and the vendors' receipts alike, as TPNS's arrivalUv did."""
     push = _push_of(app, parse.load(request.body))
     carried = {c["channel"]: c for c in stats.summary(push)["channels"]}
     none = dict.fromkeys(stats.CHANNEL_KEYS, 0)

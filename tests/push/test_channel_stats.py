@@ -138,7 +138,10 @@ def test_each_channel_has_its_own_figures(mixed_push):
         "arrived": 1,
         "clicked": 1,
         "dismissed": 0,
+        "arrived_by_vendor": 0,
+        "clicked_by_vendor": 0,
         "sms_sent": 0,
+        "over_quota": 0,
         "refused_by_reason": [],
         "refused_other": 0,
     }
@@ -153,7 +156,10 @@ def test_each_channel_has_its_own_figures(mixed_push):
         "arrived": 1,
         "clicked": 0,
         "dismissed": 0,
+        "arrived_by_vendor": 0,
+        "clicked_by_vendor": 0,
         "sms_sent": 1,
+        "over_quota": 0,
         "refused_by_reason": [
             {"reason": "Unregistered", "count": 2},
             {"reason": "BadDeviceToken", "count": 1},
@@ -334,6 +340,40 @@ def test_tpns_channel_statistics_list_xg_always_and_a_service_only_when_it_carri
     assert list(states) == ["all", "xg", "apns"]
     assert states["xg"]["pushActiveUv"] == 0
     assert states["apns"]["pushOnlineUv"] == states["all"]["pushOnlineUv"] == 1
+
+
+def test_tpns_channel_statistics_name_the_vendor_channels_as_tpns_did(client, app):
+    push = make_push(app)
+    d = Deliveries(push)
+    for channel in ("huawei", "xiaomi", "oppo", "vivo", "honor", "meizu"):
+        d.accepted(channel)
+    d.add("huawei", "arrived", sent_at=NOW, arrived_at=NOW, arrival_source="vendor")
+
+    states = channel_stat(client, app, push)
+
+    assert list(states) == ["all", "xg", "hw", "xm", "oppo", "vivo", "honor", "mz"]
+    assert states["hw"]["pushActiveUv"] == 2 and states["hw"]["arrivalUv"] == 1
+    assert states["mz"]["pushOnlineUv"] == 1
+    assert states["all"]["pushActiveUv"] == 7
+
+
+def test_the_app_page_shows_each_configured_vendors_health(login, personas, app):
+    from push import channels
+
+    channels.store_credentials(
+        app, "huawei", {"app_id": "1044", "client_id": "1044", "client_secret": "s"}
+    )
+    push = make_push(app)
+    d = Deliveries(push)
+    d.accepted("huawei")
+    d.refused("huawei", "80300007")
+
+    health = {h.channel: h for h in channel_health.of_application(app, NOW).channels}
+    page = login(personas.owner).get(f"/a/{app.account_id}/push/applications/{app.pk}/")
+
+    assert health["huawei"].configured and health["huawei"].refused == 1
+    assert health["huawei"].refused_by_reason == [("80300007", 1)]
+    assert "Huawei Push Kit" in page.content.decode()
 
 
 # The application's channel health ------------------------------------------------------------

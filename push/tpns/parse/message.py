@@ -96,12 +96,32 @@ ANDROID_INTEGERS = {
 }
 
 
+# pushconsole's own keys beside TPNS's (TPNS has no field for them): the message category of
+# OPPO (with its notify_level) and of vivo, which decide those vendors' quotas; sent only when
+# given, since a vendor refuses a category the app was not granted.
+VENDOR_CATEGORIES = (
+    "IM",
+    "ACCOUNT",
+    "DEVICE_REMINDER",
+    "ORDER",
+    "TODO",
+    "SUBSCRIPTION",
+    "NEWS",
+    "CONTENT",
+    "MARKETING",
+    "SOCIAL",
+)
+
+
 def _android(a: Fields) -> None:
     for key in ANDROID_STRINGS:
         a.string(key)
     for key, choices in ANDROID_INTEGERS.items():
         a.integer(key, choices=choices)
     a.string("vivo_ch_id", choices=("0", "1"))
+    a.string("oppo_category", choices=VENDOR_CATEGORIES)
+    a.integer("oppo_notify_level", choices=(1, 2, 16))
+    a.string("vivo_category", choices=VENDOR_CATEGORIES)
     a.integer("badge_type", minimum=-2, maximum=99)
     _custom_content(a)
     action = a.obj("action")
