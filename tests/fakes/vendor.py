@@ -27,7 +27,9 @@ our answer as the vendor would.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -78,6 +80,7 @@ class VendorFake:
         self._received: list[Request] = []
         self.requests = 0
         self._server: ThreadingHTTPServer | None = None
+        self._sockets: set = set()
 
     # -- what a subclass gives -------------------------------------------------------------
 
@@ -159,7 +162,21 @@ class VendorFake:
 
             def get_request(self):
                 sock, address = super().get_request()
-                return context.wrap_socket(sock, server_side=True), address
+                wrapped = context.wrap_socket(sock, server_side=True)
+                with fake._lock:
+                    fake._sockets.add(wrapped)
+                return wrapped, address
+
+            def handle_error(self, request, client_address):
+                # A client that hung up (a timeout test) is no fault of the fake's.
+                if isinstance(sys.exc_info()[1], OSError):
+                    return
+                super().handle_error(request, client_address)
+
+            def shutdown_request(self, request):
+                with fake._lock:
+                    fake._sockets.discard(request)
+                super().shutdown_request(request)
 
         context = self.ca.server_context(alpn=("http/1.1",))
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -174,6 +191,14 @@ class VendorFake:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # Kept-alive connections would go on being served: a stopped vendor answers nothing.
+        with self._lock:
+            sockets, self._sockets = list(self._sockets), set()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> Self:
         return self.start()
