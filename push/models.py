@@ -393,6 +393,86 @@ class DeviceTag(models.Model):
         return self.tag
 
 
+class DeviceAttribute(models.Model):
+    """A custom user attribute of a device (TPNS ``/v3/device/set_custom_attribute``)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="attributes")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=50)
+    value = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "name"], name="push_device_attribute")
+        ]
+        indexes = [
+            # Audiences by attribute: an app's devices with a name and value.
+            models.Index(fields=["application", "name", "value"], name="push_attribute_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.name}={self.value}"
+
+
+class ApiCallCount(models.Model):
+    """Calls of a rate-limited TPNS API family (``family``: "statistics") by one application in
+    one window (TPNS: 200 statistics calls an hour), counted by one upsert per call."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    family = models.CharField(max_length=20)
+    window_start = models.DateTimeField()
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "family", "window_start"], name="push_api_call_window"
+            )
+        ]
+
+
+class PushPackage(models.Model):
+    """An uploaded number (account) or token package (TPNS ``/v3/push/package/upload``): its
+    lines parsed once into ``PushPackageEntry`` rows, so that a package push fans out with one
+    join; the upload's id is TPNS's ``uploadId``."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", "Accounts"
+        TOKEN = "token", "Tokens"  # noqa: S105 (a package kind, not a secret)
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="packages")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=255, blank=True, help_text="The uploaded file's name.")
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes uploaded.")
+    lines = models.PositiveIntegerField(default=0)
+    entries = models.PositiveIntegerField(default=0, help_text="Distinct good lines kept.")
+    bad_lines = models.PositiveIntegerField(default=0)
+    bad_examples = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["application", "created_at"], name="push_package_app_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} package {self.pk}"
+
+
+class PushPackageEntry(models.Model):
+    """One distinct line of a package: an account or a token."""
+
+    package = models.ForeignKey(PushPackage, on_delete=models.CASCADE, related_name="+")
+    value = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["package", "value"], name="push_package_entry")
+        ]
+
+
 class DeviceAccountQuerySet(models.QuerySet):
     def upsert(self, rows) -> None:
         """Bind accounts, one per type per device: a new one overwrites the old and counts as
@@ -458,7 +538,8 @@ class PushStatus(models.TextChoices):
     STARTED = "PUSH_STARTED", "Sending"
     FINISHED = "PUSH_FINISHED", "Sent"
     FAILED = "PUSH_FAILED", "Failed"
-    CANCELED = "PUSH_CANCELED", "Canceled"
+    CANCELED = "PUSH_CANCELED", "Canceled"  # a timed push canceled, or a running one stopped
+    REVOKED = "PUSH_REVOKED", "Revoked"
 
 
 class Push(models.Model):
@@ -473,6 +554,8 @@ class Push(models.Model):
         TOKEN_LIST = "token_list"  # noqa: S105
         ACCOUNT = "account"
         ACCOUNT_LIST = "account_list"
+        PACKAGE_ACCOUNT = "package_account_push"
+        PACKAGE_TOKEN = "package_token_push"  # noqa: S105
 
         # Groupings, written once (nonmember: they are not choices). TOKEN and ACCOUNT are
         # the one-target forms of TOKEN_LIST and ACCOUNT_LIST; broadcasts can be scheduled
@@ -554,6 +637,13 @@ class Push(models.Model):
     # died, and the minute sweep carries on from the device after).
     fanned_out_to = models.BigIntegerField(default=0)
     fanout_chunk_at = models.DateTimeField(null=True, blank=True)
+    # Push control (TPNS stop_push_msg, revoke_push_msg): when it was stopped or revoked.
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # A package push's package (``package_account_push`` / ``package_token_push``).
+    package = models.ForeignKey(
+        "PushPackage", null=True, blank=True, on_delete=models.PROTECT, related_name="pushes"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -996,6 +1086,8 @@ class Delivery(models.Model):
         DISMISSED = "dismissed", "Dismissed"
         EXPIRED = "expired", "Expired"
         FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"  # its push was stopped before it was sent
+        REVOKED = "revoked", "Revoked"  # its push was revoked before the device fetched it
 
     Fallback = DeliveryFallback
 
@@ -1011,6 +1103,7 @@ class Delivery(models.Model):
         BLOCKED = "blocked", "Blocked"  # detail: a ``Rule``
         FAILED = "failed", "Failed"  # detail: the provider's code
         UNKNOWN = "unknown", "Unknown"  # may have been sent: never re-sent, settled by receipts
+        CANCELED = "canceled", "Canceled"  # the push was stopped or revoked first
 
     # Why a delivery's SMS was blocked (its ``outcome_detail``): the SMS platform's vocabulary.
     Rule = Rule

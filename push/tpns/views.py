@@ -7,73 +7,23 @@ behaviour; every query is scoped to the authenticated app, so an app can never p
 bind another app's devices or pushes.
 """
 
-import functools
 import hashlib
 import logging
 from datetime import datetime
 
-from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.db.models import Q
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from push import channels, stats
 from push.models import PHONE_ACCOUNT_TYPE, Application, ChannelKind, Device, DeviceAccount, Push
 from sms.numbers import InvalidNumber, normalize
 
 from . import RetCode, TpnsError, parse
-from .auth import TpnsAuthentication
+from .api import NO_ERROR, tpns_api
 from .auth import now as clock_now
 from .submit import submit
 
 log = logging.getLogger(__name__)
-
-NO_ERROR = "NO_ERROR"
-
-
-def _error_body(exc: TpnsError, camel: bool) -> dict:
-    if camel:
-        return {"retCode": exc.code.value, "errMsg": exc.message}
-    return {"seq": exc.seq, "ret_code": exc.code.value, "err_msg": exc.message}
-
-
-def tpns_api(*, camel: bool = False, authenticate: bool = True):
-    """Wrap a handler ``(request, app) -> dict`` into a TPNS endpoint. ``camel``: the endpoint
-    answers ``retCode``/``errMsg`` (account query, statistics) rather than ``ret_code``/``err_msg``.
-    """
-
-    def decorate(handler):
-        @csrf_exempt
-        @functools.wraps(handler)
-        def view(request, *args, **kwargs):
-            try:
-                if request.method != "POST":
-                    raise TpnsError(RetCode.PARSE_ERROR, "only POST is supported", status=405)
-                app = TpnsAuthentication.authenticate(request) if authenticate else None
-                return JsonResponse(
-                    handler(request, app, *args, **kwargs),
-                    json_dumps_params={"ensure_ascii": False},
-                )
-            except TpnsError as exc:
-                return JsonResponse(
-                    _error_body(exc, camel),
-                    status=exc.status,
-                    headers=exc.headers,
-                    json_dumps_params={"ensure_ascii": False},
-                )
-            except RequestDataTooBig:
-                exc = TpnsError(RetCode.PARSE_ERROR, "the request body is too large", status=413)
-                return JsonResponse(_error_body(exc, camel), status=exc.status)
-            except Exception:
-                log.exception("TPNS API %s failed", request.path)
-                exc = TpnsError(RetCode.INTERNAL, "internal error", status=500)
-                return JsonResponse(_error_body(exc, camel), status=exc.status)
-
-        return view
-
-    return decorate
-
 
 # --------------------------------------------------------------------------------------------
 # POST /v3/push/app
