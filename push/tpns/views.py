@@ -51,7 +51,9 @@ def _accepted(push: Push) -> dict:
         "push_id": push.push_id,
         "ret_code": RetCode.OK.value,
         "err_msg": NO_ERROR,
-        "environment": push.environment,
+        # TPNS's push API answers an Android push (which has no environment) with "product",
+        # as its own example of an Android account push shows; iOS echoes the one asked for.
+        "environment": push.environment or "product",
         "result": "[0]",
     }
     if push.audience_type in Push.Audience.TOKENS and push.options.get("ignore_invalid_token") == 1:

@@ -436,7 +436,7 @@ def test_an_accepted_push_answers_in_tpns_shape(client, app, devices):
         "push_id": str(push.pk),
         "ret_code": 0,
         "err_msg": "NO_ERROR",
-        "environment": "",
+        "environment": "product",  # TPNS's example answer of an Android push
         "result": "[0]",
     }
     assert (push.status, push.targets, push.expire_time) == ("PUSH_FINISHED", 1, 86400)
@@ -907,3 +907,36 @@ def test_the_other_apps_secret_does_not_authenticate_this_app(client, app, other
     )
 
     assert response.json()["ret_code"] == 1008003
+
+
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        # TPNS's Java SDK: 0 "open the app" (its default) and 4 "open an app by package name"
+        # open the app; 5 "activity by intent action" is an intent; 6 "broadcast" opens the app.
+        ({"action_type": 0}, {"action_type": 1}),
+        ({"action_type": 0, "activity": "com.x.Main"}, {"action_type": 1}),
+        ({"action_type": 4}, {"action_type": 1}),
+        ({"action_type": 5, "activity": "com.x.OPEN"}, {"action_type": 3, "intent": "com.x.OPEN"}),
+        ({"action_type": 5}, {"action_type": 1}),
+        ({"action_type": 6, "intent": "com.x.PING"}, {"action_type": 1, "intent": "com.x.PING"}),
+        (
+            {"action_type": 1, "activity": "com.x.Main"},
+            {"action_type": 1, "activity": "com.x.Main"},
+        ),
+    ],
+)
+def test_the_java_sdks_legacy_action_types_are_taken_as_tpns_channels_took_them(
+    client, app, devices, given, stored
+):
+    answer = push_app(client, app, body(message=message(android={"action": given})))
+
+    assert answer["ret_code"] == 0, answer
+    assert Push.objects.get().message["android"]["action"] == stored
+
+
+def test_an_action_type_tpns_never_had_is_refused(client, app, devices):
+    answer = push_app(client, app, body(message=message(android={"action": {"action_type": 7}})))
+    assert answer["ret_code"] == 1008007
+    assert answer["err_msg"].startswith("message.android.action.action_type: must be one of 0")
+    assert not Push.objects.exists()

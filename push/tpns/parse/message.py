@@ -113,6 +113,26 @@ VENDOR_CATEGORIES = (
 )
 
 
+def _open_app(action: dict) -> int:
+    action["action_type"] = 1
+    action.pop("activity", None)  # type 1 without an activity opens the app itself
+    return 1
+
+
+def _by_intent_action(action: dict) -> int:
+    # An activity matched by its intent action: TPNS's type 3 with the action as the intent
+    # (FCM's click_action; the SDK resolves it), from ``intent`` or else ``activity``.
+    name = action.get("intent") or action.get("activity")
+    if not isinstance(name, str) or not name:
+        return _open_app(action)
+    action["action_type"], action["intent"] = 3, name
+    action.pop("activity", None)
+    return 3
+
+
+LEGACY_ACTION_TYPES = {0: _open_app, 4: _open_app, 5: _by_intent_action, 6: _open_app}
+
+
 def _android(a: Fields) -> None:
     for key in ANDROID_STRINGS:
         a.string(key)
@@ -127,7 +147,12 @@ def _android(a: Fields) -> None:
     action = a.obj("action")
     if action is None:
         return
-    action_type = action.integer("action_type", choices=(1, 2, 3))
+    action_type = action.integer("action_type", choices=range(7))
+    if action_type in LEGACY_ACTION_TYPES:
+        # TPNS documents 1–3; its Java server SDK's ActionType also has 0 (open the app: its
+        # default), 4 (open an app by package name), 5 (an activity by intent action) and 6
+        # (broadcast an action). They are taken as what TPNS's channels did with them.
+        action_type = LEGACY_ACTION_TYPES[action_type](action.data)
     action.string("activity")
     if (attr := action.obj("aty_attr")) is not None:
         attr.integer("if")
