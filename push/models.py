@@ -432,6 +432,20 @@ class ApiCallCount(models.Model):
         ]
 
 
+class PushLoop(models.Model):
+    """A loop push (TPNS ``loop_param``, or the legacy ``loop_times`` / ``loop_interval``): the
+    definition as given, and the time zone its days and times were read in. Each occurrence
+    is a push of its own (``Push.loop``), scheduled when the loop was accepted."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="loops")
+    definition = models.JSONField(help_text="loop_param, or {loop_times, loop_interval}.")
+    time_zone = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"loop {self.pk}"
+
+
 class PushPackage(models.Model):
     """An uploaded number (account) or token package (TPNS ``/v3/push/package/upload``): its
     lines parsed once into ``PushPackageEntry`` rows, so that a package push fans out with one
@@ -643,6 +657,10 @@ class Push(models.Model):
     # A package push's package (``package_account_push`` / ``package_token_push``).
     package = models.ForeignKey(
         "PushPackage", null=True, blank=True, on_delete=models.PROTECT, related_name="pushes"
+    )
+    # An occurrence of a loop push.
+    loop = models.ForeignKey(
+        "PushLoop", null=True, blank=True, on_delete=models.CASCADE, related_name="occurrences"
     )
 
     class Meta:

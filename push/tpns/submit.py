@@ -1,14 +1,17 @@
 """Accepting a push request (a TPNS ``/v3/push/app`` body): the one code path for the API and
 the console's composer. Validates with ``parse``, honours Idempotency-Key, applies the 1-per-
-second limit of all/tag pushes, and records the push in one transaction (all or nothing).
+second limit of all/tag pushes, and records the push in one transaction (all or nothing). A
+loop push is recorded as one push per occurrence (``push.loops``), each scheduled, linked by
+their ``PushLoop``; the first is returned, ``loop_pushes`` lists them all.
 """
 
+import copy
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
 from push import fanout
-from push.models import Application, Push
+from push.models import Application, Push, PushLoop
 
 from . import RetCode, TpnsError, invalid, parse
 
@@ -62,6 +65,8 @@ def _record(push: Push, now: datetime) -> Push:
                 if key and (earlier := _earlier_push(app, key, push.request_hash, now)):
                     return earlier
                 _check_broadcast_rate(app, now)
+            if push.loop_occurrences:
+                return _record_loop(push, now)
             return fanout.accept(push, now=now)
     except IntegrityError:
         # Another request with the same Idempotency-Key won the race: the partial unique
@@ -70,6 +75,41 @@ def _record(push: Push, now: datetime) -> Push:
         if not earlier:
             raise
         return earlier
+
+
+def _record_loop(push: Push, now: datetime) -> Push:
+    """One scheduled push per occurrence; the first carries the request's Idempotency-Key."""
+    loop = PushLoop.objects.create(
+        application=push.application,
+        definition={
+            key: push.options[key]
+            for key in ("loop_param", "loop_times", "loop_interval")
+            if key in push.options
+        },
+        time_zone=push.application.account.time_zone,
+        created_at=now,
+    )
+    pushes = []
+    for i, moment in enumerate(push.loop_occurrences):
+        occurrence = copy.copy(push)
+        occurrence._state = copy.copy(push._state)  # its own "adding" and related caches
+        occurrence._state.fields_cache = dict(push._state.fields_cache)
+        occurrence.loop, occurrence.send_at = loop, moment
+        if i:
+            occurrence.idempotency_key = ""
+        pushes.append(fanout.accept(occurrence, now=now))
+    first = pushes[0]
+    first.loop_pushes = pushes
+    return first
+
+
+def loop_pushes(push: Push) -> list[Push]:
+    """The pushes of ``push``'s loop in the order they go out (``[push]`` if it does not loop)."""
+    if push.loop_id is None:
+        return [push]
+    if (known := getattr(push, "loop_pushes", None)) is not None:
+        return known
+    return list(Push.objects.filter(loop_id=push.loop_id).order_by("send_at", "pk"))
 
 
 def _check_broadcast_rate(app: Application, now: datetime) -> None:

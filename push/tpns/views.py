@@ -21,7 +21,7 @@ from sms.numbers import InvalidNumber, normalize
 from . import RetCode, TpnsError, parse
 from .api import NO_ERROR, tpns_api
 from .auth import now as clock_now
-from .submit import submit
+from .submit import loop_pushes, submit
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,11 @@ def _push(request, app: Application, data: dict, now: datetime) -> dict:
 
 
 def _accepted(push: Push) -> dict:
+    # A loop push answers the array of its pushes' ids (TPNS: "循环推送…返回多个 pushid").
+    ids = [p.push_id for p in loop_pushes(push)] if push.loop_id else push.push_id
     answer = {
         "seq": push.seq,
-        "push_id": push.push_id,
+        "push_id": ids,
         "ret_code": RetCode.OK.value,
         "err_msg": NO_ERROR,
         # TPNS's push API answers an Android push (which has no environment) with "product",

@@ -255,7 +255,7 @@ INVALID_BODIES = [
         "loop_param on a token push",
         body(loop_param={"startDate": "2030-01-01"}),
         1008007,
-        "loop_param: only all and tag pushes can loop",
+        "loop_param: only all, tag and package pushes can loop",
     ),
     (
         "loop_param without dayTimes",
@@ -270,21 +270,6 @@ INVALID_BODIES = [
         ),
         1008002,
         "loop_param.dayTimes: required",
-    ),
-    (
-        "a valid loop_param",
-        body(
-            audience_type="all",
-            loop_param={
-                "startDate": "2030-01-01",
-                "endDate": "2030-01-07",
-                "loopType": 1,
-                "loopDayIndexs": [0],
-                "dayTimes": ["09:00:00"],
-            },
-        ),
-        1008007,
-        "loop_param: loop pushes are not supported",
     ),
     (
         "resend_by_sms without sms_info",

@@ -18,8 +18,9 @@ Where TPNS's documentation (reference §1.3) is silent we decided, and say so he
   without it: there is nobody to push to.
 - An iOS silent message (``message_type: "message"``) needs no title or content, as in TPNS's
   own example; every other message needs both.
-- ``loop_param`` is checked, then refused (1008007): loop pushes are not run here, and sending
-  such a push once would silently break what the customer asked for.
+- ``loop_param`` (and the legacy ``loop_times``/``loop_interval``) makes one scheduled push per
+  occurrence (``push.loops``); ``loop_times: 0``, which TPNS's Java SDK sends with every push,
+  is no loop.
 - Accounts of type 1002 (phone numbers) are normalised to E.164 before matching, as the
   bindings are stored.
 

@@ -3,6 +3,7 @@
 import re
 from datetime import datetime, timedelta
 
+from push import loops
 from push.models import Push
 
 from .. import invalid
@@ -61,14 +62,50 @@ def parse_options(f: Fields, push: Push) -> dict:
         options["channel_rules"] = rules
     if (loop := f.obj("loop_param")) is not None:
         if not broadcast:
-            raise invalid("loop_param", "only all and tag pushes can loop")
+            raise invalid("loop_param", "only all, tag and package pushes can loop")
         _loop_param(loop)
-        # Refused rather than silently sent once: a customer relying on it must know.
-        raise invalid(
-            "loop_param",
-            "loop pushes are not supported; schedule one push per occurrence with send_time",
+        options["loop_param"] = loop.data
+    elif f.has("loop_times") and f.data["loop_times"] != 0:
+        # The legacy XG form: loop_times pushes, loop_interval days apart. TPNS's Java server
+        # SDK sends loop_times 0 and loop_interval 0 with every push: no loop.
+        if not broadcast:
+            raise invalid("loop_times", "only all, tag and package pushes can loop")
+        options["loop_times"] = f.integer(
+            "loop_times", required=True, minimum=1, maximum=loops.LOOP_TIMES_MAX
         )
+        interval = f.integer("loop_interval", minimum=0, maximum=loops.LOOP_INTERVAL_MAX)
+        options["loop_interval"] = interval or 1
     return options
+
+
+def loop_occurrences(push: Push, now: datetime) -> list[datetime]:
+    """When each push of a loop goes out (``push.loops``), in the account's time zone; []
+    for a push that does not loop. Checked against TPNS's 90 days and our cap."""
+    options = push.options
+    if "loop_param" in options:
+        tz = push.application.account.tz
+        param = options["loop_param"]
+        today = now.astimezone(tz).date()
+        for key in ("startDate", "endDate"):
+            if datetime.strptime(param[key], DATE_FORMAT).date() > today + SEND_AHEAD_MAX:
+                raise invalid(f"loop_param.{key}", "at most 90 days ahead")
+        moments = loops.occurrences(param, tz, now=now)
+        where = "loop_param"
+    elif "loop_times" in options:
+        first = push.send_at or now
+        moments = loops.repeated(first, options["loop_times"], options["loop_interval"])
+        if moments[-1] > now + SEND_AHEAD_MAX:
+            raise invalid("loop_times", "the last push would be more than 90 days ahead")
+        return moments
+    else:
+        return []
+    if not moments:
+        raise invalid(where, "names no moment after now: nothing would be sent")
+    if len(moments) > loops.MAX_OCCURRENCES:
+        raise invalid(
+            where, f"names {len(moments)} pushes; a loop is at most {loops.MAX_OCCURRENCES}"
+        )
+    return moments
 
 
 def _loop_param(loop: Fields) -> None:

@@ -9,7 +9,7 @@ from .. import invalid
 from .audience import AUDIENCES, PACKAGE_AUDIENCES, parse_audience
 from .fields import INT64, Fields
 from .message import parse_message
-from .options import parse_options, parse_send_time
+from .options import loop_occurrences, parse_options, parse_send_time
 from .sms_info import parse_sms_info
 
 ENVIRONMENTS = ("product", "dev")
@@ -48,6 +48,8 @@ def parse_push(app: Application, data: dict, *, now: datetime) -> Push:
     push.send_at = parse_send_time(f, push, now)
 
     push.options = parse_options(f, push)
+    # A loop push is one push per occurrence (``submit``); the first decides the schedule.
+    push.loop_occurrences = loop_occurrences(push, now)
     parse_audience(f, push)
     parse_sms_info(f, push, app)
     # What the app's push services cannot carry (a payload over 4 KB), refused now rather
