@@ -41,9 +41,9 @@ def run(size: int) -> dict:
             cursor.execute(
                 "INSERT INTO push_delivery (push_id, device_id, state, notifications_enabled, "
                 "created_at, sent_at, fallback, outcome, outcome_detail, sms_attempts, channel, "
-                "send_attempts, channel_message_id, channel_answer) "
+                "send_attempts, channel_message_id, channel_answer, arrival_source, click_source) "
                 "SELECT %s, id, 'sent', notifications_enabled, now(), now(), 'none', '', '', 0, "
-                "'builtin', 0, '', '' "
+                "'builtin', 0, '', '', '', '' "
                 "FROM push_device WHERE application_id = %s",
                 [raw.pk, app.pk],
             )
