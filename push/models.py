@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts import crypto
 from accounts.models import Account, random_string, sign
-from lib.values import values_table
+from lib.values import columns_of, values_table
 from sms import sending
 from sms.rules import Rule
 
@@ -431,6 +431,9 @@ class ApiCallCount(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.family} calls of {self.application_id} from {self.window_start}"
+
 
 class PushLoop(models.Model):
     """A loop push (TPNS ``loop_param``, or the legacy ``loop_times`` / ``loop_interval``): the
@@ -485,6 +488,9 @@ class PushPackageEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["package", "value"], name="push_package_entry")
         ]
+
+    def __str__(self):
+        return self.value
 
 
 class DeviceAccountQuerySet(models.QuerySet):
@@ -1002,8 +1008,8 @@ class DeliveryQuerySet(models.QuerySet):
         by_token = device_id is None
         types = ["int", "bigint", "timestamptz", "timestamptz", "timestamptz", "varchar"]
         types += ["varchar"] if by_token else []
-        row_sql = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
-        values = ", ".join([row_sql] * len(rows))
+        # One array per column (``lib.values``): a handful of parameters for any batch.
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
         columns = "n, push_id, arrive_at, click_at, dismiss_at, end_state"
         if by_token:
             columns += ", token"
@@ -1020,7 +1026,7 @@ class DeliveryQuerySet(models.QuerySet):
         # they held before, for the counts; the UPDATE writes only the rows that change, so a
         # retried batch costs no writes.
         sql = f"""
-            WITH v ({columns}) AS (VALUES {values}),
+            WITH v ({columns}) AS (SELECT * FROM unnest({arrays})),
             old AS (
                 SELECT d.id, v.n, d.arrived_at, d.clicked_at, d.dismissed_at
                 FROM v {match}
@@ -1052,7 +1058,7 @@ class DeliveryQuerySet(models.QuerySet):
             )
             SELECT n, arrived_at IS NULL, clicked_at IS NULL, dismissed_at IS NULL FROM old
         """
-        params = [value for n, row in enumerate(rows) for value in (n, *row)]
+        params = columns_of([(n, *row) for n, row in enumerate(rows)], len(types))
         params += match_params + [source, source]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -1165,10 +1171,10 @@ class Delivery(models.Model):
     # Who reported the arrival and the click first: the app (``sdk``) or the vendor's receipt
     # (``vendor``); they count the same, and the figures say which.
     arrival_source = models.CharField(
-        max_length=6, choices=EventSource.choices, blank=True, default=""
+        max_length=6, choices=EventSource.choices, blank=True, default="", db_default=""
     )
     click_source = models.CharField(
-        max_length=6, choices=EventSource.choices, blank=True, default=""
+        max_length=6, choices=EventSource.choices, blank=True, default="", db_default=""
     )
 
     objects = DeliveryQuerySet.as_manager()

@@ -272,7 +272,7 @@ def claim(now, *, limit: int | None = None, lease: timedelta | None = None) -> l
     )
     if not ids:
         return []
-    rows = Delivery.objects.filter(pk__in=ids).values_list(
+    rows = Delivery.objects.filter(pk__any=ids).values_list(
         "id",
         "push_id",
         "device_id",
