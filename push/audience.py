@@ -11,7 +11,7 @@ with one item.
 
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 
-from .models import Device, DeviceAccount, DeviceTag, Push
+from .models import Device, DeviceAccount, DeviceTag, Push, PushPackageEntry
 
 # tag_type → how a device matches a tag value of that type.
 AUTO_TAGS = {
@@ -98,12 +98,16 @@ def devices(push: Push):
         return app_devices.filter(tag_rules_q(audience["tag_rules"]))
     if kind in Push.Audience.TOKENS:
         return app_devices.filter(token__any=audience["token_list"])
-    if kind in Push.Audience.ACCOUNTS:
+    if kind == Push.Audience.PACKAGE_TOKEN:
+        return app_devices.filter(token__in=_package_values(push))
+    if kind in Push.Audience.ACCOUNTS or kind == Push.Audience.PACKAGE_ACCOUNT:
         links = DeviceAccount.objects.filter(
-            application_id=push.application_id,
-            account_type=push.account_type,
-            account__any=audience["account_list"],
+            application_id=push.application_id, account_type=push.account_type
         )
+        if kind == Push.Audience.PACKAGE_ACCOUNT:
+            links = links.filter(account__in=_package_values(push))
+        else:
+            links = links.filter(account__any=audience["account_list"])
         if push.account_push_type == 0:
             # TPNS default: only the device the account was bound to last.
             latest = (
@@ -118,6 +122,14 @@ def devices(push: Push):
             links = links.annotate(latest=Subquery(latest)).filter(device_id=F("latest"))
         return app_devices.filter(pk__in=links.values("device_id"))
     raise AudienceError("audience_type", f"{kind!r} is not supported")
+
+
+def _package_values(push: Push):
+    """The lines of the push's package, as a subquery (a package push joins them in the
+    database, never in Python); the application is checked again, not only at accept time."""
+    return PushPackageEntry.objects.filter(
+        package_id=push.package_id, package__application_id=push.application_id
+    ).values("value")
 
 
 def unknown_tokens(application, tokens) -> list[str]:

@@ -1,14 +1,21 @@
 """Accepting and starting pushes: one Delivery per target device, set-based.
 
-A list audience (≤ 1000 tokens or accounts) fans out while the request waits; ``all`` and
-``tag`` pushes fan out in a django-q2 task, and the minute sweep (``start_due``) starts any push
-whose send time has come or whose task was lost.
+A list audience (≤ 1000 tokens or accounts) fans out while the request waits; ``all``,
+``tag`` and package pushes (a package's lines joined with the devices or their accounts, in
+``push.audience``) fan out in a django-q2 task, and the minute sweep (``start_due``) starts
+any push whose send time has come or whose task was lost.
 
 Starting writes the deliveries in chunks of ``FANOUT_CHUNK`` devices, in device id order, one
 transaction each: the push row is locked (SKIP LOCKED, so two workers never write the same
 chunk), one ``INSERT … SELECT`` writes the chunk, and the push's progress (``fanned_out_to``,
 ``targets``) moves on in the same transaction. A worker that dies leaves the push ``STARTED``
 with its progress; the sweep carries on from there once the last chunk is a minute old.
+
+**push_speed** (TPNS: 1,000–50,000 deliveries a second, all/tag/package pushes) paces the
+fan-out: chunks of at most that many, each begun no sooner than the last one's share of a second
+after it (``start``'s ``clock`` and ``sleep``, which tests replace). A task paces for at most
+``PACED_TASK_SECONDS`` and then hands on to a new task, as the cluster kills a task that runs
+too long; the minute sweep carries on with one whose hand-over was lost.
 
 **Inbox order.** The SDK's inbox pages by delivery id (``after=<id>``), so a device must never
 see a delivery while one with a smaller id may still be committed later: that one would be
@@ -18,6 +25,7 @@ an application's deliveries become visible in id order. Chunks keep the wait sho
 waits for at most one chunk of a running broadcast of its app, never for the whole broadcast.
 """
 
+import time
 from contextlib import suppress
 from datetime import timedelta
 
@@ -39,12 +47,17 @@ REAL_TIME_WINDOW = timedelta(seconds=60)
 LOST_TASK_AFTER = timedelta(minutes=1)
 # The expiry sweep handles at most this many expired pushes a run (the rest the next minute).
 EXPIRE_BATCH = 500
+# A paced fan-out (push_speed) hands on to a new task after this long (the cluster's timeout
+# is 240 s).
+PACED_TASK_SECONDS = 60
 # Pushes whose deliveries are not all written yet.
 STARTABLE = (Push.Status.INIT, Push.Status.WAIT, Push.Status.STARTED)
+BROADCASTS = tuple(Push.Audience.BROADCASTS)
 
 
 def accept(push: Push, *, now=None) -> Push:
-    """Record a validated push; fan it out now (lists) or hand it to a worker (all, tag)."""
+    """Record a validated push; fan it out now (lists) or hand it to a worker (all, tag,
+    packages)."""
     now = now or timezone.now()
     push.created_at = now
     if push.resend_by_sms and push.pinned_template_id is None:
@@ -123,27 +136,48 @@ def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tup
     return inserted, last or after
 
 
-def start(push_id: int, *, now=None, chunk: int | None = None) -> bool:
+def start(
+    push_id: int,
+    *,
+    now=None,
+    chunk: int | None = None,
+    clock=time.monotonic,
+    sleep=time.sleep,
+    seconds: float = PACED_TASK_SECONDS,
+) -> bool:
     """Fan a push out, chunk by chunk; False if another worker has it or it is done.
 
-    Starts an accepted or due push, or carries on with one whose fan-out was cut off."""
+    Starts an accepted or due push, or carries on with one whose fan-out was cut off. A push
+    with ``push_speed`` is paced (see the module): after ``seconds`` of pacing this returns
+    with work left and a new task carries on."""
+    given, started = now, clock()
     now = now or timezone.now()
     chunk = chunk or settings.FANOUT_CHUNK
     wrote = False
+    next_chunk_at = started
     while True:
+        if next_chunk_at > started:  # paced: each chunk is written at its own time
+            if given is not None:  # a caller's clock (tests): as much later as pacing made it
+                now = given + timedelta(seconds=next_chunk_at - started)
+            else:
+                now = timezone.now()
         with transaction.atomic():
             push = (
                 # Only the push row: locking its application too (the join) would make every
                 # other push of the app skip it while this one is being written.
                 Push.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("application")
-                .filter(pk=push_id, status__in=STARTABLE)
+                # Checked before every chunk, under the row lock a stop also takes
+                # (push.control): no chunk is written after a stop commits.
+                .filter(pk=push_id, status__in=STARTABLE, stopped_at__isnull=True)
                 .first()
             )
             if push is None:
                 return wrote
-            inserted, last = fan_out(push, now, after=push.fanned_out_to, limit=chunk)
-            done = inserted < chunk
+            speed = push.options.get("push_speed") if push.audience_type in BROADCASTS else None
+            size = min(chunk, speed) if speed else chunk
+            inserted, last = fan_out(push, now, after=push.fanned_out_to, limit=size)
+            done = inserted < size
             progress = {
                 "targets": F("targets") + inserted,
                 "fanned_out_to": last,
@@ -157,6 +191,21 @@ def start(push_id: int, *, now=None, chunk: int | None = None) -> bool:
             wrote = True
         if done:
             return True
+        if speed:
+            next_chunk_at += inserted / speed
+            if next_chunk_at - started >= seconds:
+                # Paced long enough for one task: a new one carries on (the minute sweep if
+                # this hand-over is lost).
+                _continue_later(push_id)
+                return True
+            if (wait := next_chunk_at - clock()) > 0:
+                sleep(wait)
+
+
+def _continue_later(push_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("push.tasks.start_push", push_id, task_name="push fan-out (paced)")
 
 
 def start_due(now=None) -> int:

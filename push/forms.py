@@ -126,7 +126,7 @@ class ComposeForm(forms.Form):
     send_time = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Empty = now (all and tag pushes only); in the account's time zone.",
+        help_text="Empty = now (all, tag and package pushes only); in the account's time zone.",
     )
     resend_by_sms = forms.BooleanField(required=False, label="Supplementary SMS")
     trigger_condition = forms.TypedChoiceField(

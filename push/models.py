@@ -449,6 +449,21 @@ class PushLoop(models.Model):
         return f"loop {self.pk}"
 
 
+class PushPlan(models.Model):
+    """A push plan (TPNS ``/v3/push/plan/add_plan_push``): a name pushes are grouped under by
+    their ``plan_id`` (``get_push_group_stat``); its id is TPNS's ``planId``."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="plans")
+    name = models.CharField(max_length=60)
+    description = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=20, default="api")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.name
+
+
 class PushPackage(models.Model):
     """An uploaded number (account) or token package (TPNS ``/v3/push/package/upload``): its
     lines parsed once into ``PushPackageEntry`` rows, so that a package push fans out with one
@@ -578,11 +593,12 @@ class Push(models.Model):
         PACKAGE_TOKEN = "package_token_push"  # noqa: S105
 
         # Groupings, written once (nonmember: they are not choices). TOKEN and ACCOUNT are
-        # the one-target forms of TOKEN_LIST and ACCOUNT_LIST; broadcasts can be scheduled
-        # and are limited to one per second; list audiences are fanned out from the request.
+        # the one-target forms of TOKEN_LIST and ACCOUNT_LIST; broadcasts (all, tag,
+        # packages) can be scheduled and loop, and are limited to one per second; list
+        # audiences are fanned out from the request.
         TOKENS = enum.nonmember((TOKEN, TOKEN_LIST))
         ACCOUNTS = enum.nonmember((ACCOUNT, ACCOUNT_LIST))
-        BROADCASTS = enum.nonmember((ALL, TAG))
+        BROADCASTS = enum.nonmember((ALL, TAG, PACKAGE_ACCOUNT, PACKAGE_TOKEN))
         LISTS = enum.nonmember((TOKEN, TOKEN_LIST, ACCOUNT, ACCOUNT_LIST))
 
     class MessageType(models.TextChoices):

@@ -259,14 +259,18 @@ def screen(push: Push, recipients: list[Recipient], *, locked: bool = True) -> d
     beyond the push's budget (``max_sms``). Returns ``{delivery id: decision}`` of those."""
     ids = [r.source_id for r in recipients]
     dropped: dict[int, Decision] = {}
-    fields = ["pk", "arrived_at", "clicked_at"]
+    fields = ["pk", "state", "arrived_at", "clicked_at"]
     if push.sms_trigger == Push.Trigger.PERMISSION_OFF:  # the only trigger that reads the device
         fields.append("device__notifications_enabled")
-    for pk, arrived_at, clicked_at, *device in Delivery.objects.filter(pk__any=ids).values_list(
-        *fields
-    ):
+    halted = (Delivery.State.CANCELED, Delivery.State.REVOKED)
+    for pk, state, arrived_at, clicked_at, *device in Delivery.objects.filter(
+        pk__any=ids
+    ).values_list(*fields):
         enabled = device[0] if device else None
-        if not fired(
+        if state in halted:
+            # Its push was stopped or revoked after the claim (``push.control``).
+            dropped[pk] = Decision(Outcome.CANCELED, f"push {state}")
+        elif not fired(
             push, notifications_enabled=enabled, arrived_at=arrived_at, clicked_at=clicked_at
         ):
             dropped[pk] = Decision(Outcome.NOT_NEEDED)

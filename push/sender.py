@@ -186,6 +186,10 @@ class Batch:
         self._row(item, Delivery.State.QUEUED, channel, answer=f"held: {why}", send_after=until)
         self.counts["held"] += 1
 
+    def halted(self, item: Claimed, channel: str) -> None:
+        self._row(item, Delivery.State.CANCELED, channel, answer="not sent: the push was stopped")
+        self.counts["canceled"] += 1
+
     def expired(self, item: Claimed, channel: str) -> None:
         self._row(item, Delivery.State.EXPIRED, channel, answer="expired before it was sent")
         self.counts["expired"] += 1
@@ -344,7 +348,10 @@ def _dispatch(items: list[Claimed], flight: InFlight, now) -> None:
     for item in items:
         push = pushes[item.push_id]
         channel = item.device_channel
-        if channel not in channels.usable(push, configured[push.application_id]):
+        if push.stopped_at is not None:
+            # Stopped while this delivery waited for a retry (``push.control``): not sent.
+            batch.halted(item, channel)
+        elif channel not in channels.usable(push, configured[push.application_id]):
             batch.builtin(item)
         elif push.expires_at is not None and push.expires_at <= now:
             batch.expired(item, channel)

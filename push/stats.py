@@ -57,6 +57,9 @@ def delivery_figures() -> dict:
         "dismissed": Count("id", filter=Q(dismissed_at__isnull=False)),
         "expired": Count("id", filter=Q(state=Delivery.State.EXPIRED)),
         "failed": Count("id", filter=Q(state=Delivery.State.FAILED)),
+        # Taken back by a stop or a revoke (push.control).
+        "canceled": Count("id", filter=Q(state=Delivery.State.CANCELED)),
+        "revoked": Count("id", filter=Q(state=Delivery.State.REVOKED)),
         "notifications_disabled": Count("id", filter=Q(notifications_enabled=False)),
         "due": Count("id", filter=~Q(fallback=Delivery.Fallback.NONE)),
         "waiting": Count("id", filter=Q(fallback=Delivery.Fallback.WAITING)),

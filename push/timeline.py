@@ -27,6 +27,10 @@ def timeline(delivery: Delivery) -> list[dict]:
                 "detail": f"notifications turned {state}",
             }
         )
+    if delivery.state in (Delivery.State.CANCELED, Delivery.State.REVOKED):
+        # Taken back by push.control: stopped or revoked before it was delivered.
+        at = push.revoked_at if delivery.state == Delivery.State.REVOKED else push.stopped_at
+        steps.append({"at": at, "event": delivery.state, "detail": f"push {push.pk}"})
     if delivery.sms_due_at:
         steps.append({"at": delivery.sms_due_at, "event": "sms_due", "detail": ""})
     if delivery.decided_at:

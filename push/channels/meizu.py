@@ -296,9 +296,8 @@ def classify(
     if code == "200" and status == 200:
         return _per_token(payload, tokens, status)
     if code in QUOTA_CODES:
-        answer = Answer(
-            Result.OVER_QUOTA, reason=code, status=status, quota_until=vendor.next_vendor_day(now)
-        )
+        # Until the vendor's midnight after the batch (the sender's ``now``).
+        answer = Answer(Result.OVER_QUOTA, reason=code, status=status)
     elif code == "110010":  # at the top level: the app's sending rate
         answer = Answer(Result.RETRY, reason="rate", status=status, retry_after=wait)
     elif code in RETRY_CODES or status == 429 or status >= 500:

@@ -51,7 +51,7 @@ from .base import (
     ReceiptKind,
     Result,
 )
-from .vendor import AuthTrouble, TokenCache, VendorClient, next_vendor_day
+from .vendor import AuthTrouble, TokenCache, VendorClient
 
 KIND = ChannelKind.OPPO
 TPNS_NAME = "oppo"
@@ -297,8 +297,8 @@ def code_answer(code: int, *, message_id: str = "", single: bool = True) -> Answ
     if code in RETRY_CODES:
         return Answer(Result.RETRY, reason=reason, status=200)
     if code in QUOTA_CODES:
-        quota_until = next_vendor_day(datetime.now(UTC))
-        return Answer(Result.OVER_QUOTA, reason=reason, status=200, quota_until=quota_until)
+        # Until the vendor's midnight after the batch (the sender's ``now``).
+        return Answer(Result.OVER_QUOTA, reason=reason, status=200)
     prune = code == INVALID_REGISTRATION and single
     return Answer(Result.REFUSED, reason=reason, status=200, prune=prune)
 

@@ -32,7 +32,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -51,7 +51,7 @@ from .base import (
     ReceiptKind,
     Result,
 )
-from .vendor import BEIJING, AuthTrouble, TokenCache, VendorClient, next_vendor_day
+from .vendor import BEIJING, AuthTrouble, TokenCache, VendorClient
 
 KIND = ChannelKind.VIVO
 TPNS_NAME = "vivo"
@@ -322,8 +322,8 @@ def result_answer(code: int, *, task_id: str = "", single: bool = True) -> Answe
     if code in RETRY_CODES:
         return Answer(Result.RETRY, reason=reason, status=200)
     if code in QUOTA_CODES:
-        until = next_vendor_day(datetime.now(UTC))
-        return Answer(Result.OVER_QUOTA, reason=reason, status=200, quota_until=until)
+        # Until the vendor's midnight after the batch (the sender's ``now``).
+        return Answer(Result.OVER_QUOTA, reason=reason, status=200)
     return Answer(Result.REFUSED, reason=reason, status=200, prune=code == INVALID_REGID and single)
 
 

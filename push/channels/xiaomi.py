@@ -409,9 +409,8 @@ def classify(
     if code == "20301" and "no valid targets" in reason_text.lower():
         answer = Answer(Result.REFUSED, reason="no_valid_targets", status=status, prune=True)
     elif code in QUOTA_CODES:
-        answer = Answer(
-            Result.OVER_QUOTA, reason=code, status=status, quota_until=vendor.next_vendor_day(now)
-        )
+        # Until the vendor's midnight after the batch (the sender's ``now``).
+        answer = Answer(Result.OVER_QUOTA, reason=code, status=status)
     elif code in RETRY_CODES or code == "20301" or status == 429 or status >= 500:
         answer = Answer(Result.RETRY, reason=code, status=status, retry_after=wait)
     else:  # our field, the credentials, the app's standing: never the regid's fault

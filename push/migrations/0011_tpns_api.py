@@ -7,106 +7,252 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('push', '0010_vendor_channels'),
+        ("push", "0010_vendor_channels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='push',
-            name='revoked_at',
+            model_name="push",
+            name="revoked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='push',
-            name='stopped_at',
+            model_name="push",
+            name="stopped_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='outcome',
-            field=models.CharField(blank=True, choices=[('not_needed', 'Not needed'), ('sent', 'Sent'), ('no_phone', 'No phone number'), ('duplicate_number', 'Duplicate number'), ('blocked', 'Blocked'), ('failed', 'Failed'), ('unknown', 'Unknown'), ('canceled', 'Canceled')], max_length=20),
+            model_name="delivery",
+            name="outcome",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("not_needed", "Not needed"),
+                    ("sent", "Sent"),
+                    ("no_phone", "No phone number"),
+                    ("duplicate_number", "Duplicate number"),
+                    ("blocked", "Blocked"),
+                    ("failed", "Failed"),
+                    ("unknown", "Unknown"),
+                    ("canceled", "Canceled"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='state',
-            field=models.CharField(choices=[('queued', 'Queued'), ('sending', 'Being sent'), ('unknown', 'Answer lost'), ('sent', 'Sent'), ('arrived', 'Arrived'), ('clicked', 'Clicked'), ('dismissed', 'Dismissed'), ('expired', 'Expired'), ('failed', 'Failed'), ('canceled', 'Canceled'), ('revoked', 'Revoked')], default='queued', max_length=10),
+            model_name="delivery",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("sending", "Being sent"),
+                    ("unknown", "Answer lost"),
+                    ("sent", "Sent"),
+                    ("arrived", "Arrived"),
+                    ("clicked", "Clicked"),
+                    ("dismissed", "Dismissed"),
+                    ("expired", "Expired"),
+                    ("failed", "Failed"),
+                    ("canceled", "Canceled"),
+                    ("revoked", "Revoked"),
+                ],
+                default="queued",
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='push',
-            name='audience_type',
-            field=models.CharField(choices=[('all', 'All'), ('tag', 'Tag'), ('token', 'Token'), ('token_list', 'Token List'), ('account', 'Account'), ('account_list', 'Account List'), ('package_account_push', 'Package Account'), ('package_token_push', 'Package Token')], max_length=20),
+            model_name="push",
+            name="audience_type",
+            field=models.CharField(
+                choices=[
+                    ("all", "All"),
+                    ("tag", "Tag"),
+                    ("token", "Token"),
+                    ("token_list", "Token List"),
+                    ("account", "Account"),
+                    ("account_list", "Account List"),
+                    ("package_account_push", "Package Account"),
+                    ("package_token_push", "Package Token"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='push',
-            name='status',
-            field=models.CharField(choices=[('PUSH_INIT', 'Accepted'), ('PUSH_WAIT', 'Scheduled'), ('PUSH_STARTED', 'Sending'), ('PUSH_FINISHED', 'Sent'), ('PUSH_FAILED', 'Failed'), ('PUSH_CANCELED', 'Canceled'), ('PUSH_REVOKED', 'Revoked')], default='PUSH_INIT', max_length=20),
+            model_name="push",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("PUSH_INIT", "Accepted"),
+                    ("PUSH_WAIT", "Scheduled"),
+                    ("PUSH_STARTED", "Sending"),
+                    ("PUSH_FINISHED", "Sent"),
+                    ("PUSH_FAILED", "Failed"),
+                    ("PUSH_CANCELED", "Canceled"),
+                    ("PUSH_REVOKED", "Revoked"),
+                ],
+                default="PUSH_INIT",
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='PushPackage',
+            name="PushPackage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('account', 'Accounts'), ('token', 'Tokens')], max_length=10)),
-                ('name', models.CharField(blank=True, help_text="The uploaded file's name.", max_length=255)),
-                ('size', models.PositiveBigIntegerField(default=0, help_text='Bytes uploaded.')),
-                ('lines', models.PositiveIntegerField(default=0)),
-                ('entries', models.PositiveIntegerField(default=0, help_text='Distinct good lines kept.')),
-                ('bad_lines', models.PositiveIntegerField(default=0)),
-                ('bad_examples', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='packages', to='push.application')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("account", "Accounts"), ("token", "Tokens")], max_length=10
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        blank=True, help_text="The uploaded file's name.", max_length=255
+                    ),
+                ),
+                ("size", models.PositiveBigIntegerField(default=0, help_text="Bytes uploaded.")),
+                ("lines", models.PositiveIntegerField(default=0)),
+                (
+                    "entries",
+                    models.PositiveIntegerField(default=0, help_text="Distinct good lines kept."),
+                ),
+                ("bad_lines", models.PositiveIntegerField(default=0)),
+                ("bad_examples", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="packages",
+                        to="push.application",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='push',
-            name='package',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='pushes', to='push.pushpackage'),
+            model_name="push",
+            name="package",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="pushes",
+                to="push.pushpackage",
+            ),
         ),
         migrations.CreateModel(
-            name='PushPackageEntry',
+            name="PushPackageEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.CharField(max_length=200)),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='push.pushpackage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value", models.CharField(max_length=200)),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="push.pushpackage",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ApiCallCount',
+            name="ApiCallCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('family', models.CharField(max_length=20)),
-                ('window_start', models.DateTimeField()),
-                ('calls', models.PositiveIntegerField(default=0)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='push.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("family", models.CharField(max_length=20)),
+                ("window_start", models.DateTimeField()),
+                ("calls", models.PositiveIntegerField(default=0)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="push.application",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('application', 'family', 'window_start'), name='push_api_call_window')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("application", "family", "window_start"),
+                        name="push_api_call_window",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DeviceAttribute',
+            name="DeviceAttribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50)),
-                ('value', models.CharField(blank=True, max_length=255)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='push.application')),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attributes', to='push.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50)),
+                ("value", models.CharField(blank=True, max_length=255)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="push.application",
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attributes",
+                        to="push.device",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['application', 'name', 'value'], name='push_attribute_idx')],
-                'constraints': [models.UniqueConstraint(fields=('device', 'name'), name='push_device_attribute')],
+                "indexes": [
+                    models.Index(fields=["application", "name", "value"], name="push_attribute_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("device", "name"), name="push_device_attribute")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='pushpackage',
-            index=models.Index(fields=['application', 'created_at'], name='push_package_app_idx'),
+            model_name="pushpackage",
+            index=models.Index(fields=["application", "created_at"], name="push_package_app_idx"),
         ),
         migrations.AddConstraint(
-            model_name='pushpackageentry',
-            constraint=models.UniqueConstraint(fields=('package', 'value'), name='push_package_entry'),
+            model_name="pushpackageentry",
+            constraint=models.UniqueConstraint(
+                fields=("package", "value"), name="push_package_entry"
+            ),
         ),
     ]

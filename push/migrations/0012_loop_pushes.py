@@ -6,25 +6,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('push', '0011_tpns_api'),
+        ("push", "0011_tpns_api"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PushLoop',
+            name="PushLoop",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('definition', models.JSONField(help_text='loop_param, or {loop_times, loop_interval}.')),
-                ('time_zone', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='loops', to='push.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "definition",
+                    models.JSONField(help_text="loop_param, or {loop_times, loop_interval}."),
+                ),
+                ("time_zone", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="loops",
+                        to="push.application",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='push',
-            name='loop',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='occurrences', to='push.pushloop'),
+            model_name="push",
+            name="loop",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="occurrences",
+                to="push.pushloop",
+            ),
         ),
     ]

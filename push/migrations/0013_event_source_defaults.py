@@ -4,20 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('push', '0012_loop_pushes'),
+        ("push", "0012_loop_pushes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='delivery',
-            name='arrival_source',
-            field=models.CharField(blank=True, choices=[('sdk', 'the app (SDK)'), ('vendor', "the vendor's receipt")], db_default='', default='', max_length=6),
+            model_name="delivery",
+            name="arrival_source",
+            field=models.CharField(
+                blank=True,
+                choices=[("sdk", "the app (SDK)"), ("vendor", "the vendor's receipt")],
+                db_default="",
+                default="",
+                max_length=6,
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='click_source',
-            field=models.CharField(blank=True, choices=[('sdk', 'the app (SDK)'), ('vendor', "the vendor's receipt")], db_default='', default='', max_length=6),
+            model_name="delivery",
+            name="click_source",
+            field=models.CharField(
+                blank=True,
+                choices=[("sdk", "the app (SDK)"), ("vendor", "the vendor's receipt")],
+                db_default="",
+                default="",
+                max_length=6,
+            ),
         ),
     ]

@@ -21,6 +21,7 @@ from push.models import (
     DeviceTag,
     Platform,
 )
+from push.tags import AppTagLimit, check_app_limit
 from sms.numbers import InvalidNumber, normalize
 
 MAX_TAGS = 100
@@ -181,6 +182,10 @@ class RegisterSerializer(serializers.Serializer):
             device.save(update_fields=[*profile, *changed, "last_seen_at"])
         if "tags" in data:
             tags = data["tags"]
+            try:  # the application's 10,000 tags, as the TPNS tag API keeps them (push.tags)
+                check_app_limit(app.pk, tags)
+            except AppTagLimit as exc:
+                raise serializers.ValidationError({"tags": [str(exc)]}) from None
             DeviceTag.objects.filter(device=device).exclude(tag__in=tags).delete()
             DeviceTag.objects.bulk_create(
                 [DeviceTag(device=device, application=app, tag=tag) for tag in tags],

@@ -256,14 +256,29 @@ def report_events(request):
 # GET messages: the built-in channel
 
 
+# Never in the inbox: refused, expired, and what a stop or a revoke took back.
+HIDDEN_STATES = [
+    Delivery.State.EXPIRED,
+    Delivery.State.FAILED,
+    Delivery.State.CANCELED,
+    Delivery.State.REVOKED,
+]
+
+
 def inbox(device: Device, after: int, now: datetime) -> list[Delivery]:
     """The device's live notifications after the cursor, oldest first (the inbox index)."""
     return list(
         # Only what the built-in channel carries: APNs and FCM bring theirs themselves.
+        # A revoked push leaves the inbox whole: a device re-reading from an older cursor
+        # must not get back what it already fetched (push.control).
         Delivery.objects.filter(
-            device=device, pk__gt=after, push__expires_at__gt=now, channel=ChannelKind.BUILTIN
+            device=device,
+            pk__gt=after,
+            push__expires_at__gt=now,
+            push__revoked_at__isnull=True,
+            channel=ChannelKind.BUILTIN,
         )
-        .exclude(state__in=[Delivery.State.EXPIRED, Delivery.State.FAILED])
+        .exclude(state__in=HIDDEN_STATES)
         .select_related("push")
         .only(
             "pk",

@@ -22,6 +22,8 @@ class RetCode(IntEnum):
     INTERNAL = 1008004  # internal error
     INVALID_TOKEN = 1008006  # a token that is not a device of the app (account APIs)
     INVALID = 1008007  # a field failed validation
+    UPLOAD_FAILED = 1008011  # package upload: the file is not a package TPNS takes
+    EMPTY_FILE = 1008012  # package upload: the file has no good line
     NO_SUCH_PUSH = 1008015  # statistics: push id does not exist
     BAD_DATE = 1008016  # statistics: date format
     PARTLY_FAILED = 1008026  # batch operation partly failed

@@ -12,7 +12,9 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from . import RetCode, TpnsError
+from . import quota as quotas
 from .auth import TpnsAuthentication
+from .auth import now as clock_now
 
 log = logging.getLogger("push.tpns.views")
 
@@ -25,9 +27,11 @@ def _error_body(exc: TpnsError, camel: bool) -> dict:
     return {"seq": exc.seq, "ret_code": exc.code.value, "err_msg": exc.message}
 
 
-def tpns_api(*, camel: bool = False, authenticate: bool = True):
+def tpns_api(*, camel: bool = False, authenticate: bool = True, quota: str = ""):
     """Wrap a handler ``(request, app) -> dict`` into a TPNS endpoint. ``camel``: the endpoint
     answers ``retCode``/``errMsg`` (account query, statistics) rather than ``ret_code``/``err_msg``.
+    ``quota``: the call counts against the app's hourly quota of that family (``quota.LIMITS``),
+    after authentication and before the handler runs; an over-quota call is 1008028.
     """
 
     def decorate(handler):
@@ -38,6 +42,8 @@ def tpns_api(*, camel: bool = False, authenticate: bool = True):
                 if request.method != "POST":
                     raise TpnsError(RetCode.PARSE_ERROR, "only POST is supported", status=405)
                 app = TpnsAuthentication.authenticate(request) if authenticate else None
+                if quota:
+                    quotas.charge(app, quota, clock_now())
                 return JsonResponse(
                     handler(request, app, *args, **kwargs),
                     json_dumps_params={"ensure_ascii": False},

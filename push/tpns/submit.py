@@ -121,5 +121,5 @@ def _check_broadcast_rate(app: Application, now: datetime) -> None:
     if recent.exists():
         raise TpnsError(
             RetCode.TOO_FAST,
-            "audience_type: all and tag pushes are limited to 1 per second per app",
+            "audience_type: all, tag and package pushes are limited to 1 per second per app",
         )

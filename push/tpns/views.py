@@ -19,6 +19,7 @@ from push.models import PHONE_ACCOUNT_TYPE, Application, ChannelKind, Device, De
 from sms.numbers import InvalidNumber, normalize
 
 from . import RetCode, TpnsError, parse
+from . import quota as quotas
 from .api import NO_ERROR, tpns_api
 from .auth import now as clock_now
 from .submit import loop_pushes, submit
@@ -214,6 +215,9 @@ RECORD_PUSH_TYPES = {
     Push.Audience.TAG: "tag",
     **dict.fromkeys(Push.Audience.TOKENS, "token_list"),
     **dict.fromkeys(Push.Audience.ACCOUNTS, "account_list"),
+    # The doc names package_account_push; a token package's push is named alike.
+    Push.Audience.PACKAGE_ACCOUNT: "package_account_push",
+    Push.Audience.PACKAGE_TOKEN: "package_token_push",
 }
 
 
@@ -265,7 +269,7 @@ def _record_of(push: Push, summary: dict | None = None) -> dict:
         "targetList": audience.get("token_list") or audience.get("account_list") or [],
         "collapseID": options.get("collapse_id", 0),
         "tagSet": {k: audience[k] for k in ("tag_rules", "tag_list") if k in audience},
-        "uploadId": 0,
+        "uploadId": push.package_id or 0,
         "source": "web" if push.created_by_id else "api",
         "pushConfig": {
             **options,
@@ -279,7 +283,7 @@ def _record_of(push: Push, summary: dict | None = None) -> dict:
     }
 
 
-@tpns_api(camel=True)
+@tpns_api(camel=True, quota=quotas.STATISTICS)
 def get_push_record(request, app: Application) -> dict:
     data = parse.load(request.body)
     answer = {"retCode": RetCode.OK.value, "errMsg": NO_ERROR}
@@ -317,7 +321,7 @@ def _push_state(figures: dict) -> dict:
     }
 
 
-@tpns_api(camel=True)
+@tpns_api(camel=True, quota=quotas.STATISTICS)
 def get_push_task_stat_channel(request, app: Application) -> dict:
     """The funnel per channel (``push.stats``' ``channels``): "xg" (our built-in channel)
     always, each other channel ("apns", "fcm", "hw", "xm", "oppo", "vivo", "honor", "mz") when

@@ -55,6 +55,12 @@ def other_app(personas):
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def drain(now, *, limit: int) -> None:
+    """One sender sending batches of ``limit`` until it claims none."""
+    while sender.send_batch(now, limit=limit)["claimed"]:
+        pass
+
+
 def kill_when(command: str, env: dict, reached, what: str, *, within: float = 30) -> None:
     """Run ``manage.py <command>`` as a real worker process and SIGKILL it (its whole process
     group) as soon as ``reached()`` holds: a worker dying mid-send. Fails, with the worker's

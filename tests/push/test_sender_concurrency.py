@@ -1,19 +1,18 @@
 """The sender stage under races and kills: real concurrent connections, a real killed process,
 the real aioapns client against the loopback APNs."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from bench.common import database_url
 from push import sender
 from push.models import Delivery, Device
+from tests.conftest import run_concurrently
 from tests.fakes.tls import loopback_ca
-from tests.push.conftest import apns_token, configure, kill_when
+from tests.push.conftest import apns_token, configure, drain, kill_when
 from tests.push.test_sender import push_to
 
 
@@ -40,26 +39,9 @@ def test_two_senders_racing_never_send_one_delivery_twice(ios_app, apns):
     push = push_to(ios_app, tokens[:300], now=now)
     push_to(ios_app, tokens[300:], now=now)
     apns.delay = 0.02  # answers take a while: both senders are mid-batch at once
-    start = threading.Barrier(2)
-    failures = []
-
-    def worker():
-        try:
-            start.wait()
-            while sender.send_batch(now, limit=50)["claimed"]:
-                pass
-        except Exception as exc:  # reported below, not lost in the thread
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert failures == []
+    # Two senders on their own connections, released at once, each sending until nothing is
+    # left.
+    run_concurrently(2, lambda _: drain(now, limit=50))
     sent = Counter(r.token for r in apns.received)
     assert len(sent) == 600 and set(sent.values()) == {1}
     assert set(Delivery.objects.values_list("state", flat=True)) == {"sent"}

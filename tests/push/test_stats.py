@@ -78,4 +78,5 @@ def test_outcomes_are_the_outcomes_the_fallback_engine_writes():
         "blocked",
         "failed",
         "unknown",
+        "canceled",
     )

@@ -226,7 +226,7 @@ def test_other_methods_get_a_tpns_error_not_an_html_page(client, app):
 
 
 def test_an_unknown_v3_path_gets_a_tpns_error_with_http_200(client):
-    response = client.post("/v3/device/tag", b"{}", content_type="application/json")
+    response = client.post("/v3/device/no_such_api", b"{}", content_type="application/json")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"

@@ -120,16 +120,10 @@ INVALID_BODIES = [
     ("missing audience_type", body(audience_type=DROP), 1008002, "audience_type: required"),
     ("bad audience_type", body(audience_type="everyone"), 1008007, "audience_type: must be one"),
     (
-        "package_account_push",
+        "package push of no package",
         body(audience_type="package_account_push", upload_id=1),
         1008007,
-        "audience_type: package_account_push (upload_id packages) is not supported",
-    ),
-    (
-        "package_token_push",
-        body(audience_type="package_token_push", upload_id=1),
-        1008007,
-        "audience_type: package_token_push (upload_id packages) is not supported",
+        "upload_id: package 1 does not exist",
     ),
     ("missing message_type", body(message_type=DROP), 1008002, "message_type: required"),
     ("bad message_type", body(message_type="sms"), 1008007, "message_type: must be one of"),
@@ -211,7 +205,7 @@ INVALID_BODIES = [
         "send_time with a token audience",
         body(send_time="2030-01-01 10:00:00"),
         1008007,
-        "send_time: only all and tag pushes can be scheduled",
+        "send_time: only all, tag and package pushes can be scheduled",
     ),
     ("seq not a number", body(seq="7"), 1008007, "seq: must be an integer"),
     ("missing tag rules", body(audience_type="tag"), 1008002, "tag_rules: required"),
@@ -696,7 +690,7 @@ def test_all_and_tag_pushes_are_limited_to_one_per_second(client, app, devices, 
     later = push_app(client, app, body(audience_type="all"))
 
     assert too_fast["ret_code"] == 1008028
-    assert too_fast["err_msg"].startswith("audience_type: all and tag pushes are limited")
+    assert too_fast["err_msg"].startswith("audience_type: all, tag and package pushes are limited")
     assert (list_push["ret_code"], other["ret_code"], later["ret_code"]) == (0, 0, 0)
     assert Push.objects.filter(application=app, audience_type__in=["all", "tag"]).count() == 2
 

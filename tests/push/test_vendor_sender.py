@@ -3,7 +3,7 @@ fakes): a spent daily quota overflows to the built-in channel for the rest of th
 day, vivo's night window holds operational messages until 07:00 (never drops them), and the
 supplementary SMS of a held delivery still goes out at its due time."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -15,10 +15,19 @@ from tests.fakes.vivo import FakeVivo
 from tests.push.conftest import add_device
 from tests.push.test_fallback import DELAY, outcomes
 
+
+def _next_beijing(hour: int, minute: int = 0) -> datetime:
+    """The next such time of day in Beijing, from the real clock: the sms fixture's package is
+    valid from when the test runs, so the test's moments must not be before it."""
+    today = datetime.now(UTC).astimezone(BEIJING).date() + timedelta(days=1)
+    return datetime.combine(today, time(hour, minute), BEIJING)
+
+
 # 23:30 in Beijing: vivo's window for operational messages is shut until 07:00.
-NIGHT = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
-DAY = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
-SEVEN = datetime(2026, 12, 2, 7, 0, tzinfo=BEIJING)
+NIGHT = _next_beijing(23, 30).astimezone(UTC)
+DAY = _next_beijing(12).astimezone(UTC)  # noon in Beijing, a day before the next midnight
+SEVEN = datetime.combine(NIGHT.astimezone(BEIJING).date() + timedelta(days=1), time(7), BEIJING)
+MIDNIGHT = datetime.combine(DAY.astimezone(BEIJING).date() + timedelta(days=1), time(), BEIJING)
 
 
 @pytest.fixture
@@ -74,7 +83,7 @@ def test_a_spent_vivo_quota_sends_over_the_built_in_channel_for_the_rest_of_its_
     # The built-in inbox carries them now.
     assert [d.push_id for d in inbox(devices[0], 0, DAY)] == [push.pk]
     credentials = ChannelCredentials.objects.get(application=app, channel="vivo")
-    assert credentials.quota_spent_until == datetime(2026, 12, 2, tzinfo=BEIJING)
+    assert credentials.quota_spent_until == MIDNIGHT
     [builtin] = stats.compute([push])[push.pk]["channels"]
     assert builtin["over_quota"] == 2
     assert builtin["over_quota_by_reason"][0]["count"] == 2
@@ -88,7 +97,7 @@ def test_a_spent_vivo_quota_sends_over_the_built_in_channel_for_the_rest_of_its_
     assert later.deliveries.get().channel == "builtin"
 
     # After Beijing's midnight vivo is asked again.
-    tomorrow = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+    tomorrow = MIDNIGHT + timedelta(hours=10)  # 10:00 in Beijing
     vivo.clock = lambda: tomorrow
     next_day = vivo_push(app, ["tok-2"], now=tomorrow, system=True)
     assert sender.send_batch(tomorrow)["accepted"] == 1

@@ -3,19 +3,18 @@ kills: real concurrent connections, a real killed process, the real client again
 loopback fake. One request carries many deliveries, so a lost request leaves all of them
 unknown, never resent."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from bench.common import database_url
 from push import channels, sender
 from push.models import Delivery, Device
+from tests.conftest import run_concurrently
 from tests.fakes.huawei import FakeHuawei
-from tests.push.conftest import kill_when
+from tests.push.conftest import drain, kill_when
 from tests.push.test_sender import push_to
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -62,26 +61,9 @@ def test_two_senders_racing_never_send_one_huawei_delivery_twice(app, huawei):
     push_to(app, tokens[:1200], now=now)
     push_to(app, tokens[1200:], now=now)
     huawei.delay = 0.05  # both senders are mid-request at once
-    start = threading.Barrier(2)
-    failures = []
-
-    def worker():
-        try:
-            start.wait()
-            while sender.send_batch(now, limit=300)["claimed"]:
-                pass
-        except Exception as exc:  # reported below, not lost in the thread
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert failures == []
+    # Two senders on their own connections, released at once, each sending until nothing is
+    # left.
+    run_concurrently(2, lambda _: drain(now, limit=300))
     sent = Counter(token for item in huawei.accepted for token in item.tokens)
     assert len(sent) == 2400 and set(sent.values()) == {1}
     assert set(Delivery.objects.values_list("state", flat=True)) == {"sent"}

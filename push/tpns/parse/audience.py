@@ -1,18 +1,19 @@
-"""The audience of a push: tokens (checked against the app's devices), accounts, or tag rules."""
+"""The audience of a push: tokens (checked against the app's devices), accounts, tag rules, or
+an uploaded package (``upload_id``: a package of the same app)."""
 
 from push import audience, channels
-from push.models import PHONE_ACCOUNT_TYPE, TOKEN_MAX_LENGTH, Push
+from push.models import PHONE_ACCOUNT_TYPE, TOKEN_MAX_LENGTH, Push, PushPackage
 
 from .. import RetCode, TpnsError, invalid, missing
 from .accounts import normalize_or_keep
-from .fields import INT32_MAX, Fields, listed, unique
+from .fields import INT32_MAX, INT64, Fields, listed, unique
 
 MAX_TARGETS = 1000  # token_list / account_list
 MAX_TAG_LIST_CHARS = 512
 
-# TPNS's audience_type values are Push.Audience's; the upload_id packages are TPNS's only.
+# TPNS's audience_type values are Push.Audience's.
 AUDIENCES = {kind.value: kind for kind in Push.Audience}
-PACKAGE_AUDIENCES = ("package_account_push", "package_token_push")
+PACKAGE_AUDIENCES = (Push.Audience.PACKAGE_ACCOUNT, Push.Audience.PACKAGE_TOKEN)
 
 
 def parse_audience(f: Fields, push: Push) -> None:
@@ -34,6 +35,19 @@ def parse_audience(f: Fields, push: Push) -> None:
         push.audience = {"account_list": unique(accounts)}
     elif kind == Push.Audience.TAG:
         push.audience = _tags(f)
+    elif kind in PACKAGE_AUDIENCES:
+        push.package = _package(f, push)
+        push.audience = {"upload_id": push.package.pk}
+
+
+def _package(f: Fields, push: Push) -> PushPackage:
+    """The app's package ``upload_id`` names (of either kind: TPNS's upload does not say what
+    a file holds, the push does); another app's is as unknown as one never uploaded."""
+    upload_id = f.integer("upload_id", required=True, minimum=1, maximum=INT64[1])
+    package = PushPackage.objects.filter(application=push.application, pk=upload_id).first()
+    if package is None:
+        raise invalid("upload_id", f"package {upload_id} does not exist")
+    return package
 
 
 def _tokens(f: Fields, push: Push) -> None:
@@ -70,7 +84,9 @@ def _tokens(f: Fields, push: Push) -> None:
 
 
 def _tags(f: Fields) -> dict:
-    if f.has("tag_rules"):  # tag_rules wins over the legacy tag_list
+    # tag_rules wins over the legacy tag_list; an empty tag_rules beside a tag_list is a
+    # client library's default, not rules.
+    if f.has("tag_rules") and not (f.data["tag_rules"] == [] and f.has("tag_list")):
         rules = f.array("tag_rules", required=True)
         for r, rule in enumerate(rules):
             rf = Fields.of(rule, f"tag_rules[{r}]")

@@ -19,7 +19,7 @@ def parse_send_time(f: Fields, push: Push, now: datetime) -> datetime | None:
     if not text:
         return None
     if push.audience_type not in Push.Audience.BROADCASTS:
-        raise invalid("send_time", "only all and tag pushes can be scheduled")
+        raise invalid("send_time", "only all, tag and package pushes can be scheduled")
     try:
         moment = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=BEIJING)
     except ValueError:

@@ -6,7 +6,7 @@ from push import channels
 from push.models import Application, Platform, Push
 
 from .. import invalid
-from .audience import AUDIENCES, PACKAGE_AUDIENCES, parse_audience
+from .audience import AUDIENCES, parse_audience
 from .fields import INT64, Fields
 from .message import parse_message
 from .options import loop_occurrences, parse_options, parse_send_time
@@ -25,12 +25,6 @@ def parse_push(app: Application, data: dict, *, now: datetime) -> Push:
         push.seq = f.integer("seq", minimum=INT64[0], maximum=INT64[1])
 
     kind = f.string("audience_type", required=True)
-    if kind in PACKAGE_AUDIENCES:
-        raise invalid(
-            "audience_type",
-            f"{kind} (upload_id packages) is not supported by this server; "
-            "push to token_list or account_list in batches of up to 1000",
-        )
     if kind not in AUDIENCES:
         raise invalid("audience_type", f"must be one of {', '.join(AUDIENCES)}; got {kind!r}")
     push.audience_type = AUDIENCES[kind]

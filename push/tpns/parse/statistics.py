@@ -42,6 +42,8 @@ PUSH_TYPE_FILTER = {
     "token_list": list(Push.Audience.TOKENS),
     "account": list(Push.Audience.ACCOUNTS),
     "account_list": list(Push.Audience.ACCOUNTS),
+    "package_account_push": [Push.Audience.PACKAGE_ACCOUNT],
+    "package_token_push": [Push.Audience.PACKAGE_TOKEN],
 }
 
 

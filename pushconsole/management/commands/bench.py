@@ -23,12 +23,16 @@ SIZES = {
     "apns": (1_000, 20_000),
     "fcm": (500, 10_000),
     "apns_all": (2_000, 100_000),  # devices
+    "huawei": (2_000, 100_000),  # notifications, 1,000 tokens a request
+    "receipts": (2_000, 100_000),  # Huawei receipts, 1,000 a POST
 }
 # figure: "module:function" when it is not bench.<figure>:run
 ENTRY_POINTS = {
     "apns": "bench.channels:run_apns",
     "fcm": "bench.channels:run_fcm",
     "apns_all": "bench.channels:run_apns_all",
+    "huawei": "bench.vendors:run_huawei",
+    "receipts": "bench.vendors:run_receipts",
 }
 
 
