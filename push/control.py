@@ -123,6 +123,45 @@ def revoke(application: Application, push_id: int, now: datetime) -> Controlled:
     return Controlled(push, changed=True, halted=halted)
 
 
+def collapse_earlier(push: Push, now: datetime) -> int:
+    """TPNS's ``collapse_id``: a broadcast that reuses an earlier broadcast's collapse id
+    replaces it when it starts. Each earlier push of the application with that id (its own id,
+    or the one it was given) becomes ``PUSH_COLLAPSED``: it leaves the built-in inbox as a
+    revoked push does (its inbox message carried the same ``collapse_id``, so the app replaces
+    what it shows), its undelivered deliveries are ``revoked`` and their supplementary SMS
+    canceled (the new push's own SMS stands for them). Returns how many pushes it replaced.
+
+    Called by the fan-out as the push starts, under its row lock. Channels that replace by key
+    (APNs ``apns-collapse-id``, FCM and Huawei ``collapse_key``, Xiaomi, OPPO and vivo
+    ``notify_id``) are given the key with the new push; an earlier push sent without one is
+    replaced there only where the key was its id anyway (Xiaomi's notify_id)."""
+    collapse_id = (push.options or {}).get("collapse_id")
+    if not collapse_id or push.audience_type not in Push.Audience.BROADCASTS:
+        return 0
+    earlier = (
+        Push.objects.select_for_update()
+        .filter(
+            Q(pk=collapse_id) | Q(options__collapse_id=collapse_id),
+            application_id=push.application_id,
+            audience_type__in=Push.Audience.BROADCASTS,
+            pk__lt=push.pk,
+        )
+        .exclude(status__in=[Push.Status.COLLAPSED, Push.Status.REVOKED])
+        .order_by("pk")
+    )
+    replaced = 0
+    for old in earlier:
+        _halt(old, Delivery.State.REVOKED, now)
+        _mark(
+            old,
+            status=Push.Status.COLLAPSED,
+            revoked_at=now,
+            stopped_at=old.stopped_at or now,
+        )
+        replaced += 1
+    return replaced
+
+
 def _mark(push: Push, **fields) -> None:
     Push.objects.filter(pk=push.pk).update(**fields)
     for name, value in fields.items():

@@ -38,7 +38,7 @@ from django.utils import timezone
 from lib.locks import key_sql
 from sms.sending import SmsRejected
 
-from . import audience, channels, sender
+from . import audience, channels, control, sender
 from .models import Delivery, Push
 
 # A push with expire_time 0 ("real time only") still waits this long for a polling device.
@@ -185,6 +185,8 @@ def start(
             }
             if push.status != Push.Status.STARTED:
                 progress.update(status=Push.Status.STARTED, started_at=now)
+                # TPNS's collapse_id: an earlier push this one replaces leaves as it starts.
+                control.collapse_earlier(push, now)
             if done:
                 progress.update(status=Push.Status.FINISHED, finished_at=now)
             Push.objects.filter(pk=push.pk).update(**progress)

@@ -575,6 +575,7 @@ class PushStatus(models.TextChoices):
     FAILED = "PUSH_FAILED", "Failed"
     CANCELED = "PUSH_CANCELED", "Canceled"  # a timed push canceled, or a running one stopped
     REVOKED = "PUSH_REVOKED", "Revoked"
+    COLLAPSED = "PUSH_COLLAPSED", "Replaced"  # a later push reused its collapse_id
 
 
 class Push(models.Model):
@@ -717,6 +718,15 @@ class Push(models.Model):
 
     def __str__(self):
         return f"push {self.pk} ({self.status})"
+
+    @property
+    def collapse_id(self) -> int:
+        """TPNS's collapse id (``collapseID``) of an all, tag or package push: the one it was
+        given, else its own id (TPNS assigns one to each); 0 for a list push, which none can
+        replace."""
+        if self.audience_type not in Push.Audience.BROADCASTS:
+            return 0
+        return (self.options or {}).get("collapse_id") or self.pk or 0
 
     @property
     def push_id(self) -> str:

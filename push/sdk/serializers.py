@@ -10,7 +10,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from push import events
+from push import events, quiet
 from push.models import (
     CHANNEL_PLATFORMS,
     PHONE_ACCOUNT_TYPE,
@@ -374,6 +374,26 @@ class InboxMessageSerializer(serializers.Serializer):
     content = serializers.CharField(source="push.content")
     message = serializers.JSONField(source="push.message", help_text="The message object.")
     sent_at = serializers.DateTimeField(allow_null=True)
+    collapse_id = serializers.IntegerField(
+        source="push.collapse_id",
+        help_text="TPNS's collapse id: a later notification with the same one replaces this one "
+        "(0: none can).",
+    )
+    show_at = serializers.SerializerMethodField(
+        help_text="TPNS's accept_time: when it came outside the push's display windows, the "
+        "start of the next one, which the app waits for before showing it; null: show it now."
+    )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_show_at(self, delivery):
+        push = delivery.push
+        moment = quiet.show_at(
+            (push.message or {}).get("accept_time"),
+            self.context["tz"],
+            now=self.context["now"],
+            expires_at=push.expires_at,
+        )
+        return None if moment is None else moment.isoformat()
 
 
 @component

@@ -288,6 +288,9 @@ def inbox(device: Device, after: int, now: datetime) -> list[Delivery]:
             "push__title",
             "push__content",
             "push__message",
+            "push__audience_type",  # with options: the message's collapse_id
+            "push__options",
+            "push__expires_at",
         )
         .order_by("pk")[:INBOX_PAGE]
     )
@@ -330,7 +333,9 @@ def messages(request):
     seen(device, timezone.now())
     return Response(
         {
-            "messages": InboxMessageSerializer(items, many=True).data,
+            "messages": InboxMessageSerializer(
+                items, many=True, context={"now": timezone.now(), "tz": request.auth.account.tz}
+            ).data,
             "next": items[-1].pk if items else query["after"],
         }
     )

@@ -267,7 +267,7 @@ def _record_of(push: Push, summary: dict | None = None) -> dict:
         "xgMediaAudioResources": (push.message or {}).get("xg_media_audio_resources", ""),
         "multiPkg": bool(options.get("multi_pkg", False)),
         "targetList": audience.get("token_list") or audience.get("account_list") or [],
-        "collapseID": options.get("collapse_id", 0),
+        "collapseID": push.collapse_id,
         "tagSet": {k: audience[k] for k in ("tag_rules", "tag_list") if k in audience},
         "uploadId": push.package_id or 0,
         "source": "web" if push.created_by_id else "api",

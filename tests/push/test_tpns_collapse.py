@@ -1,0 +1,115 @@
+"""TPNS's collapse_id: every all, tag or package push has one (its own id unless it was given
+one); a later broadcast reusing it replaces the earlier push when it starts — the earlier one
+becomes PUSH_COLLAPSED, leaves the built-in inbox, and the SMS of what it never delivered is
+canceled."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from push import fallback, fanout
+from push.models import Delivery, Push
+from push.sdk.views import inbox
+from tests.push.conftest import add_device
+from tests.push.test_tpns_push import body, push_app
+
+
+@pytest.fixture
+def devices(app):
+    return [add_device(app, "tok-a"), add_device(app, "tok-b", phone="+8613711110002")]
+
+
+def broadcast(client, app, **fields) -> Push:
+    answer = push_app(client, app, body(audience_type="all", **fields))
+    assert answer["ret_code"] == 0, answer
+    push = Push.objects.get(pk=answer["push_id"])
+    fanout.start(push.pk)
+    push.refresh_from_db()
+    return push
+
+
+def test_a_broadcast_has_its_own_id_as_collapse_id_and_a_list_push_none(client, app, devices):
+    first = broadcast(client, app)
+    assert first.collapse_id == first.pk
+    listed = push_app(client, app, body(token_list=["tok-a"]))
+    assert Push.objects.get(pk=listed["push_id"]).collapse_id == 0
+
+
+def test_a_later_push_reusing_the_collapse_id_replaces_the_earlier_one(client, app, devices, clock):
+    now = timezone.now()
+    clock(now.timestamp())
+    first = broadcast(client, app)
+    device = devices[0]
+    assert [d.push_id for d in inbox(device, 0, now)] == [first.pk]
+    clock((now + timedelta(seconds=2)).timestamp())
+
+    second = broadcast(client, app, collapse_id=first.pk)
+
+    first.refresh_from_db()
+    assert first.status == "PUSH_COLLAPSED"
+    shown = inbox(device, 0, now + timedelta(seconds=2))
+    assert [d.push_id for d in shown] == [second.pk]
+    assert shown[0].push.collapse_id == first.pk  # the app replaces what it shows by it
+    assert set(first.deliveries.values_list("state", flat=True)) == {"revoked"}
+    assert second.status == "PUSH_FINISHED"
+
+
+def test_the_sms_of_what_the_replaced_push_never_delivered_is_canceled(
+    client, app, devices, sms, clock
+):
+    now = timezone.now()
+    clock(now.timestamp())
+    info = {
+        "delay_trigger_time": 300,
+        "trigger_condition": 1,
+        "sms_app_id": "1400006666",
+        "sms_template_id": "449739",
+        "sms_template_params": ["报销单 42", "明天"],
+    }
+    first = broadcast(client, app, resend_by_sms=True, sms_info=info)
+    clock((now + timedelta(seconds=2)).timestamp())
+    broadcast(client, app, collapse_id=first.pk)
+
+    fallback.sweep(now + timedelta(seconds=301))
+
+    outcomes = set(first.deliveries.values_list("outcome", flat=True))
+    assert outcomes == {Delivery.Outcome.CANCELED}
+
+
+def test_a_scheduled_replacement_replaces_only_when_it_starts(client, app, devices, clock):
+    now = timezone.now().replace(microsecond=0)
+    clock(now.timestamp())
+    first = broadcast(client, app)
+    clock((now + timedelta(seconds=2)).timestamp())
+    later = (now + timedelta(hours=1)).astimezone(timezone.get_fixed_timezone(480))
+    answer = push_app(
+        client,
+        app,
+        body(
+            audience_type="all",
+            collapse_id=first.pk,
+            send_time=later.strftime("%Y-%m-%d %H:%M:%S"),
+        ),
+    )
+    second = Push.objects.get(pk=answer["push_id"])
+    first.refresh_from_db()
+    assert (first.status, second.status) == ("PUSH_FINISHED", "PUSH_WAIT")
+
+    fanout.start_due(now=second.send_at)
+    first.refresh_from_db()
+    assert first.status == "PUSH_COLLAPSED"
+
+
+def test_another_apps_push_is_never_replaced(client, app, devices, personas, clock):
+    from tests.push.conftest import outsider_app
+
+    now = timezone.now()
+    clock(now.timestamp())
+    other = outsider_app(personas)
+    add_device(other, "tok-x")
+    theirs = broadcast(client, other)
+    clock((now + timedelta(seconds=2)).timestamp())
+    broadcast(client, app, collapse_id=theirs.pk)
+    theirs.refresh_from_db()
+    assert theirs.status == "PUSH_FINISHED"
