@@ -64,6 +64,13 @@ def send_sweep() -> dict:
     return result
 
 
+def purge_call_counts() -> int:
+    """Every hour: the TPNS API call counts of windows long over (``push.tpns.quota``)."""
+    from .tpns import quota
+
+    return quota.prune(timezone.now())
+
+
 def rollup_daily_stats() -> int:
     """Every minute: the dashboard's figures for today and yesterday, and recent pushes'."""
     return rollup.refresh() + rollup.refresh_pushes()

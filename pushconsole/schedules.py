@@ -13,6 +13,7 @@ SCHEDULES = {
     "push: supplementary SMS due checks": ("push.tasks.fallback_sweep", "I", 1),
     "push: hand queued deliveries to APNs and FCM": ("push.tasks.send_sweep", "I", 1),
     "push: dashboard figures": ("push.tasks.rollup_daily_stats", "I", 1),
+    "push: forget old TPNS API call counts": ("push.tasks.purge_call_counts", "H", None),
     "accounts: forget used signatures and failure counts": (
         "accounts.tasks.purge_auth_records",
         "I",

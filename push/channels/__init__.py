@@ -137,6 +137,15 @@ def per_device_columns(services: set[str], *, now, due, push) -> dict:
     listed = ", ".join(f"'{ChannelKind(kind).value}'" for kind in sorted(services))
     ours = f"d.channel IN ({listed})"
     pruned = f"({ours} AND d.channel_token_invalid_at IS NOT NULL)"
+    reason = "'pruned: ' || d.channel_token_invalid_reason"
+    if skipped := services & uncollapsible(push):
+        # TPNS's force_collapse false: a replacing push is not sent where it cannot replace.
+        names = ", ".join(f"'{kind}'" for kind in sorted(skipped))
+        pruned = f"({pruned} OR d.channel IN ({names}))"
+        reason = (
+            f"CASE WHEN d.channel IN ({names}) THEN '{NO_COLLAPSE_ANSWER}' "
+            "ELSE 'pruned: ' || d.channel_token_invalid_reason END"
+        )
     moment = "%s::timestamptz" if connection.vendor == "postgresql" else "%s"
     at = connection.ops.adapt_datetimefield_value(now)
     columns = {
@@ -148,8 +157,7 @@ def per_device_columns(services: set[str], *, now, due, push) -> dict:
         "sent_at": (f"CASE WHEN NOT {ours} THEN {moment} END", [at]),
         "send_after": (f"CASE WHEN {ours} AND NOT {pruned} THEN {moment} END", [at]),
         "channel_answer": (
-            f"CASE WHEN {pruned} THEN substr('pruned: ' || d.channel_token_invalid_reason, 1, 100)"
-            " ELSE '' END",
+            f"CASE WHEN {pruned} THEN substr({reason}, 1, 100) ELSE '' END",
             [],
         ),
         "answered_at": (f"CASE WHEN {pruned} THEN {moment} END", [at]),
@@ -161,6 +169,20 @@ def per_device_columns(services: set[str], *, now, due, push) -> dict:
             [at, connection.ops.adapt_datetimefield_value(due)],
         )
     return columns
+
+
+# Channels that cannot replace a notification by key (TPNS: "OPPO/vivo 不支持覆盖").
+NO_COLLAPSE = {ChannelKind.OPPO, ChannelKind.VIVO}
+NO_COLLAPSE_ANSWER = "not sent: this channel cannot replace a notification (force_collapse)"
+
+
+def uncollapsible(push) -> set[str]:
+    """The channels a push that replaces an earlier one (``collapse_id``) skips: OPPO and vivo
+    cannot replace, so TPNS did not send them such a push unless ``force_collapse`` was true."""
+    options = push.options or {}
+    if not options.get("collapse_id") or options.get("force_collapse"):
+        return set()
+    return {kind.value for kind in NO_COLLAPSE}
 
 
 def shown_details(kind: str, config: dict) -> dict:

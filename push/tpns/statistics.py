@@ -42,7 +42,7 @@ from .auth import now as clock_now
 from .parse import overview
 from .parse.fields import BEIJING
 from .parse.options import SEND_AHEAD_MAX
-from .views import _push_state, _sms_stat
+from .views import _push_of, _push_state, _sms_stat
 
 VENDORS = frozenset(ChannelKind.vendors())
 # Pushes summed per chunk: ``stats.summaries`` counts a chunk in a few grouped queries.
@@ -198,6 +198,27 @@ def totals(pushes: QuerySet, key, now: datetime) -> dict:
         for push in chunk:
             out[key(push)].add(figures[push.pk])
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# POST /v3/statistics/get_push_task_stat_channel
+
+
+@tpns_api(camel=True, quota=quotas.STATISTICS)
+def get_push_task_stat_channel(request, app: Application) -> dict:
+    """One push's funnel per channel (``push.stats``' ``channels``), built as the overviews
+    build theirs (``Totals.push_stat_data``): "xg" (our built-in channel) always, each other
+    channel ("apns", "fcm", "hw", "xm", "oppo", "vivo", "honor", "mz") when it carried
+    deliveries of the push, then "all", as TPNS's example lists them. Arrivals count the app's
+    reports and the vendors' receipts alike, as TPNS's arrivalUv did."""
+    push = _push_of(app, parse.load(request.body))
+    totals = Totals()
+    totals.add(stats.summary(push))
+    return {
+        "retCode": RetCode.OK.value,
+        "errMsg": NO_ERROR,
+        "pushStatDataAll": totals.push_stat_data(),
+    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ urlpatterns = [
     path("statistics/get_push_record", views.get_push_record, name="tpns-push-record"),
     path(
         "statistics/get_push_task_stat_channel",
-        views.get_push_task_stat_channel,
+        statistics.get_push_task_stat_channel,
         name="tpns-push-stat-channel",
     ),
     path("push/cancel_timing_task", control.cancel_timing_task, name="tpns-cancel-timing-task"),

@@ -14,8 +14,8 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
-from push import channels, stats
-from push.models import PHONE_ACCOUNT_TYPE, Application, ChannelKind, Device, DeviceAccount, Push
+from push import stats
+from push.models import PHONE_ACCOUNT_TYPE, Application, Device, DeviceAccount, Push
 from sms.numbers import InvalidNumber, normalize
 
 from . import RetCode, TpnsError, parse
@@ -303,9 +303,6 @@ def get_push_record(request, app: Application) -> dict:
     return {**answer, "count": pushes.count(), "pushRecordData": records}
 
 
-TPNS_CHANNELS = channels.TPNS_NAMES
-
-
 def _push_state(figures: dict) -> dict:
     """A channel's pushState. Every channel answers the Android keys and the iOS ones (a
     subset): pushActiveUv every target, pushOnlineUv what the channel accepted (APNs and FCM:
@@ -318,28 +315,6 @@ def _push_state(figures: dict) -> dict:
         "verifySvcUv": figures["arrived"],
         "clickUv": figures["clicked"],
         "cleanupUv": figures["dismissed"],
-    }
-
-
-@tpns_api(camel=True, quota=quotas.STATISTICS)
-def get_push_task_stat_channel(request, app: Application) -> dict:
-    """The funnel per channel (``push.stats``' ``channels``): "xg" (our built-in channel)
-    always, each other channel ("apns", "fcm", "hw", "xm", "oppo", "vivo", "honor", "mz") when
-    it carried deliveries of the push, and "all", their sum. Arrivals count the app's reports
-    and the vendors' receipts alike, as TPNS's arrivalUv did."""
-    push = _push_of(app, parse.load(request.body))
-    carried = {c["channel"]: c for c in stats.summary(push)["channels"]}
-    none = dict.fromkeys(stats.CHANNEL_KEYS, 0)
-    states = [
-        {"channel": name, "pushState": _push_state(carried.get(channel, none))}
-        for channel, name in TPNS_CHANNELS.items()
-        if channel in carried or channel == ChannelKind.BUILTIN
-    ]
-    total = {key: sum(s["pushState"][key] for s in states) for key in _push_state(none)}
-    return {
-        "retCode": RetCode.OK.value,
-        "errMsg": NO_ERROR,
-        "pushStatDataAll": [{"channel": "all", "pushState": total}, *states],
     }
 
 

@@ -296,7 +296,7 @@ def channel_stat(client, app, push) -> dict:
 def test_tpns_channel_statistics_report_xg_apns_fcm_and_their_sum(client, ios_app, mixed_push):
     states = channel_stat(client, ios_app, mixed_push)
 
-    assert list(states) == ["all", "xg", "apns", "fcm"]
+    assert list(states) == ["xg", "apns", "fcm", "all"]
     assert states["xg"] == {
         "pushActiveUv": 3,
         "pushOnlineUv": 3,
@@ -304,6 +304,8 @@ def test_tpns_channel_statistics_report_xg_apns_fcm_and_their_sum(client, ios_ap
         "verifySvcUv": 1,
         "clickUv": 1,
         "cleanupUv": 0,
+        "callbackVerifySvcUv": 0,
+        "verifyUv": 1,
     }
     assert states["apns"] == {
         "pushActiveUv": 10,
@@ -312,6 +314,8 @@ def test_tpns_channel_statistics_report_xg_apns_fcm_and_their_sum(client, ios_ap
         "verifySvcUv": 1,
         "clickUv": 0,
         "cleanupUv": 0,
+        "callbackVerifySvcUv": 0,
+        "verifyUv": 1,
     }
     assert states["fcm"] == {
         "pushActiveUv": 2,
@@ -320,6 +324,8 @@ def test_tpns_channel_statistics_report_xg_apns_fcm_and_their_sum(client, ios_ap
         "verifySvcUv": 1,
         "clickUv": 0,
         "cleanupUv": 1,
+        "callbackVerifySvcUv": 0,
+        "verifyUv": 1,
     }
     assert states["all"] == {
         "pushActiveUv": 15,
@@ -328,6 +334,9 @@ def test_tpns_channel_statistics_report_xg_apns_fcm_and_their_sum(client, ios_ap
         "verifySvcUv": 3,
         "clickUv": 1,
         "cleanupUv": 1,
+        # The doc's formula: the vendors' receipts plus the arrivals of xg, APNs and FCM.
+        "callbackVerifySvcUv": 3,
+        "verifyUv": 3,
     }
 
 
@@ -337,7 +346,7 @@ def test_tpns_channel_statistics_list_xg_always_and_a_service_only_when_it_carri
 
     states = channel_stat(client, ios_app, push)
 
-    assert list(states) == ["all", "xg", "apns"]
+    assert list(states) == ["xg", "apns", "all"]
     assert states["xg"]["pushActiveUv"] == 0
     assert states["apns"]["pushOnlineUv"] == states["all"]["pushOnlineUv"] == 1
 
@@ -351,7 +360,7 @@ def test_tpns_channel_statistics_name_the_vendor_channels_as_tpns_did(client, ap
 
     states = channel_stat(client, app, push)
 
-    assert list(states) == ["all", "xg", "hw", "xm", "oppo", "vivo", "honor", "mz"]
+    assert list(states) == ["xg", "hw", "xm", "oppo", "vivo", "honor", "mz", "all"]
     assert states["hw"]["pushActiveUv"] == 2 and states["hw"]["arrivalUv"] == 1
     assert states["mz"]["pushOnlineUv"] == 1
     assert states["all"]["pushActiveUv"] == 7

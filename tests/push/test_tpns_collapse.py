@@ -113,3 +113,38 @@ def test_another_apps_push_is_never_replaced(client, app, devices, personas, clo
     broadcast(client, app, collapse_id=theirs.pk)
     theirs.refresh_from_db()
     assert theirs.status == "PUSH_FINISHED"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_oppo_and_vivo_get_a_replacing_push_only_with_force_collapse(
+    client, app, devices, clock, settings, force
+):
+    """TPNS: OPPO and vivo cannot replace a notification, so a push with collapse_id is not
+    sent to them unless force_collapse is true (the built-in channel still carries it)."""
+    from push import channels
+    from tests.fakes.oppo import FakeOppo
+
+    with FakeOppo() as oppo:
+        settings.PUSH_OPPO_URL = oppo.url
+        settings.PUSH_CHANNEL_CA_FILE = oppo.ca_file
+        config = oppo.config()
+        config.pop("receipt_url")
+        channels.store_credentials(app, "oppo", config)
+        add_device(app, "tok-o", channel="oppo", channel_token="OPPO_CN_fuzz1")
+        now = timezone.now()
+        clock(now.timestamp())
+        first = broadcast(client, app)
+        clock((now + timedelta(seconds=2)).timestamp())
+
+        second = broadcast(client, app, collapse_id=first.pk, force_collapse=force)
+
+    delivery = second.deliveries.get(device__token="tok-o")
+    if force:
+        assert (delivery.state, delivery.channel) == ("queued", "oppo")
+    else:
+        assert (delivery.state, delivery.channel_answer) == (
+            "failed",
+            channels.NO_COLLAPSE_ANSWER,
+        )
+    on_inbox = second.deliveries.get(device__token="tok-a")
+    assert (on_inbox.state, on_inbox.channel) == ("sent", "builtin")

@@ -83,3 +83,20 @@ def test_two_hundred_plans_a_beijing_day_then_1008028_until_the_next(
     # Beijing's midnight (16:00 UTC) starts the next day.
     clock(datetime(2030, 1, 7, 16, 0, tzinfo=UTC).timestamp())
     assert add(client, app, EXAMPLE)["retCode"] == 0
+
+
+def test_call_counts_of_windows_long_over_are_forgotten(app):
+    from datetime import timedelta
+
+    from push.models import ApiCallCount
+
+    now = datetime(2030, 1, 7, 3, 0, tzinfo=UTC)
+    for family, start in [
+        (quota.STATISTICS, now - timedelta(days=2)),  # over: forgotten
+        (quota.PLANS, now - timedelta(hours=20)),  # today's (Beijing) plan day: kept
+        (quota.STATISTICS, quota.window_of(now)),  # this hour: kept
+    ]:
+        ApiCallCount.objects.create(application=app, family=family, window_start=start, calls=5)
+
+    assert quota.prune(now) == 1
+    assert ApiCallCount.objects.count() == 2
