@@ -311,7 +311,9 @@ def _vendor_categories(push: Push) -> list[tuple[str, object]]:
 def push_detail(request, pk):
     account = request.account
     push = get_object_or_404(
-        Push.objects.select_related("application", "created_by", "pinned_signature"),
+        Push.objects.select_related(
+            "application", "created_by", "pinned_signature", "package", "loop"
+        ),
         pk=pk,
         application__account=account,
     )

@@ -210,3 +210,10 @@ def test_the_same_idempotency_key_answers_the_same_loop(client, app, devices, at
 
     assert first["push_id"] == again["push_id"] and len(first["push_id"]) == 6
     assert Push.objects.count() == 6
+
+
+def test_the_push_page_says_which_loop_a_push_is_of(client, app, devices, at_now, personas):
+    answer = push_app(client, app, body(audience_type="all", loop_param=loop()))
+    client.force_login(personas.owner)
+    page = client.get(f"/a/{app.account_id}/push/pushes/{answer['push_id'][2]}/").content
+    assert "one of 6 pushes of loop" in page.decode()

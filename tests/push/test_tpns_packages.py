@@ -684,3 +684,16 @@ def test_package_pushes_share_the_one_per_second_limit_of_all_and_tag(client, ap
 
     assert (all_push["ret_code"], again["ret_code"], later["ret_code"]) == (1008028, 1008028, 0)
     assert Push.objects.count() == 2
+
+
+def test_the_push_page_shows_the_package_the_api_pushed_to(client, app, personas, clock):
+    clock(datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+    add_device(app, "tok-pkg")
+    upload_id = upload(client, app, "pkg.txt", b"tok-pkg\n\x01bad\n")["uploadId"]
+    answer = push_app(client, app, push_body(upload_id=upload_id))
+    push = Push.objects.get(pk=answer["push_id"])
+    client.force_login(personas.owner)
+
+    page = client.get(f"/a/{app.account_id}/push/pushes/{push.pk}/").content.decode()
+
+    assert f"upload {upload_id}" in page and "pkg.txt" in page and "1 bad" in page
