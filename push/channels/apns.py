@@ -155,8 +155,10 @@ def prepare(push, *, now: datetime | None = None) -> Prepared:
         "apns-priority": "5" if silent else "10",
         "apns-expiration": str(_expiration(push, now)),
     }
-    collapse_id = (push.options or {}).get("collapse_id")
-    if collapse_id is not None:
+    # TPNS's collapse_id (every broadcast has one: push.collapse_id), so that a later push
+    # reusing it replaces this notification on the device.
+    collapse_id = (push.options or {}).get("collapse_id") or push.collapse_id
+    if collapse_id:
         headers["apns-collapse-id"] = str(collapse_id)
     return Prepared(body=body, options=headers, size=len(body))
 

@@ -179,6 +179,10 @@ def _message(push: Push, *, now: datetime, push_id: str) -> dict:
             message["notification"]["image"] = image
         if notification := _android_notification(part, data):
             android["notification"] = notification
+        # TPNS's collapse_id replaces the notification on the device (the tag); the
+        # collapse_key above, which also drops stored messages, only when one was given.
+        if tag := (push.options or {}).get("collapse_id") or push.collapse_id:
+            android.setdefault("notification", {})["tag"] = str(tag)
     else:
         data["title"] = push.title
         data["content"] = push.content

@@ -104,8 +104,8 @@ def _message(push: Push, *, now: datetime, push_id: str) -> dict:
         }
         if image := (push.message or {}).get("xg_media_resources"):
             notification["image"] = image
-        if (collapse_id := (push.options or {}).get("collapse_id")) is not None:
-            notification["tag"] = str(collapse_id)
+        if tag := (push.options or {}).get("collapse_id") or push.collapse_id:
+            notification["tag"] = str(tag)
         android["notification"] = notification
     data = huawei.custom_data(push, push_id=push_id)
     return {"data": huawei.compact(data).decode(), "android": android}

@@ -287,8 +287,9 @@ def _message(push: Push, *, now: datetime, push_id: str) -> dict:
             notification["importance"] = level
         if image := (push.message or {}).get("xg_media_resources"):
             notification["image"] = image
-        if collapse_id is not None:
-            notification["tag"] = str(collapse_id)
+        # TPNS's collapse_id (every broadcast has one) replaces the notification on the device.
+        if tag := collapse_id or push.collapse_id:
+            notification["tag"] = str(tag)
         android["notification"] = notification
     else:
         android["urgency"] = "NORMAL"

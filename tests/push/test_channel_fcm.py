@@ -436,6 +436,7 @@ def test_an_android_notification_maps_every_field():
                 "icon": "ic_push",
                 "notification_count": 3,
                 "click_action": "com.example.OPEN_ORDER",
+                "tag": "77",  # collapse_id: a later push reusing it replaces this one
             },
         },
     }

@@ -148,3 +148,32 @@ def test_oppo_and_vivo_get_a_replacing_push_only_with_force_collapse(
         )
     on_inbox = second.deliveries.get(device__token="tok-a")
     assert (on_inbox.state, on_inbox.channel) == ("sent", "builtin")
+
+
+def test_a_broadcast_gives_the_channels_its_collapse_id_to_replace_by(app):
+    """APNs's apns-collapse-id and the notification tag of FCM and Huawei carry the push's
+    collapse id (its own id for a broadcast given none), so that a later push reusing it
+    replaces the notification on the device; FCM's collapse_key (which also drops stored
+    messages) only when the push named one."""
+    from datetime import UTC, datetime
+
+    from push.channels import apns, fcm, huawei
+
+    now = datetime(2030, 1, 7, tzinfo=UTC)
+    push = Push(
+        pk=4711,
+        application=app,
+        audience_type="all",
+        message_type="notify",
+        title="t",
+        content="c",
+        message={"title": "t", "content": "c"},
+        expire_time=3600,
+        created_at=now,
+    )
+    assert apns.prepare(push, now=now).options["apns-collapse-id"] == "4711"
+    android = fcm.prepare(push, now=now).body["android"]
+    assert android["notification"]["tag"] == "4711" and "collapse_key" not in android
+    assert huawei.prepare(push, now=now).body["android"]["notification"]["tag"] == "4711"
+    push.audience_type = "token_list"  # a list push: no collapse id, nothing to replace by
+    assert "apns-collapse-id" not in apns.prepare(push, now=now).options
