@@ -64,6 +64,14 @@ def send_sweep() -> dict:
     return result
 
 
+def clock() -> dict:
+    """Handle what falls due within about a second (``push.clock``); the minute schedule only
+    restarts it if a hand-over was lost."""
+    from . import clock as due_clock
+
+    return due_clock.run()
+
+
 def purge_call_counts() -> int:
     """Every hour: the TPNS API call counts of windows long over (``push.tpns.quota``)."""
     from .tpns import quota

@@ -14,6 +14,12 @@ SCHEDULES = {
     "push: hand queued deliveries to APNs and FCM": ("push.tasks.send_sweep", "I", 1),
     "push: dashboard figures": ("push.tasks.rollup_daily_stats", "I", 1),
     "push: forget old TPNS API call counts": ("push.tasks.purge_call_counts", "H", None),
+    # Runs for minutes and hands over to itself; this only restarts a lost one.
+    "push: due clock (SMS, scheduled pushes, sends within a second)": (
+        "push.tasks.clock",
+        "I",
+        1,
+    ),
     "accounts: forget used signatures and failure counts": (
         "accounts.tasks.purge_auth_records",
         "I",

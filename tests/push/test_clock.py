@@ -1,0 +1,135 @@
+"""The due clock (push.clock): what falls due is handled at the next look, once a second, on a
+clock the test moves; an empty system costs one statement a look; one clock runs at a time and
+hands over to the next before its task would be killed."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from push import clock, fanout
+from push.models import Push
+from tests.push.conftest import add_device
+from tests.push.test_fallback import outcomes, sms_push
+
+
+class Clock:
+    def __init__(self, start):
+        self.t, self.wall, self.slept = 0.0, start, []
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.t += seconds
+        self.wall += timedelta(seconds=seconds)
+
+    def now(self):
+        return self.wall
+
+
+def test_an_empty_system_costs_one_statement_a_look(app):
+    with CaptureQueriesContext(connection) as queries:
+        assert clock.tick(timezone.now()) == {}
+    assert len(queries) == 1
+
+
+def test_a_due_sms_is_decided_at_the_first_look_after_its_due_time(app, sms):
+    add_device(app, "tok-a", phone="+8613711110001")
+    push = sms_push(app, ["tok-a"], trigger=1)
+    due = push.deliveries.get().sms_due_at
+
+    assert clock.tick(due - timedelta(seconds=1)) == {}
+    assert outcomes(push) == {"tok-a": ""}
+    done = clock.tick(due + timedelta(seconds=1))
+
+    assert done["sms"]["batches"] >= 1
+    assert outcomes(push) == {"tok-a": "sent"}
+
+
+def test_a_scheduled_push_starts_at_the_first_look_after_its_send_time(app):
+    add_device(app, "tok-a")
+    now = timezone.now()
+    push = fanout.accept(
+        Push(
+            application=app,
+            audience_type="all",
+            message_type="notify",
+            title="t",
+            content="c",
+            send_at=now + timedelta(seconds=30),
+        ),
+        now=now,
+    )
+    assert push.status == "PUSH_WAIT"
+
+    assert clock.tick(now + timedelta(seconds=29)) == {}
+    assert clock.tick(now + timedelta(seconds=31)) == {"started": 1}
+    push.refresh_from_db()
+    assert push.deliveries.count() == 1
+
+
+def test_the_clock_looks_once_a_second_then_hands_over(app):
+    moments = Clock(timezone.now())
+    handed = []
+
+    totals = clock.run(
+        seconds=5,
+        clock=moments.monotonic,
+        sleep=moments.sleep,
+        now=moments.now,
+        hand_over=lambda: handed.append(1),
+    )
+
+    assert totals == {"ticks": 5, "busy": 0}
+    assert moments.slept == [1.0] * 5 and handed == [1]
+
+
+@pytest.mark.postgres
+def test_a_second_clock_waits_for_the_lock_then_leaves(app):
+    """Another connection holds the clock's lock (a clock running elsewhere): this one waits
+    LOCK_WAIT_SECONDS on its own clock, looks at nothing and leaves."""
+    import psycopg
+
+    from lib.locks import key_sql
+
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        user=settings["USER"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    )
+    try:
+        other.execute(f"SELECT pg_advisory_lock({key_sql('push-clock', '%s')})", ["1"])
+        moments = Clock(timezone.now())
+        handed = []
+
+        result = clock.run(
+            seconds=5,
+            clock=moments.monotonic,
+            sleep=moments.sleep,
+            now=moments.now,
+            hand_over=lambda: handed.append(1),
+        )
+
+        assert result == {"skipped": 1} and handed == []
+        assert sum(moments.slept) >= clock.LOCK_WAIT_SECONDS
+    finally:
+        other.close()
+    # With the other clock gone, this one runs.
+    moments = Clock(timezone.now())
+    assert (
+        clock.run(
+            seconds=1,
+            clock=moments.monotonic,
+            sleep=moments.sleep,
+            now=moments.now,
+            hand_over=lambda: None,
+        )["ticks"]
+        == 1
+    )
