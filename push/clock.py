@@ -6,9 +6,12 @@ p99 59 s late). The clock is one task that, for ``RUN_SECONDS``, asks once a sec
 statement of three ``EXISTS`` probes, each on the partial index of what it looks for) whether
 anything is due, and if so handles it at once:
 
-- supplementary SMS due (``push_delivery_fallback_due_idx``) → ``fallback.sweep``;
-- scheduled pushes and loop occurrences due (``push_wait_idx``) → ``fanout.start_due``;
-- channel sends due, retries included (``push_delivery_send_due_idx``) → ``sender.run``.
+- supplementary SMS due (``push_delivery_fallback_due_idx``) → ``fallback.sweep`` of a few
+  batches, with helper sweeps queued for a larger backlog (``fallback.share_backlog``);
+- scheduled pushes and loop occurrences due (``push_wait_idx``) → released with a start task
+  each (``fanout.release_due``): the clock never writes a broadcast's chunks itself;
+- channel sends due, retries included (``push_delivery_send_due_idx``) → ``sender.run`` for
+  at most ``SENDER_SECONDS``.
 
 Then it hands over to a new clock task before it ends (the cluster kills a task at 240 s). One
 clock runs at a time: it holds a session advisory lock (``push-clock``) while it runs, and a
@@ -41,6 +44,7 @@ RUN_SECONDS = 170.0  # well inside the cluster's 240 s task timeout
 TICK_SECONDS = 1.0
 LOCK_WAIT_SECONDS = 5.0  # a successor waits this long for its predecessor to let go
 SENDER_SECONDS = 20.0  # a tick sends for at most this long before it looks again
+SMS_BATCHES = 10  # a tick decides at most this many batches itself (helpers take the rest)
 
 
 def due(now) -> tuple[bool, bool, bool]:
@@ -73,9 +77,10 @@ def tick(now=None) -> dict:
     sms, pushes_due, sends = due(now)
     done: dict = {}
     if pushes_due:
-        done["started"] = fanout.start_due(now)
+        done["started"] = len(fanout.release_due(now))
     if sms:
-        done["sms"] = fallback.sweep(now)
+        helpers = fallback.share_backlog(now)
+        done["sms"] = {**fallback.sweep(now, max_batches=SMS_BATCHES), "helpers": helpers}
     if sends:
         done["sent"] = sender.run(seconds=SENDER_SECONDS, now=now)
     return done

@@ -157,6 +157,18 @@ def due_batches(now, *, at_most: int, batch_size: int | None = None) -> int:
     return -(-Delivery.objects.count_due(now, size * at_most) // size)
 
 
+def share_backlog(now) -> int:
+    """With more than one batch due, queue up to ``FALLBACK_WORKERS - 1`` helper sweeps so that
+    the workers of every cluster share the backlog (their claims never overlap); how many.
+    Nothing depends on a helper running: a lost one leaves more for the next sweep."""
+    from django_q.tasks import async_task
+
+    helpers = max(0, due_batches(now, at_most=settings.FALLBACK_WORKERS) - 1)
+    for _ in range(helpers):
+        async_task("push.tasks.fallback_sweep_helper", task_name="fallback sweep helper")
+    return helpers
+
+
 def sweep(now=None, *, batch_size: int | None = None, max_batches: int | None = None) -> dict:
     """Claim and decide due deliveries batch after batch until none is due."""
     size = batch_size or default_batch_size()

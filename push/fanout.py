@@ -210,6 +210,26 @@ def _continue_later(push_id: int) -> None:
     async_task("push.tasks.start_push", push_id, task_name="push fan-out (paced)")
 
 
+def release_due(now=None, *, limit: int = 100) -> list[int]:
+    """The due clock (``push.clock``): scheduled pushes whose send time has come become
+    accepted (``PUSH_INIT``) and get a start task each, as an immediate broadcast does, so the
+    clock never writes a broadcast's chunks itself. A lost task is started by the minute sweep
+    (``start_due``), as for any accepted push."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Push.objects.filter(status=Push.Status.WAIT, send_at__lte=now)
+            .order_by("send_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Push.objects.filter(pk__in=ids, status=Push.Status.WAIT).update(status=Push.Status.INIT)
+        from django_q.tasks import async_task
+
+        for pk in ids:
+            transaction.on_commit(lambda pk=pk: async_task("push.tasks.start_push", pk))
+    return ids
+
+
 def start_due(now=None) -> int:
     """The minute sweep: start scheduled pushes whose time has come, and lost ones."""
     now = now or timezone.now()

@@ -1,8 +1,6 @@
 """django-q2 entry points of the push platform (thin)."""
 
-from django.conf import settings
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from . import fallback, fanout, rollup, sender
 from .models import SweepRun
@@ -29,11 +27,9 @@ def fallback_sweep() -> dict:
     that the workers of every cluster share a backlog (their claims never overlap). Nothing
     depends on a helper running: a lost one only leaves more for the next minute's sweep.
     """
-    helpers = fallback.due_batches(timezone.now(), at_most=settings.FALLBACK_WORKERS) - 1
-    for _ in range(max(0, helpers)):
-        async_task("push.tasks.fallback_sweep_helper", task_name="fallback sweep helper")
+    helpers = fallback.share_backlog(timezone.now())
     result = fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
-    result["helpers"] = max(0, helpers)
+    result["helpers"] = helpers
     SweepRun.record("fallback", result)
     return result
 

@@ -50,6 +50,7 @@ def test_a_due_sms_is_decided_at_the_first_look_after_its_due_time(app, sms):
     assert outcomes(push) == {"tok-a": "sent"}
 
 
+@pytest.mark.django_db(transaction=True)  # the start task is queued on commit
 def test_a_scheduled_push_starts_at_the_first_look_after_its_send_time(app):
     add_device(app, "tok-a")
     now = timezone.now()
@@ -66,9 +67,19 @@ def test_a_scheduled_push_starts_at_the_first_look_after_its_send_time(app):
     )
     assert push.status == "PUSH_WAIT"
 
+    from django_q.models import OrmQ
+
+    OrmQ.objects.all().delete()
     assert clock.tick(now + timedelta(seconds=29)) == {}
     assert clock.tick(now + timedelta(seconds=31)) == {"started": 1}
     push.refresh_from_db()
+    # Released with a start task of its own: the clock never writes a broadcast's chunks.
+    assert push.status == "PUSH_INIT"
+    assert [(q.func(), q.args()) for q in OrmQ.objects.all()] == [
+        ("push.tasks.start_push", (push.pk,))
+    ]
+    assert clock.tick(now + timedelta(seconds=32)) == {}  # released once
+    fanout.start(push.pk)
     assert push.deliveries.count() == 1
 
 
