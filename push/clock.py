@@ -121,14 +121,23 @@ def _hand_over() -> None:
     async_task("push.tasks.clock", task_name="push due clock")
 
 
-_held: list = []  # SQLite: the open lock file while this process's clock runs
+# What holds the lock while this process's clock runs: a database connection of its own
+# (PostgreSQL), or the open lock file (SQLite). Not Django's connection: queueing a task on the
+# ORM broker closes a connection older than CONN_MAX_AGE, and the session lock with it.
+_held: list = []
 
 
 def _try_lock() -> bool:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        raw = connection.get_new_connection(connection.get_connection_params())
+        raw.autocommit = True
+        with raw.cursor() as cursor:
             cursor.execute(f"SELECT pg_try_advisory_lock({key_sql('push-clock', '%s')})", ["1"])
-            return bool(cursor.fetchone()[0])
+            if cursor.fetchone()[0]:
+                _held.append(raw)
+                return True
+        raw.close()
+        return False
     # SQLite (make run: one machine): a lock file beside the database.
     handle = open(_lock_path(), "a")  # noqa: SIM115 (held open while the clock runs)
     try:
@@ -160,8 +169,8 @@ def _lock(clock, sleep) -> bool:
 
 def _unlock() -> None:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT pg_advisory_unlock({key_sql('push-clock', '%s')})", ["1"])
+        while _held:
+            _held.pop().close()  # the session's end lets go of its lock
         return
     while _held:
         handle = _held.pop()

@@ -144,3 +144,28 @@ def test_a_second_clock_waits_for_the_lock_then_leaves(app):
         )["ticks"]
         == 1
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_outlives_djangos_connection_being_recycled(app):
+    """Queueing a task on the ORM broker closes a connection older than CONN_MAX_AGE: the
+    clock's lock is held on a connection of its own, so it survives that."""
+    from lib.locks import key_sql
+
+    def held() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                f" AND objid = ({key_sql('push-clock', '%s')} & 4294967295)::oid",
+                ["1"],
+            )
+            return cursor.fetchone()[0] > 0
+
+    assert clock._try_lock()
+    try:
+        connection.close()  # what close_old_connections does to an old connection
+        assert held()
+    finally:
+        clock._unlock()
+    assert not held()

@@ -25,6 +25,8 @@ SIZES = {
     "apns_all": (2_000, 100_000),  # devices
     "huawei": (2_000, 100_000),  # notifications, 1,000 tokens a request
     "receipts": (2_000, 100_000),  # Huawei receipts, 1,000 a POST
+    # supplementary SMS due at a steady rate (over 5 min at full size), then as many at once
+    "lateness": (2_000, 100_000),
 }
 # figure: "module:function" when it is not bench.<figure>:run
 ENTRY_POINTS = {
