@@ -1,5 +1,8 @@
 """The due clock: what falls due is handled within about a second, not at the next minute.
 
+(It runs for ``RUN_SECONDS`` at a time and hands over, so that a cluster asked to stop is not
+kept waiting: a stopping cluster lets its running tasks finish.)
+
 The task cluster's scheduler looks at its schedules every 30 seconds and runs the minute sweeps
 once a minute, so a supplementary SMS due at 12:00:01 waited for the 12:01 sweep (p50 30 s,
 p99 59 s late). The clock is one task that, for ``RUN_SECONDS``, asks once a second (one
@@ -13,7 +16,8 @@ anything is due, and if so handles it at once:
 - channel sends due, retries included (``push_delivery_send_due_idx``) → ``sender.run`` for
   at most ``SENDER_SECONDS``.
 
-Then it hands over to a new clock task before it ends (the cluster kills a task at 240 s). One
+Then it hands over to a new clock task (the cluster kills a task at 240 s, and waits for a
+running one when it is asked to stop). One
 clock runs at a time: it holds a session advisory lock (``push-clock``) while it runs, and a
 second one, started by the safety-net schedule or a duplicated hand-over, waits a few seconds
 for the lock and otherwise leaves. Nothing depends on the clock being there: the minute sweeps
@@ -40,11 +44,14 @@ from .models import Delivery, Push
 
 log = logging.getLogger(__name__)
 
-RUN_SECONDS = 170.0  # well inside the cluster's 240 s task timeout
+# A stopping cluster waits for its running tasks (deployments give it 30 s or so before they
+# kill it), so a clock runs briefly and hands over often: a run, plus the longest tick, stays
+# well under that.
+RUN_SECONDS = 15.0
 TICK_SECONDS = 1.0
-LOCK_WAIT_SECONDS = 5.0  # a successor waits this long for its predecessor to let go
-SENDER_SECONDS = 20.0  # a tick sends for at most this long before it looks again
-SMS_BATCHES = 10  # a tick decides at most this many batches itself (helpers take the rest)
+LOCK_WAIT_SECONDS = 3.0  # a successor waits this long for its predecessor to let go
+SENDER_SECONDS = 5.0  # a tick sends for at most this long before it looks again
+SMS_BATCHES = 5  # a tick decides at most this many batches itself (helpers take the rest)
 
 
 def due(now) -> tuple[bool, bool, bool]:

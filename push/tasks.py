@@ -61,8 +61,8 @@ def send_sweep() -> dict:
 
 
 def clock() -> dict:
-    """Handle what falls due within about a second (``push.clock``); the minute schedule only
-    restarts it if a hand-over was lost."""
+    """Handle what falls due within about a second (``push.clock``) for a few seconds, then hand
+    over to the next; the minute schedule only restarts it if a hand-over was lost."""
     from . import clock as due_clock
 
     return due_clock.run()
