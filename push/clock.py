@@ -28,7 +28,6 @@ costs one cheap statement a second.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import tempfile
 import time
@@ -41,8 +40,6 @@ from lib.locks import key_sql
 
 from . import fallback, fanout, sender
 from .models import Delivery, Push
-
-log = logging.getLogger(__name__)
 
 # A stopping cluster waits for its running tasks (deployments give it 30 s or so before they
 # kill it), so a clock runs briefly and hands over often: a run, plus the longest tick, stays

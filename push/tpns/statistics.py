@@ -42,7 +42,7 @@ from .auth import now as clock_now
 from .parse import overview
 from .parse.fields import BEIJING
 from .parse.options import SEND_AHEAD_MAX
-from .views import _push_of, _push_state, _sms_stat
+from .views import base_push_state, push_of, sms_figures
 
 VENDORS = frozenset(ChannelKind.vendors())
 # Pushes summed per chunk: ``stats.summaries`` counts a chunk in a few grouped queries.
@@ -173,7 +173,7 @@ class Totals:
             **self.sms,
             "blocked_by_reason": dict(self.blocked),
         }
-        answer = {k: v for k, v in _sms_stat(summed).items() if k not in _SMS_SETTINGS}
+        answer = {k: v for k, v in sms_figures(summed).items() if k not in _SMS_SETTINGS}
         return {**answer, "pushes": self.sms_pushes}
 
 
@@ -181,7 +181,7 @@ def push_state(figures: dict, channel: str) -> dict:
     """A channel's ``pushState`` from its ``stats.channel_figures`` (see the module)."""
     vendor = channel in VENDORS
     return {
-        **_push_state(figures),
+        **base_push_state(figures),
         "verifySvcUv": figures["accepted"] if vendor else figures["arrived"],
         "callbackVerifySvcUv": figures["arrived_by_vendor"] if vendor else 0,
         "verifyUv": figures["arrived"],
@@ -211,7 +211,7 @@ def get_push_task_stat_channel(request, app: Application) -> dict:
     channel ("apns", "fcm", "hw", "xm", "oppo", "vivo", "honor", "mz") when it carried
     deliveries of the push, then "all", as TPNS's example lists them. Arrivals count the app's
     reports and the vendors' receipts alike, as TPNS's arrivalUv did."""
-    push = _push_of(app, parse.load(request.body))
+    push = push_of(app, parse.load(request.body))
     totals = Totals()
     totals.add(stats.summary(push))
     return {

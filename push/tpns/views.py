@@ -201,7 +201,7 @@ def account_query(request, app: Application) -> dict:
 # POST /v3/statistics/get_push_record and /v3/statistics/get_push_task_stat_channel
 
 
-def _push_of(app: Application, data: dict) -> Push:
+def push_of(app: Application, data: dict) -> Push:
     push_id = parse.push_id(data)
     push = Push.objects.filter(application=app, pk=push_id).first()
     if push is None:
@@ -225,7 +225,7 @@ def _push_stat(figures: dict) -> dict:
     return {k: figures[k] for k in stats.FUNNEL_KEYS}
 
 
-def _sms_stat(sms: dict) -> dict:
+def sms_figures(sms: dict) -> dict:
     """The supplementary-SMS figures TPNS never had (push.stats.summary), camel-cased."""
     if not sms["enabled"]:
         return {"enabled": False}
@@ -279,7 +279,7 @@ def _record_of(push: Push, summary: dict | None = None) -> dict:
             **({"sms_info": push.tpns_sms_info()} if push.resend_by_sms else {}),
         },
         "pushStat": _push_stat(summary),
-        "smsStat": _sms_stat(summary["sms"]),
+        "smsStat": sms_figures(summary["sms"]),
     }
 
 
@@ -288,7 +288,7 @@ def get_push_record(request, app: Application) -> dict:
     data = parse.load(request.body)
     answer = {"retCode": RetCode.OK.value, "errMsg": NO_ERROR}
     if data.get("pushId") is not None:
-        return {**answer, "pushRecordData": [_record_of(_push_of(app, data))]}
+        return {**answer, "pushRecordData": [_record_of(push_of(app, data))]}
     query = parse.parse_record_query(data)
     pushes = Push.objects.filter(
         application=app, created_at__gte=query.start, created_at__lt=query.end
@@ -303,7 +303,7 @@ def get_push_record(request, app: Application) -> dict:
     return {**answer, "count": pushes.count(), "pushRecordData": records}
 
 
-def _push_state(figures: dict) -> dict:
+def base_push_state(figures: dict) -> dict:
     """A channel's pushState. Every channel answers the Android keys and the iOS ones (a
     subset): pushActiveUv every target, pushOnlineUv what the channel accepted (APNs and FCM:
     their acceptance; ours: in the inbox), arrivalUv and verifySvcUv the arrivals the SDK

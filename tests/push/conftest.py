@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,29 @@ def other_app(personas):
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class SteppedClock:
+    """``time.monotonic`` (``monotonic`` or the clock itself), ``time.sleep`` and
+    ``timezone.now`` (``now``, from ``wall``) for code that takes them as parameters: sleeping
+    moves every one of them, and what was slept is kept in ``slept``."""
+
+    def __init__(self, wall=None):
+        self.t, self.wall, self.slept = 100.0, wall, []
+
+    def monotonic(self) -> float:
+        return self.t
+
+    __call__ = monotonic
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.t += seconds
+        if self.wall is not None:
+            self.wall += timedelta(seconds=seconds)
+
+    def now(self):
+        return self.wall
 
 
 def drain(now, *, limit: int) -> None:

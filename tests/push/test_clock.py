@@ -11,24 +11,8 @@ from django.utils import timezone
 
 from push import clock, fanout
 from push.models import Push
-from tests.push.conftest import add_device
+from tests.push.conftest import SteppedClock, add_device
 from tests.push.test_fallback import outcomes, sms_push
-
-
-class Clock:
-    def __init__(self, start):
-        self.t, self.wall, self.slept = 0.0, start, []
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.t += seconds
-        self.wall += timedelta(seconds=seconds)
-
-    def now(self):
-        return self.wall
 
 
 def test_an_empty_system_costs_one_statement_a_look(app):
@@ -84,7 +68,7 @@ def test_a_scheduled_push_starts_at_the_first_look_after_its_send_time(app):
 
 
 def test_the_clock_looks_once_a_second_then_hands_over(app):
-    moments = Clock(timezone.now())
+    moments = SteppedClock(timezone.now())
     handed = []
 
     totals = clock.run(
@@ -117,7 +101,7 @@ def test_a_second_clock_waits_for_the_lock_then_leaves(app):
     )
     try:
         other.execute(f"SELECT pg_advisory_lock({key_sql('push-clock', '%s')})", ["1"])
-        moments = Clock(timezone.now())
+        moments = SteppedClock(timezone.now())
         handed = []
 
         result = clock.run(
@@ -133,7 +117,7 @@ def test_a_second_clock_waits_for_the_lock_then_leaves(app):
     finally:
         other.close()
     # With the other clock gone, this one runs.
-    moments = Clock(timezone.now())
+    moments = SteppedClock(timezone.now())
     assert (
         clock.run(
             seconds=1,

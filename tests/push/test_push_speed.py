@@ -8,22 +8,9 @@ import pytest
 
 from push import fanout
 from push.models import Device, Push
+from tests.push.conftest import SteppedClock
 
 NOW = datetime(2030, 1, 7, 3, 0, tzinfo=UTC)
-
-
-class Clock:
-    """``time.monotonic`` and ``time.sleep`` for ``fanout.start``: sleeping moves it."""
-
-    def __init__(self):
-        self.now, self.slept = 100.0, []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 6))
-        self.now += seconds
 
 
 def devices(app, count: int) -> None:
@@ -48,7 +35,7 @@ def broadcast(app, **options) -> Push:
 def test_a_push_speed_of_1000_writes_1000_deliveries_a_second(app):
     devices(app, 2500)
     push = broadcast(app, push_speed=1000)
-    clock = Clock()
+    clock = SteppedClock()
 
     assert fanout.start(push.pk, now=NOW, clock=clock, sleep=clock.sleep)
 
@@ -65,11 +52,11 @@ def test_a_push_speed_of_1000_writes_1000_deliveries_a_second(app):
 def test_the_time_a_chunk_takes_counts_towards_its_second(app, monkeypatch):
     devices(app, 2000)
     push = broadcast(app, push_speed=1000)
-    clock = Clock()
+    clock = SteppedClock()
     original = fanout.fan_out
 
     def slow_fan_out(*args, **kwargs):
-        clock.now += 0.25  # writing a chunk takes a quarter of a second
+        clock.t += 0.25  # writing a chunk takes a quarter of a second
         return original(*args, **kwargs)
 
     monkeypatch.setattr(fanout, "fan_out", slow_fan_out)
@@ -80,7 +67,7 @@ def test_the_time_a_chunk_takes_counts_towards_its_second(app, monkeypatch):
 def test_without_push_speed_a_push_is_written_at_once(app):
     devices(app, 2500)
     push = broadcast(app)
-    clock = Clock()
+    clock = SteppedClock()
     fanout.start(push.pk, now=NOW, chunk=1000, clock=clock, sleep=clock.sleep)
     assert clock.slept == [] and push.deliveries.count() == 2500
 
@@ -90,7 +77,7 @@ def test_a_long_paced_fan_out_hands_on_to_a_new_task(app, monkeypatch):
     push = broadcast(app, push_speed=1000)
     handed = []
     monkeypatch.setattr(fanout, "_continue_later", handed.append)
-    clock = Clock()
+    clock = SteppedClock()
 
     fanout.start(push.pk, now=NOW, clock=clock, sleep=clock.sleep, seconds=2)
 
@@ -124,6 +111,6 @@ def test_a_list_push_is_not_paced(app, audience_type):
         options={"push_speed": 1000},
     )
     push.save()
-    clock = Clock()
+    clock = SteppedClock()
     fanout.start(push.pk, now=NOW, chunk=1, clock=clock, sleep=clock.sleep)
     assert clock.slept == [] and push.deliveries.count() == 3
