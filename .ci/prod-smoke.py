@@ -9,6 +9,7 @@ exit status 1.
 
 import argparse
 import base64
+import concurrent.futures
 import json
 import sys
 import time
@@ -58,7 +59,7 @@ class Browser:
         self.http = requests.Session()
         self.http.trust_env = False  # loopback: never through a proxy from the environment
 
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+    def request(self, method: str, path: str, *, base: str = "", **kwargs) -> requests.Response:
         headers = {
             "Host": HOST,
             "X-Forwarded-Proto": "https",
@@ -72,7 +73,7 @@ class Browser:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         response = self.http.request(
             method,
-            self.base + path,
+            (base or self.base) + path,
             headers=headers,
             allow_redirects=False,
             timeout=TIMEOUT,
@@ -119,15 +120,15 @@ def running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def wait_for_server(browser: Browser, pids: list[int], deadline: float) -> None:
+def wait_for_server(browser: Browser, pids: list[int], deadline: float, path="/healthz") -> None:
     while True:
         for pid in pids:
-            check(running(pid), f"process {pid} (web or tasks) exited during start-up")
+            check(running(pid), f"process {pid} (web, tasks or poll) exited during start-up")
         try:
-            browser.request("GET", "/healthz")
+            browser.request("GET", path)
             return
         except requests.ConnectionError:
-            check(time.time() < deadline, "gunicorn did not answer within 60 s")
+            check(time.time() < deadline, f"{browser.base}{path} did not answer in time")
             time.sleep(0.5)
 
 
@@ -135,7 +136,13 @@ def run(args) -> None:
     creds = json.loads(open(args.credentials).read().strip().splitlines()[-1])
     base = f"http://127.0.0.1:{args.port}"
     browser = Browser(base)
-    wait_for_server(browser, [args.web_pid, args.tasks_pid], time.time() + 60)
+    wait_for_server(browser, [args.web_pid, args.tasks_pid, args.poll_pid], time.time() + 60)
+    wait_for_server(
+        Browser(f"http://127.0.0.1:{args.poll_port}"),
+        [args.poll_pid],
+        time.time() + 30,
+        "/healthz/poll",
+    )
 
     # Production settings are on: plain HTTP is sent to HTTPS, HSTS on HTTPS answers.
     plain = browser.http.get(
@@ -199,6 +206,18 @@ def run(args) -> None:
     )
     check(device.status_code == 201, f"SDK register answered {device.status_code}: {device.text}")
     device_token = device.json()["token"]
+    # The phone waits for it on the long-poll server (where nginx sends /sdk/v1/messages)
+    # before the push is sent: the push's commit must wake it.
+    poll_base = f"http://127.0.0.1:{args.poll_port}"
+    poller = concurrent.futures.ThreadPoolExecutor(1)
+    waiting = poller.submit(
+        Browser(poll_base).request,
+        "GET",
+        "/sdk/v1/messages",
+        headers=sdk,
+        params={"token": device_token, "after": 0, "wait": 25},
+    )
+    time.sleep(1)  # the poll is in before the push
     basic = base64.b64encode(f"{creds['access_id']}:{creds['secret_key']}".encode()).decode()
     push = browser.request(
         "POST",
@@ -220,24 +239,23 @@ def run(args) -> None:
     )
     print(f"  ok  TPNS push accepted: push_id {result.get('push_id')}")
 
-    # The task cluster fans it out (a task through the Redis broker): the phone receives it.
-    inbox = browser.request(
-        "GET",
-        "/sdk/v1/messages",
-        headers=sdk,
-        params={"token": device_token, "after": 0, "wait": 25},
-    )
+    # The push's commit wakes the waiting phone: it receives it before its 25 s are up.
+    inbox = waiting.result(40)
     got = inbox.json().get("messages", []) if inbox.status_code == 200 else []
     check(
         [m["push_id"] for m in got] == [str(result.get("push_id"))],
-        f"the device did not receive the push within 25 s: {inbox.status_code} {inbox.text[:300]}",
+        f"the waiting device did not receive the push: {inbox.status_code} {inbox.text[:300]}",
     )
-    print("  ok  the task cluster delivered it: the device's inbox holds the push")
+    poller.shutdown()
+    print("  ok  the long-poll server woke the waiting device with the push")
 
     health = browser.request("GET", "/healthz")
     check(
         health.status_code == 200 and health.json().get("ok") is True,
         f"/healthz answered {health.status_code}: {health.text}",
+    )
+    check(
+        health.json().get("poll") == "ok", f"/healthz did not check the poll server: {health.text}"
     )
     # The minute sweep ran in the task cluster: /healthz?require=sweep, what supervisors ask.
     while True:
@@ -260,6 +278,8 @@ def main() -> int:
     parser.add_argument("--sweep-deadline", type=float, required=True)
     parser.add_argument("--web-pid", type=int, required=True)
     parser.add_argument("--tasks-pid", type=int, required=True)
+    parser.add_argument("--poll-port", type=int, required=True)
+    parser.add_argument("--poll-pid", type=int, required=True)
     try:
         run(parser.parse_args())
     except Failed as exc:

@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from .models import Account, ApiKeyPair, Membership, TencentCloudAuthorization
+from .models import (
+    Account,
+    ApiKeyPair,
+    AuditEvent,
+    Invitation,
+    Membership,
+    TencentCloudAuthorization,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -59,3 +66,60 @@ class TencentCloudAuthorizationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # entered by the account's owners in the console
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are sent, resent and revoked on the account's Team page, where
+    each change is in the audit trail. The token exists only in the e-mail."""
+
+    list_display = ["email", "account", "role", "invited_by", "sent_at", "expires_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "account__name"]
+    fields = [
+        "account",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "sent_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The trail is not edited here (deleting an account deletes its trail with it)."""
+
+    list_display = ["at", "account", "actor_name", "action", "target", "before", "after"]
+    list_filter = ["action"]
+    search_fields = ["account__name", "actor_name", "target"]
+    date_hierarchy = "at"
+    fields = [
+        "at",
+        "account",
+        "actor",
+        "actor_name",
+        "action",
+        "target",
+        "before",
+        "after",
+        "detail",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,14 +1,17 @@
 """Management API for accounts: /api/v1/me, /api/v1/accounts/..."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from lib.api import error
 
+from . import team
 from .models import Membership, Role
 from .serializers import (
     AccountSerializer,
@@ -64,8 +67,12 @@ def account_detail(request, account_id):
             found.account, data=request.data, partial=True, context=context
         )
         serializer.is_valid(raise_exception=True)
-        serializer.save()
-        return Response(serializer.data)
+        # The console's path too: the rules, and an audit event in the same transaction.
+        try:
+            team.update_settings(found.account, request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(AccountSerializer(found.account, context=context).data)
     return Response(AccountSerializer(found.account, context=context).data)
 
 

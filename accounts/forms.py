@@ -1,11 +1,15 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import validate_tencent_secret_id, validate_tencent_secret_key
 
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
-        max_length=100, required=False, help_text="A note to tell your keys apart, e.g. “CI”."
+        label=_("Name"),
+        max_length=100,
+        required=False,
+        help_text=_("A note to tell your keys apart, e.g. “CI”."),
     )
 
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from lib.masking import Masking
 
@@ -37,10 +38,10 @@ def validate_time_zone(value: str) -> None:
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    OPERATOR = "operator", "Operator"
-    VIEWER = "viewer", "Viewer"
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    OPERATOR = "operator", _("Operator")
+    VIEWER = "viewer", _("Viewer")
 
 
 # Higher ranks may do everything lower ranks may.
@@ -53,8 +54,8 @@ class Account(models.Model):
     """A tenant: an individual or an organization, with its members."""
 
     class Identity(models.TextChoices):
-        INDIVIDUAL = "individual", "Individual"
-        ORGANIZATION = "organization", "Organization"
+        INDIVIDUAL = "individual", _("Individual")
+        ORGANIZATION = "organization", _("Organization")
 
     name = models.CharField(max_length=100)
     identity = models.CharField(
@@ -132,7 +133,19 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "account"], name="accounts_one_membership")
+            models.UniqueConstraint(fields=["user", "account"], name="accounts_one_membership"),
+            # Exactly one owner: at most one by this partial unique index; at least one because
+            # ownership only moves by ``accounts.team.transfer_ownership`` (old owner → admin,
+            # then new → owner, in one transaction) and the owner cannot be demoted or removed.
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(role="owner"),
+                name="accounts_one_owner",
+                violation_error_message=_(
+                    "An account has exactly one owner; the owner can transfer ownership on the "
+                    "Team page."
+                ),
+            ),
         ]
         ordering = ["account__name", "user__username"]
 
@@ -164,10 +177,16 @@ class KeyLimitReached(Exception):
     """The user already has the most API key pairs allowed."""
 
 
+def keyed_hash(value: str, *, purpose: str) -> str:
+    """HMAC-SHA256 of ``value`` under a key derived from SECRET_KEY and ``purpose``: how
+    secrets we only need to recognise (API SecretKeys, invitation tokens) are stored."""
+    pepper = hashlib.sha256(f"{purpose}:{settings.SECRET_KEY}".encode()).digest()
+    return hmac.new(pepper, value.encode(), hashlib.sha256).hexdigest()
+
+
 def _secret_hash(secret_key: str) -> str:
     """Keyed hash of an API SecretKey (what Basic authentication compares)."""
-    pepper = hashlib.sha256(f"pushconsole-api-key:{settings.SECRET_KEY}".encode()).digest()
-    return hmac.new(pepper, secret_key.encode(), hashlib.sha256).hexdigest()
+    return keyed_hash(secret_key, purpose="pushconsole-api-key")
 
 
 def sign(secret_key: str, timestamp: str, key_id: str, body: bytes) -> str:
@@ -353,9 +372,9 @@ class TencentCloudAuthorization(models.Model):
     """The customer's Tencent Cloud key pair, used to call Cloud SMS on the account's behalf."""
 
     class Status(models.TextChoices):
-        UNCONFIRMED = "unconfirmed", "Not confirmed yet"
-        CONFIRMED = "confirmed", "Confirmed"
-        REFUSED = "refused", "Refused by Tencent Cloud"
+        UNCONFIRMED = "unconfirmed", _("Not confirmed yet")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REFUSED = "refused", _("Refused by Tencent Cloud")
 
     account = models.OneToOneField(
         Account, on_delete=models.CASCADE, related_name="tencent_cloud_authorization"
@@ -481,3 +500,10 @@ class FailedAuthCount(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.count}"
+
+
+# Models in modules of their own: the audit trail of team and account changes and team
+# invitations (accounts.team), and the user's own settings (language).
+from .audit import AuditEvent  # noqa: E402, F401
+from .invitations import Invitation  # noqa: E402, F401
+from .preferences import Preference  # noqa: E402, F401

@@ -69,6 +69,34 @@ def check(scope: str, request: HttpRequest, now: float) -> None:
         raise Throttled(max(1, int(until - now)))
 
 
+def locked_out(scope: str, requests: list[HttpRequest], now: float) -> list[bool]:
+    """``check`` for many requests at once (one Redis round trip, or one query): whether
+    each one's address is locked out of ``scope`` (the long-poll server's batches)."""
+    from .models import FailedAuthCount
+
+    keys, limit = [_key(scope, request) for request in requests], settings.API_AUTH_FAILURE_LIMIT
+    if not keys:
+        return []
+    unique = list(dict.fromkeys(keys))
+    if kv.enabled():
+        pipeline = kv.client().pipeline(transaction=False)
+        for key in unique:
+            pipeline.hmget(kv.key("authfail", key), "count", "until")
+        rows = dict(zip(unique, pipeline.execute(), strict=True))
+        locked = {
+            key
+            for key, (count, until) in rows.items()
+            if count is not None and int(count) >= limit and int(until) > now
+        }
+    else:
+        locked = set(
+            FailedAuthCount.objects.filter(
+                key__in=unique, count__gte=limit, until__gt=now
+            ).values_list("key", flat=True)
+        )
+    return [key in locked for key in keys]
+
+
 def failed(scope: str, request: HttpRequest, now: float) -> None:
     """Count one failed authentication of the request's address on ``scope``."""
     from .models import FailedAuthCount

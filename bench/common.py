@@ -203,6 +203,32 @@ def database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(**env_extra) -> dict:
+    """The environment of a server process of the benchmark: this database, production
+    settings (DEBUG off), the same keys as this process (it sealed the secrets the server
+    opens), plain HTTP on loopback."""
+    import os
+
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DEBUG": "false",  # DEBUG on would record every query
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        **env_extra,
+    }
+
+
 @contextmanager
 def gunicorn(*, threads: int = 1, **env_extra):
     """The product under gunicorn (2 workers) on a free loopback port, configured as in
@@ -210,27 +236,14 @@ def gunicorn(*, threads: int = 1, **env_extra):
     settings."""
     import os
     import signal
-    import socket
     import subprocess
     import sys
     from pathlib import Path
 
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DEBUG": "false",  # DEBUG on would record every query
-        # The same keys as this process: it sealed the secrets that the server opens.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",  # plain http on loopback
-        **env_extra,
-    }
+    port = free_port()
+    env = server_env(**env_extra)
     args = ["--workers", "2", "--log-level", "warning"]
     if threads > 1:
         args += ["--worker-class", "gthread", "--threads", str(threads)]

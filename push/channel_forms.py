@@ -9,6 +9,8 @@ good, for the console and the API alike.
 import functools
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from . import channels
 from .channels import SECRET_FIELDS
@@ -51,12 +53,14 @@ class CredentialsForm(forms.Form):
         field = f"{self.secret_field}_file"
         raw = upload.read(MAX_UPLOAD_BYTES + 1)
         if len(raw) > MAX_UPLOAD_BYTES:
-            self.add_error(field, f"This file is larger than {MAX_UPLOAD_BYTES // 1024} KB.")
+            self.add_error(
+                field, _("This file is larger than %(kb)s KB.") % {"kb": MAX_UPLOAD_BYTES // 1024}
+            )
             return None
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            self.add_error(field, "This file is not text (UTF-8).")
+            self.add_error(field, _("This file is not text (UTF-8)."))
             return None
 
     def add_channel_errors(self, errors: dict[str, str]) -> None:
@@ -74,27 +78,28 @@ class ApnsCredentialsForm(CredentialsForm):
     secret_field = SECRET_FIELDS[kind]
 
     key_file = forms.FileField(
-        label="Key file (.p8)",
+        label=_("Key file (.p8)"),
         required=False,
-        help_text="Apple Developer → Certificates, Identifiers & Profiles → Keys: the .p8 file.",
+        help_text=_("Apple Developer → Certificates, Identifiers & Profiles → Keys: the .p8 file."),
     )
     key = forms.CharField(
-        label="or paste the key",
+        label=_("or paste the key"),
         required=False,
         max_length=MAX_UPLOAD_BYTES,
         widget=SecretTextarea(
             attrs={"rows": 5, "autocomplete": "off", "placeholder": "-----BEGIN PRIVATE KEY-----"}
         ),
-        help_text="Used when no file is chosen. Never shown again once saved.",
+        help_text=_("Used when no file is chosen. Never shown again once saved."),
     )
-    key_id = forms.CharField(label="Key ID", required=False, max_length=100)
-    team_id = forms.CharField(label="Team ID", required=False, max_length=100)
+    key_id = forms.CharField(label=_("Key ID"), required=False, max_length=100)
+    team_id = forms.CharField(label=_("Team ID"), required=False, max_length=100)
     topic = forms.CharField(
-        label="Topic", required=False, max_length=255, help_text="The app's bundle ID."
+        label=_("Topic"), required=False, max_length=255, help_text=_("The app's bundle ID.")
     )
     environment = forms.ChoiceField(
-        choices=[("production", "Production"), ("sandbox", "Sandbox (development builds)")],
+        choices=[("production", _("Production")), ("sandbox", _("Sandbox (development builds)"))],
         initial="production",
+        label=_("Environment"),
     )
 
 
@@ -103,23 +108,24 @@ class FcmCredentialsForm(CredentialsForm):
     secret_field = SECRET_FIELDS[kind]
 
     service_account_file = forms.FileField(
-        label="Service-account key file (JSON)",
+        label=_("Service-account key file (JSON)"),
         required=False,
-        help_text="Firebase console → Project settings → Service accounts → Generate new "
-        "private key.",
+        help_text=_(
+            "Firebase console → Project settings → Service accounts → Generate new private key."
+        ),
     )
     service_account = forms.CharField(
-        label="or paste its JSON",
+        label=_("or paste its JSON"),
         required=False,
         max_length=MAX_UPLOAD_BYTES,
         widget=SecretTextarea(attrs={"rows": 6, "autocomplete": "off", "placeholder": "{"}),
-        help_text="Used when no file is chosen. Its private key is never shown again.",
+        help_text=_("Used when no file is chosen. Its private key is never shown again."),
     )
     project_id = forms.CharField(
-        label="Project ID",
+        label=_("Project ID"),
         required=False,
         max_length=100,
-        help_text="Leave empty to take the key file's project_id.",
+        help_text=_("Leave empty to take the key file's project_id."),
     )
 
 
@@ -151,7 +157,8 @@ def credentials_form(kind: str) -> type[CredentialsForm]:
             )
         help_text = spec.help
         if spec.secret:
-            help_text = f"{help_text} Never shown again once saved.".strip()
+            never_shown = _("Never shown again once saved.")
+            help_text = format_lazy("{} {}", help_text, never_shown) if help_text else never_shown
         field.help_text = help_text
         attrs[spec.name] = field
     return type(f"{kind.value.title()}CredentialsForm", (CredentialsForm,), attrs)
@@ -160,13 +167,13 @@ def credentials_form(kind: str) -> type[CredentialsForm]:
 class ChannelTestForm(forms.Form):
     """The device a Test goes to: one of the app's devices on the channel, or our token."""
 
-    device = forms.TypedChoiceField(label="Device", required=False, coerce=int, empty_value=None)
+    device = forms.TypedChoiceField(label=_("Device"), required=False, coerce=int, empty_value=None)
     device_token = forms.CharField(
-        label="or its token",
+        label=_("or its token"),
         required=False,
         max_length=100,
         # Our token, not the APNs or FCM one: the device as every other page names it.
-        widget=forms.TextInput(attrs={"placeholder": "the device's pushconsole token"}),
+        widget=forms.TextInput(attrs={"placeholder": _("the device's pushconsole token")}),
     )
 
     def __init__(self, *args, devices=(), **kwargs):
@@ -176,5 +183,5 @@ class ChannelTestForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not self.errors and not cleaned.get("device") and not cleaned.get("device_token"):
-            raise forms.ValidationError("Choose a device, or give its token.")
+            raise forms.ValidationError(_("Choose a device, or give its token."))
         return cleaned

@@ -17,12 +17,11 @@ after it (``start``'s ``clock`` and ``sleep``, which tests replace). A task pace
 ``PACED_TASK_SECONDS`` and then hands on to a new task, as the cluster kills a task that runs
 too long; the minute sweep carries on with one whose hand-over was lost.
 
-**Inbox order.** The SDK's inbox pages by delivery id (``after=<id>``), so a device must never
-see a delivery while one with a smaller id may still be committed later: that one would be
-skipped for good. Every transaction that writes deliveries therefore holds the application's
-fan-out lock (a transaction-level advisory lock) from before its ids are drawn until it commits:
-an application's deliveries become visible in id order. Chunks keep the wait short: a list push
-waits for at most one chunk of a running broadcast of its app, never for the whole broadcast.
+**Inbox order.** The SDK's inbox pages by place (``push.inbox``), so every transaction that
+writes deliveries holds the application's inbox lock from before its ids are drawn until it
+commits: an application's deliveries become visible in id order, and its waiting devices are
+woken when it commits. Chunks keep the wait short: a list push waits for at most one chunk of a
+running broadcast of its app, never for the whole broadcast.
 """
 
 import time
@@ -31,14 +30,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from lib.locks import key_sql
 from sms.sending import SmsRejected
 
-from . import audience, channels, control, sender
+from . import audience, channels, control, inbox, sender
 from .models import Delivery, Push
 
 # A push with expire_time 0 ("real time only") still waits this long for a polling device.
@@ -81,18 +79,6 @@ def accept(push: Push, *, now=None) -> Push:
     return push
 
 
-def lock_inbox_order(application_id: int) -> None:
-    """Hold the application's fan-out lock until the transaction ends (PostgreSQL; SQLite
-    serialises writers by itself). Taken before a delivery id is drawn (see the module)."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT pg_advisory_xact_lock({key_sql('push-fanout', '%s')})",
-            [str(application_id)],
-        )
-
-
 def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tuple[int, int]:
     """Insert one delivery per target device with id above ``after``, at most ``limit`` of
     them, in device id order, with one INSERT … SELECT; returns (count, last device id).
@@ -107,9 +93,9 @@ def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tup
         fallback, due = Delivery.Fallback.NONE, None
     services = channels.usable(push)
     per_device = channels.per_device_columns(services, now=now, due=due, push=push)
-    lock_inbox_order(push.application_id)
+    inbox.lock(push.application_id)
     try:
-        inserted, last = Delivery.objects.insert_for_devices(
+        inserted, last, reached = Delivery.objects.insert_for_devices(
             audience.devices(push).values_list(
                 "id",
                 "notifications_enabled",
@@ -128,9 +114,11 @@ def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tup
                 "sms_due_at": due,
             },
             per_device=per_device,
+            inbox_devices=inbox.ANNOUNCED_DEVICES,
         )
     except EmptyResultSet:  # e.g. an empty token list: nobody to push to
         return 0, after
+    inbox.announce(push.application_id, reached)  # wakes them when this commits
     if services and inserted:
         transaction.on_commit(sender.wake)
     return inserted, last or after

@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import Application, Delivery, Platform, Push
 from .stats import OUTCOMES
@@ -12,17 +13,19 @@ from .tpns.parse import SMS_DELAY_MIN, beijing_time
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$")
 MAX_PACKAGE_NAMES = 20
 
-YES_NO = [("", "any"), ("yes", "yes"), ("no", "no")]
+ANY = [("", _("any"))]
+YES_NO = [*ANY, ("yes", _("yes")), ("no", _("no"))]
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
 class ApplicationForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    platform = forms.ChoiceField(choices=Platform.choices)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    platform = forms.ChoiceField(label=_("Platform"), choices=Platform.choices)
     package_names = forms.CharField(
+        label=_("Package names"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Other package names of the app (TPNS multi_pkg), one per line.",
+        help_text=_("Other package names of the app (TPNS multi_pkg), one per line."),
     )
 
     def clean_name(self) -> str:
@@ -35,10 +38,14 @@ class ApplicationForm(forms.Form):
             if not name or name in names:
                 continue
             if len(name) > 255 or not PACKAGE_NAME.match(name):
-                raise forms.ValidationError(f"{name!r} is not a package name (com.example.app).")
+                raise forms.ValidationError(
+                    _("%(name)r is not a package name (com.example.app).") % {"name": name}
+                )
             names.append(name)
         if len(names) > MAX_PACKAGE_NAMES:
-            raise forms.ValidationError(f"At most {MAX_PACKAGE_NAMES} package names.")
+            raise forms.ValidationError(
+                _("At most %(n)s package names.") % {"n": MAX_PACKAGE_NAMES}
+            )
         return names
 
 
@@ -46,7 +53,10 @@ class ApplicationChoiceForm(forms.Form):
     """A filter form whose application choices are the account's applications only."""
 
     application = forms.ModelChoiceField(
-        queryset=Application.objects.none(), required=False, empty_label="any"
+        queryset=Application.objects.none(),
+        required=False,
+        empty_label=_("any"),
+        label=_("Application"),
     )
 
     def __init__(self, *args, account, **kwargs):
@@ -55,37 +65,41 @@ class ApplicationChoiceForm(forms.Form):
 
 
 class DeviceFilterForm(ApplicationChoiceForm):
-    token = forms.CharField(required=False, max_length=64, help_text="Starts with")
-    phone = forms.CharField(required=False, max_length=32, label="Phone number")
-    account = forms.CharField(required=False, max_length=128)
-    tag = forms.CharField(required=False, max_length=50)
+    token = forms.CharField(
+        required=False, max_length=64, label=_("Token"), help_text=_("Starts with")
+    )
+    phone = forms.CharField(required=False, max_length=32, label=_("Phone number"))
+    account = forms.CharField(required=False, max_length=128, label=_("Account"))
+    tag = forms.CharField(required=False, max_length=50, label=_("Tag"))
     notifications = forms.ChoiceField(
         required=False,
-        choices=[("", "any"), ("on", "on"), ("off", "off")],
-        label="Notifications",
+        choices=[*ANY, ("on", _("on")), ("off", _("off"))],
+        label=_("Notifications"),
     )
 
     field_order = ["token", "phone", "account", "tag", "application", "notifications"]
 
 
 class PushFilterForm(ApplicationChoiceForm):
-    status = forms.ChoiceField(required=False, choices=[("", "any")] + Push.Status.choices)
-    since = forms.DateField(required=False, widget=DATE)
-    until = forms.DateField(required=False, widget=DATE)
-    sms = forms.ChoiceField(required=False, choices=YES_NO, label="SMS supplement")
+    status = forms.ChoiceField(required=False, choices=ANY + Push.Status.choices, label=_("Status"))
+    since = forms.DateField(required=False, widget=DATE, label=_("Since"))
+    until = forms.DateField(required=False, widget=DATE, label=_("Until"))
+    sms = forms.ChoiceField(required=False, choices=YES_NO, label=_("SMS supplement"))
 
     def clean(self):
         cleaned = super().clean()
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
-            self.add_error("until", "The end date is before the start date.")
+            self.add_error("until", _("The end date is before the start date."))
         return cleaned
 
 
 class DeliveryFilterForm(forms.Form):
-    state = forms.ChoiceField(required=False, choices=[("", "any")] + Delivery.State.choices)
+    state = forms.ChoiceField(
+        required=False, choices=ANY + Delivery.State.choices, label=_("State")
+    )
     outcome = forms.ChoiceField(
-        required=False, choices=[("", "any")] + [(o, o) for o in OUTCOMES], label="SMS outcome"
+        required=False, choices=ANY + [(o, o) for o in OUTCOMES], label=_("SMS outcome")
     )
 
 
@@ -94,73 +108,83 @@ class ComposeForm(forms.Form):
     is validated and accepted by exactly the same code as the API."""
 
     AUDIENCES = [
-        (Push.Audience.TOKEN_LIST, "Devices (tokens)"),
-        (Push.Audience.ACCOUNT_LIST, "Accounts"),
-        (Push.Audience.TAG, "Devices with tags"),
-        (Push.Audience.ALL, "All devices"),
+        (Push.Audience.TOKEN_LIST, _("Devices (tokens)")),
+        (Push.Audience.ACCOUNT_LIST, _("Accounts")),
+        (Push.Audience.TAG, _("Devices with tags")),
+        (Push.Audience.ALL, _("All devices")),
     ]
-    application = forms.ModelChoiceField(queryset=None, empty_label=None)
-    audience_type = forms.ChoiceField(choices=AUDIENCES, initial=Push.Audience.TOKEN_LIST)
-    tokens = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One token per line."
+    application = forms.ModelChoiceField(queryset=None, empty_label=None, label=_("Application"))
+    audience_type = forms.ChoiceField(
+        choices=AUDIENCES, initial=Push.Audience.TOKEN_LIST, label=_("Audience")
     )
-    accounts = forms.CharField(
+    tokens = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One account per line (phone numbers with account type 1002).",
+        label=_("Tokens"),
+        help_text=_("One token per line."),
     )
-    account_type = forms.IntegerField(initial=0, min_value=0)
-    tags = forms.CharField(required=False, help_text="Comma-separated tags.")
+    accounts = forms.CharField(
+        label=_("Accounts"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One account per line (phone numbers with account type 1002)."),
+    )
+    account_type = forms.IntegerField(initial=0, min_value=0, label=_("Account type"))
+    tags = forms.CharField(required=False, label=_("Tags"), help_text=_("Comma-separated tags."))
     tags_operator = forms.ChoiceField(
-        choices=[("OR", "any of them"), ("AND", "all of them")], initial="OR"
+        choices=[("OR", _("any of them")), ("AND", _("all of them"))],
+        initial="OR",
+        label=_("Tags operator"),
     )
-    message_type = forms.ChoiceField(choices=Push.MessageType.choices)
-    title = forms.CharField(max_length=Push._meta.get_field("title").max_length)
-    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    message_type = forms.ChoiceField(choices=Push.MessageType.choices, label=_("Message type"))
+    title = forms.CharField(label=_("Title"), max_length=Push._meta.get_field("title").max_length)
+    content = forms.CharField(label=_("Content"), widget=forms.Textarea(attrs={"rows": 3}))
     expire_time = forms.IntegerField(
+        label=_("Expire time"),
         initial=Push.EXPIRE_DEFAULT,
         min_value=0,
         max_value=Push.EXPIRE_MAX,
-        help_text="Seconds the notification waits for an offline device (at most 72 h).",
+        help_text=_("Seconds the notification waits for an offline device (at most 72 h)."),
     )
     send_time = forms.DateTimeField(
+        label=_("Send time"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Empty = now (all, tag and package pushes only); in the account's time zone.",
+        help_text=_("Empty = now (all, tag and package pushes only); in the account's time zone."),
     )
-    resend_by_sms = forms.BooleanField(required=False, label="Supplementary SMS")
+    resend_by_sms = forms.BooleanField(required=False, label=_("Supplementary SMS"))
     trigger_condition = forms.TypedChoiceField(
         coerce=int,
         choices=[
-            (1, "the notification has not arrived"),
-            (2, "the notification has not been clicked"),
-            (0, "the device has notifications turned off"),
+            (1, _("the notification has not arrived")),
+            (2, _("the notification has not been clicked")),
+            (0, _("the device has notifications turned off")),
         ],
         initial=1,
-        label="Send an SMS when",
+        label=_("Send an SMS when"),
     )
     delay_trigger_time = forms.IntegerField(
         initial=3600,
         min_value=SMS_DELAY_MIN,
-        label="after (seconds)",
+        label=_("after (seconds)"),
         widget=forms.NumberInput(attrs={"min": SMS_DELAY_MIN, "step": 60}),
     )
-    sms_app_id = forms.ChoiceField(choices=[], required=False, label="SMS application")
-    sms_template_id = forms.ChoiceField(choices=[], required=False, label="Template")
-    sms_sign_name = forms.ChoiceField(choices=[], required=False, label="Signature")
+    sms_app_id = forms.ChoiceField(choices=[], required=False, label=_("SMS application"))
+    sms_template_id = forms.ChoiceField(choices=[], required=False, label=_("Template"))
+    sms_sign_name = forms.ChoiceField(choices=[], required=False, label=_("Signature"))
     sms_template_params = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Parameters",
-        help_text="One per line, in order: {1}, {2}, …",
+        label=_("Parameters"),
+        help_text=_("One per line, in order: {1}, {2}, …"),
     )
     max_sms = forms.IntegerField(
-        required=False, min_value=1, label="At most this many SMS (budget cap)"
+        required=False, min_value=1, label=_("At most this many SMS (budget cap)")
     )
     send_on_refusal = forms.BooleanField(
         required=False,
-        label="Send the SMS as soon as APNs or FCM refuses the push",
-        help_text="A refused push can never arrive: without this its SMS waits for the delay.",
+        label=_("Send the SMS as soon as APNs or FCM refuses the push"),
+        help_text=_("A refused push can never arrive: without this its SMS waits for the delay."),
     )
 
     def __init__(self, *args, account, templates, signatures, applications, **kwargs):
@@ -171,14 +195,14 @@ class ComposeForm(forms.Form):
         self.fields["sms_template_id"].choices = [("", "—")] + [
             (t.code, f"{t.code} · {t.name}") for t in templates
         ]
-        self.fields["sms_sign_name"].choices = [("", "the account's approved signature")] + [
+        self.fields["sms_sign_name"].choices = [("", _("the account's approved signature"))] + [
             (s.text, f"【{s.text}】 {s.get_region_display()}") for s in signatures
         ]
 
     def clean(self):
         data = super().clean()
         if data.get("resend_by_sms") and not data.get("sms_template_id"):
-            self.add_error("sms_template_id", "Choose an approved template for the SMS.")
+            self.add_error("sms_template_id", _("Choose an approved template for the SMS."))
         return data
 
     def tpns_body(self) -> dict:

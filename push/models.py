@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import crypto
 from accounts.models import Account, random_string, sign
@@ -37,7 +38,7 @@ class ChannelKind(models.TextChoices):
     """How a device is reached: our built-in channel (the SDK's long-poll), or a push service
     with the token it gave the app (``Device.channel_token``)."""
 
-    BUILTIN = "builtin", "Built-in (SDK long-poll)"
+    BUILTIN = "builtin", _("Built-in (SDK long-poll)")
     APNS = "apns", "Apple Push Notification service"
     FCM = "fcm", "Firebase Cloud Messaging"
     # The phone makers' own channels (Android phones in mainland China have no Google
@@ -101,7 +102,7 @@ class ApplicationQuerySet(models.QuerySet):
     def create_for(self, account, *, name, platform, package_names=()):
         """A new application with its keys; returns it and its SecretKey (shown once)."""
         secret = random_string(32, string.hexdigits.lower()[:16])
-        for _ in range(10):
+        for _attempt in range(10):
             try:
                 with transaction.atomic():
                     app = self.create(
@@ -470,8 +471,8 @@ class PushPackage(models.Model):
     join; the upload's id is TPNS's ``uploadId``."""
 
     class Kind(models.TextChoices):
-        ACCOUNT = "account", "Accounts"
-        TOKEN = "token", "Tokens"  # noqa: S105 (a package kind, not a secret)
+        ACCOUNT = "account", _("Accounts")
+        TOKEN = "token", _("Tokens")  # noqa: S105 (a package kind, not a secret)
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="packages")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -568,14 +569,14 @@ class DeviceAccount(models.Model):
 class PushStatus(models.TextChoices):
     """``Push.Status`` (at module level so that ``Push.Meta``'s index condition can name it)."""
 
-    INIT = "PUSH_INIT", "Accepted"
-    WAIT = "PUSH_WAIT", "Scheduled"
-    STARTED = "PUSH_STARTED", "Sending"
-    FINISHED = "PUSH_FINISHED", "Sent"
-    FAILED = "PUSH_FAILED", "Failed"
-    CANCELED = "PUSH_CANCELED", "Canceled"  # a timed push canceled, or a running one stopped
-    REVOKED = "PUSH_REVOKED", "Revoked"
-    COLLAPSED = "PUSH_COLLAPSED", "Replaced"  # a later push reused its collapse_id
+    INIT = "PUSH_INIT", _("Accepted")
+    WAIT = "PUSH_WAIT", _("Scheduled")
+    STARTED = "PUSH_STARTED", _("Sending")
+    FINISHED = "PUSH_FINISHED", _("Sent")
+    FAILED = "PUSH_FAILED", _("Failed")
+    CANCELED = "PUSH_CANCELED", _("Canceled")  # a timed push canceled, or a running one stopped
+    REVOKED = "PUSH_REVOKED", _("Revoked")
+    COLLAPSED = "PUSH_COLLAPSED", _("Replaced")  # a later push reused its collapse_id
 
 
 class Push(models.Model):
@@ -603,13 +604,13 @@ class Push(models.Model):
         LISTS = enum.nonmember((TOKEN, TOKEN_LIST, ACCOUNT, ACCOUNT_LIST))
 
     class MessageType(models.TextChoices):
-        NOTIFY = "notify", "Notification"
-        MESSAGE = "message", "Pass-through message"
+        NOTIFY = "notify", _("Notification")
+        MESSAGE = "message", _("Pass-through message")
 
     class Trigger(models.IntegerChoices):
-        PERMISSION_OFF = 0, "Notifications disabled"
-        NOT_ARRIVED = 1, "Not arrived"
-        NOT_CLICKED = 2, "Not clicked"
+        PERMISSION_OFF = 0, _("Notifications disabled")
+        NOT_ARRIVED = 1, _("Not arrived")
+        NOT_CLICKED = 2, _("Not clicked")
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="pushes")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.INIT)
@@ -956,11 +957,20 @@ class DeliveryQuerySet(models.QuerySet):
             return cursor.fetchone()[0]
 
     def insert_for_devices(
-        self, devices, *, after: int, limit: int | None, values: dict, per_device=None
-    ) -> tuple[int, int | None]:
+        self,
+        devices,
+        *,
+        after: int,
+        limit: int | None,
+        values: dict,
+        per_device=None,
+        inbox_devices: int = 0,
+    ) -> tuple[int, int | None, list[int] | None]:
         """One delivery per row of ``devices`` (a queryset of device columns, ``id`` and
         ``notifications_enabled`` first) with an id above ``after``, at most ``limit``, in
-        device id order, with one ``INSERT … SELECT``; returns (count, last device id written).
+        device id order, with one ``INSERT … SELECT``; returns (count, last device id written,
+        the devices whose delivery went into the built-in inbox, or None when more than
+        ``inbox_devices`` were written).
 
         ``values`` gives other columns by field name (``push``, ``state``, …); ``per_device``
         gives columns as SQL over the device row ``d`` (``{"state": ("CASE … END", params)}``);
@@ -993,21 +1003,29 @@ class DeliveryQuerySet(models.QuerySet):
         insert = (
             f"INSERT INTO {meta.db_table} ({', '.join(columns)}) SELECT {', '.join(selects)} "
             f"FROM ({select_sql}) AS d WHERE d.id > %s ORDER BY d.id {chunk} "
-            "RETURNING device_id"
+            "RETURNING device_id, channel"
         )
         params += [*select_params, after]
         if limit is not None:
             params.append(limit)
         with connection.cursor() as cursor:
+            builtin = f"channel = '{ChannelKind.BUILTIN}'"
             if connection.vendor == "postgresql":  # counted in the database, not in Python
                 cursor.execute(
-                    f"WITH written AS ({insert}) SELECT count(*), max(device_id) FROM written",
-                    params,
+                    f"WITH written AS ({insert}) SELECT count(*), max(device_id), "
+                    f"CASE WHEN count(*) <= %s THEN COALESCE(array_agg(device_id) "
+                    f"FILTER (WHERE {builtin}), '{{}}') END FROM written",
+                    [*params, inbox_devices],
                 )
                 return cursor.fetchone()
             cursor.execute(insert, params)  # SQLite: no INSERT inside WITH
-            written = [device_id for (device_id,) in cursor.fetchall()]
-            return len(written), max(written, default=None)
+            written = cursor.fetchall()
+            inbox = [pk for pk, channel in written if channel == ChannelKind.BUILTIN]
+            return (
+                len(written),
+                max((pk for pk, _ in written), default=None),
+                inbox if len(written) <= inbox_devices else None,
+            )
 
     def record_events(
         self,
@@ -1109,35 +1127,35 @@ def _clamped(reported: str) -> str:
 
 
 class EventSource(models.TextChoices):
-    SDK = "sdk", "the app (SDK)"
-    VENDOR = "vendor", "the vendor's receipt"
+    SDK = "sdk", _("the app (SDK)")
+    VENDOR = "vendor", _("the vendor's receipt")
 
 
 class DeliveryFallback(models.TextChoices):
     """``Delivery.Fallback`` (at module level so that ``Delivery.Meta``'s partial indexes can
     name it)."""
 
-    NONE = "none", "No SMS asked"
-    WAITING = "waiting", "Waiting for the due time"
-    CLAIMED = "claimed", "Being decided"
-    DECIDED = "decided", "Decided"
+    NONE = "none", _("No SMS asked")
+    WAITING = "waiting", _("Waiting for the due time")
+    CLAIMED = "claimed", _("Being decided")
+    DECIDED = "decided", _("Decided")
 
 
 class Delivery(models.Model):
     """One push to one device, and its supplementary-SMS decision."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"  # for its channel's sender (``send_after``)
-        SENDING = "sending", "Being sent"  # a sender holds it until ``send_lease_until``
-        UNKNOWN = "unknown", "Answer lost"  # its sender died or the answer never came
-        SENT = "sent", "Sent"
-        ARRIVED = "arrived", "Arrived"
-        CLICKED = "clicked", "Clicked"
-        DISMISSED = "dismissed", "Dismissed"
-        EXPIRED = "expired", "Expired"
-        FAILED = "failed", "Failed"
-        CANCELED = "canceled", "Canceled"  # its push was stopped before it was sent
-        REVOKED = "revoked", "Revoked"  # its push was revoked before the device fetched it
+        QUEUED = "queued", _("Queued")  # for its channel's sender (``send_after``)
+        SENDING = "sending", _("Being sent")  # a sender holds it until ``send_lease_until``
+        UNKNOWN = "unknown", _("Answer lost")  # its sender died or the answer never came
+        SENT = "sent", _("Sent")
+        ARRIVED = "arrived", _("Arrived")
+        CLICKED = "clicked", _("Clicked")
+        DISMISSED = "dismissed", _("Dismissed")
+        EXPIRED = "expired", _("Expired")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")  # its push was stopped before it was sent
+        REVOKED = "revoked", _("Revoked")  # its push was revoked before the device fetched it
 
     Fallback = DeliveryFallback
 
@@ -1202,6 +1220,11 @@ class Delivery(models.Model):
     click_source = models.CharField(
         max_length=6, choices=EventSource.choices, blank=True, default="", db_default=""
     )
+    # Its place in the device's inbox when it entered the built-in channel after it was
+    # written (a vendor's spent quota, Huawei's receipt 256): drawn like a new id, under the
+    # app's inbox lock (``push.inbox``), so a device whose cursor is past its id still gets it.
+    # Null for the rest, whose place is their id.
+    inbox_seq = models.BigIntegerField(null=True, blank=True)
 
     objects = DeliveryQuerySet.as_manager()
 
@@ -1213,6 +1236,12 @@ class Delivery(models.Model):
         indexes = [
             # The built-in channel: a device's notifications after a cursor.
             models.Index(fields=["device", "id"], name="push_delivery_inbox_idx"),
+            # ... and those that entered the inbox late, by their place (``push.inbox``).
+            models.Index(
+                fields=["device", "inbox_seq"],
+                name="push_delivery_inbox_late_idx",
+                condition=Q(inbox_seq__isnull=False),
+            ),
             # A push's deliveries in order (the push page, its CSV, statistics).
             models.Index(fields=["push", "id"], name="push_delivery_push_idx"),
             # The supplementary SMS sweep: undecided deliveries by due time.

@@ -38,7 +38,7 @@ from django.utils import timezone
 from lib.ids import bigint_id
 from lib.values import values_table
 
-from . import events
+from . import events, inbox
 from .channels import RECEIPT_KEY_ID_LENGTH, is_vendor
 from .channels.base import Receipt, ReceiptKind
 from .models import ChannelCredentials, ChannelKind, Delivery, Device
@@ -149,6 +149,7 @@ def _overflow(application_id: int, channel: str, capped: dict[tuple, str], now) 
             AND {table}.device_id = dev.id AND {table}.push_id = v.push_id
             AND {table}.channel = %s AND {table}.arrived_at IS NULL
             AND {table}.state IN ({open_states})
+        RETURNING {table}.id
     """
     moment = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
@@ -165,7 +166,9 @@ def _overflow(application_id: int, channel: str, capped: dict[tuple, str], now) 
                 channel,
             ],
         )
-        return cursor.rowcount
+        moved = [row[0] for row in cursor.fetchall()]
+    inbox.reveal(moved)  # a new place in the inbox, so that no cursor is already past it
+    return len(moved)
 
 
 def _notifications_off(application_id: int, channel: str, off: dict[str, datetime]) -> int:

@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from . import channels
+from . import channels, inbox
 from .channels import Answer, Result
 from .channels.vendor import BEIJING, next_vendor_day
 from .models import ChannelCredentials, ChannelKind, Delivery, Device, Push
@@ -261,7 +262,9 @@ class Batch:
         )
 
     def write(self) -> None:
-        Delivery.objects.record_answers(self.rows)
+        with transaction.atomic():  # in the inbox at its new place, or not at all
+            Delivery.objects.record_answers(self.rows)
+            inbox.reveal([row[0] for row in self.rows if row[2] == ChannelKind.BUILTIN])
         if self.pruned:
             self.counts["pruned"] += Device.objects.prune_tokens(self.pruned)
         for pk, (until, reason) in self.quota_spent.items():

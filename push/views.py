@@ -11,6 +11,8 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
@@ -262,14 +264,14 @@ def pushes(request):
 
 
 FUNNEL_LABELS = {
-    "targets": "Targets",
-    "sent": "Sent",
-    "arrived": "Arrived",
-    "clicked": "Clicked",
-    "dismissed": "Dismissed",
-    "expired": "Expired",
-    "failed": "Failed",
-    "notifications_disabled": "Notifications off",
+    "targets": gettext_lazy("Targets"),
+    "sent": gettext_lazy("Sent"),
+    "arrived": gettext_lazy("Arrived"),
+    "clicked": gettext_lazy("Clicked"),
+    "dismissed": gettext_lazy("Dismissed"),
+    "expired": gettext_lazy("Expired"),
+    "failed": gettext_lazy("Failed"),
+    "notifications_disabled": gettext_lazy("Notifications off"),
 }
 FUNNEL = [(key, FUNNEL_LABELS[key]) for key in stats.FUNNEL_KEYS]
 
@@ -334,11 +336,11 @@ def push_detail(request, pk):
         sms_bars = _bars(
             sms,
             [
-                ("due", "Due for an SMS"),
-                ("decided", "Decided"),
-                ("outcome_sent", "Outcome: SMS sent"),
-                ("sms_sent", "SMS accepted by the provider"),
-                ("sms_delivered", "SMS delivered"),
+                ("due", _("Due for an SMS")),
+                ("decided", _("Decided")),
+                ("outcome_sent", _("Outcome: SMS sent")),
+                ("sms_sent", _("SMS accepted by the provider")),
+                ("sms_delivered", _("SMS delivered")),
             ],
             sms["due"],
         )
@@ -435,6 +437,7 @@ def _deliveries_csv(deliveries, filename: str, tz, masking: Masking) -> Streamin
         columns=CSV_COLUMNS,
         masking=masking,
         cell=cell,
+        bom=True,
     )
 
 
@@ -462,7 +465,11 @@ def compose(request):
         except TpnsError as exc:
             form.add_error(None, f"{exc.message} (ret_code {exc.code.value})")
         else:
-            messages.success(request, f"Push {push.pk} accepted: {push.get_status_display()}.")
+            messages.success(
+                request,
+                _("Push %(id)s accepted: %(status)s.")
+                % {"id": push.pk, "status": push.get_status_display()},
+            )
             return redirect("push_push", account_id=account.pk, pk=push.pk)
     return render(
         request,
@@ -477,6 +484,15 @@ def compose(request):
             "default_signature": {
                 region: getattr(default_signature(account, region), "text", "")
                 for region in ("mainland", "global")
+            },
+            # The SMS preview's figures (filled in by the page's script).
+            "js_text": {
+                "choose": _("Choose a template."),
+                "length_part": _("%(chars)s characters · %(parts)s part per SMS"),
+                "length_parts": _("%(chars)s characters · %(parts)s parts per SMS"),
+                "params": _("the template takes %(wanted)s parameter(s); %(given)s given"),
+                "fee_per_sms": _("estimated fee: %(parts)s part(s) per SMS sent"),
+                "fee_at_most": _("estimated fee: at most %(parts)s parts (%(sms)s SMS)"),
             },
         },
     )

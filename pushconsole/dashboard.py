@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from push.models import DailyStats
 from push.rollup import PUSH_FIELDS, SMS_FIELDS
@@ -17,7 +18,11 @@ class Period(NamedTuple):
     label: str
 
 
-PERIODS = {"today": Period(1, "Today"), "7": Period(7, "7 days"), "30": Period(30, "30 days")}
+PERIODS = {
+    "today": Period(1, _("Today")),
+    "7": Period(7, _("7 days")),
+    "30": Period(30, _("30 days")),
+}
 DEFAULT_PERIOD = "7"
 FIELDS = PUSH_FIELDS + SMS_FIELDS
 

@@ -245,6 +245,14 @@ with _reported():
     PUSH_CHANNEL_TIMEOUT = _int(_env, "PUSH_CHANNEL_TIMEOUT", 10, 1, range_error=True)
     PUSH_SEND_BATCH_SIZE = _int(_env, "PUSH_SEND_BATCH_SIZE", 1000, 1, range_error=True)
     PUSH_SEND_LEASE_SECONDS = _int(_env, "PUSH_SEND_LEASE_SECONDS", 120, 1, range_error=True)
+    # The built-in channel's long polls (push.sdk.longpoll): how many may wait at once in the
+    # long-poll server, and per application (one app's flood cannot take the others' places);
+    # how many may wait in a web process when a poll reaches the WSGI app instead; the
+    # long-poll server's address as /healthz checks it (empty: not checked).
+    SDK_LONG_POLLS = _int(_env, "SDK_LONG_POLLS", 15000, 1, range_error=True)
+    SDK_LONG_POLLS_PER_APP = _int(_env, "SDK_LONG_POLLS_PER_APP", 12000, 1, range_error=True)
+    SDK_WEB_LONG_POLLS = _int(_env, "SDK_WEB_LONG_POLLS", 4, 0, range_error=True)
+    SDK_POLL_URL = _env.str("SDK_POLL_URL", default="")
     # Written by the service user (collectstatic; uploaded proofs): outside the code in a
     # deployment (deploy/systemd: /var/lib/pushconsole), so the code can stay read-only.
     STATIC_ROOT = Path(_env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
@@ -272,6 +280,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # intcomma: figures grouped as the language groups them
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -290,10 +299,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (Accept-Language, or the cookie set on the login page) ...
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "lib.errors.QueryTextMiddleware",  # NUL in a query parameter: 400, not a DB error
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # ... unless the signed-in user chose one; and the account's time zone (pushconsole.middleware).
+    "pushconsole.middleware.UserLanguageMiddleware",
+    "pushconsole.middleware.AccountTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
@@ -335,7 +349,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# English unless the browser or the user's preference (accounts.Preference) asks for Chinese;
+# the catalogue is locale/zh_Hans/LC_MESSAGES/django.po, compiled (.mo) in the repository.
 LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

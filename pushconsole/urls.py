@@ -5,6 +5,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from accounts import team_views as accounts_team_views
 from accounts import views as accounts_views
 from push import channel_api as push_channel_api
 from sms import api as sms_api
@@ -65,6 +66,8 @@ api_v1 = [
 console = [
     path("", views.home, name="home"),
     path("keys/", accounts_views.api_keys, name="api_keys"),
+    path("invitations/<str:token>/", accounts_team_views.invitation, name="invitation"),
+    path("language/", accounts_views.language, name="language"),
     path("keys/<int:key_id>/toggle", accounts_views.api_key_toggle, name="api_key_toggle"),
     path("keys/<int:key_id>/delete", accounts_views.api_key_delete, name="api_key_delete"),
     path("a/<int:account_id>/", views.overview, name="overview"),
@@ -89,6 +92,7 @@ console = [
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language, for the login page
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/v1/sms/", include("sms.api_urls")),
@@ -97,6 +101,7 @@ urlpatterns = [
     path("callbacks/push/", include("push.receipt_urls")),
     path("a/<int:account_id>/sms/", include("sms.urls")),
     path("a/<int:account_id>/push/", include("push.urls")),
+    path("a/<int:account_id>/", include("accounts.urls")),  # team, settings, audit trail
     path("v3/", include("push.tpns.urls")),
     path("sdk/v1/", include("push.sdk_urls")),
     path("healthz", views.healthz, name="healthz"),

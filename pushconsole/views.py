@@ -35,6 +35,7 @@ def overview(request):
         {
             "period": period,
             "periods": dashboard.period_choices(),
+            "period_label": dashboard.PERIODS[period].label,
             "figures": dashboard.figures(account, period),
             "members": account.memberships.select_related("user").order_by("user__username"),
             "auth": account.find_authorization(),
@@ -55,7 +56,8 @@ SWEEP_MAX_AGE = 300  # seconds; the fallback sweep runs every minute
 
 
 def healthz(request):
-    """For load balancers and supervisors: database, task broker, age of the last SMS sweep.
+    """For load balancers and supervisors: database, task broker, the long-poll server (when
+    ``SDK_POLL_URL`` names it), age of the last SMS sweep.
 
     503 when the database or the broker does not answer; with ``?require=sweep`` also when the
     supplementary-SMS sweep has not finished for SWEEP_MAX_AGE seconds (workers down).
@@ -71,12 +73,27 @@ def healthz(request):
         checks["database"], ok = f"error: {exc}", False
     checks["broker"] = _broker_status()
     ok = ok and checks["broker"] == "ok"
+    if settings.SDK_POLL_URL:  # the long-poll server beside this one (deploy/)
+        checks["poll"] = _poll_status()
+        ok = ok and checks["poll"] == "ok"
     last = SweepRun.objects.filter(name="fallback").first() if checks["database"] == "ok" else None
     age = (timezone.now() - last.finished_at).total_seconds() if last else None
     checks["fallback_sweep_age_seconds"] = None if age is None else round(age)
     if request.GET.get("require") == "sweep" and (age is None or age > SWEEP_MAX_AGE):
         ok = False
     return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
+
+
+def _poll_status() -> str:
+    import httpx
+
+    try:
+        answer = httpx.get(f"{settings.SDK_POLL_URL.rstrip('/')}/healthz/poll", timeout=2)
+    except httpx.HTTPError as exc:
+        return f"error: {exc}"
+    if answer.status_code != 200:
+        return f"error: {answer.status_code} {answer.text[:200]}"
+    return "ok"
 
 
 def _broker_status() -> str:

@@ -45,7 +45,7 @@ def parse_callback(body: bytes) -> list[dict]:
     """Tencent's status-report callback: a JSON array of reports (reference §4.5)."""
     try:
         reports = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested a few thousand deep
         raise MalformedReport("the body is not JSON") from None
     if isinstance(reports, dict):
         reports = [reports]

@@ -7,6 +7,8 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import account_view
@@ -56,7 +58,7 @@ def _apply(request, form, redirect_to):
         item.account, item.created_by = request.account, request.user
         item.save()
         review.submit(item, by=request.user)
-    messages.success(request, f"{item} submitted for review.")
+    messages.success(request, _("%(item)s submitted for review.") % {"item": item})
     return redirect(redirect_to, account_id=request.account.pk)
 
 
@@ -77,8 +79,13 @@ def _applications_page(request, form, model, page, done_url):
 
 def _review_item(request, model, pk):
     item = get_object_or_404(model, pk=pk, account=request.account)
-    kind = model._meta.verbose_name.capitalize()
-    return render(request, "sms/review_item.html", {"item": item, "kind": kind})
+    # ``kind`` picks the page's fields; ``kind_label`` names it in the page's language.
+    kind_label = capfirst(model._meta.verbose_name)
+    return render(
+        request,
+        "sms/review_item.html",
+        {"item": item, "kind": model.__name__, "kind_label": kind_label},
+    )
 
 
 @account_view()
@@ -112,7 +119,7 @@ def applications(request):
         if form.is_valid():
             form.instance.account = request.account
             form.save()
-            messages.success(request, f"SMS application {form.instance} added.")
+            messages.success(request, _("SMS application %(app)s added.") % {"app": form.instance})
             return redirect("sms_applications", account_id=request.account.pk)
     items = SmsApplication.objects.filter(account=request.account)
     callback_base = request.build_absolute_uri("/callbacks/sms/")
@@ -143,7 +150,7 @@ def policy(request):
                 exempt_numbers=form.cleaned_data["exempt_numbers"],
                 by=request.user,
             )
-            messages.success(request, "Rate-limit policy saved; it applies to the next send.")
+            messages.success(request, _("Rate-limit policy saved; it applies to the next send."))
             return redirect("sms_policy", account_id=account.pk)
     identity_form = IdentityApplicationForm(prefix="identity")
     return render(
@@ -165,7 +172,7 @@ def policy(request):
 @account_view(Role.OWNER)
 def apply_identity(request):
     if request.account.is_organization:
-        messages.info(request, "This account is already an organization.")
+        messages.info(request, _("This account is already an organization."))
         return redirect("sms_policy", account_id=request.account.pk)
     form = IdentityApplicationForm(request.POST or None, request.FILES or None, prefix="identity")
     if request.method == "POST" and (done := _apply(request, form, "sms_policy")):
@@ -220,6 +227,8 @@ def records(request):
             qs,
             f"sms-records-{account.pk}.csv",
             masking=request.membership.masking,
+            tz=account.tz,
+            bom=True,
         )
     totals = qs.totals()
     paginator = Paginator(qs.select_related("template"), PAGE_SIZE)
@@ -238,6 +247,13 @@ def records(request):
             "query": query.urlencode(),
             "export_url": export_url(reverse("sms_records", args=[account.pk]), query.urlencode()),
             "reveal": request.membership.masking.reveal,
+            # What the streamed export's progress line says (the page's script fills it in).
+            "export_text": {
+                "exporting": _("Exporting…"),
+                "progress": _("Exporting… %(rows)s of %(total)s rows"),
+                "done": _("Exported %(rows)s rows."),
+                "failed": _("Export failed; try the link again."),
+            },
         },
     )
 
@@ -251,12 +267,17 @@ def authorization_confirm(request):
     confirmed = authorization.confirm(auth)
     # A network failure keeps the previous verdict (even "confirmed"), so it is checked first.
     if auth.error_code in NETWORK_ERROR_CODES:
-        messages.error(request, f"{auth.error_message} Nothing was changed.")
+        messages.error(request, _("%(error)s Nothing was changed.") % {"error": auth.error_message})
     elif confirmed:
-        note = f" (Tencent noted {auth.error_code})" if auth.error_code else ""
-        messages.success(request, f"Tencent Cloud accepted the key pair{note}.")
+        if auth.error_code:
+            said = _("Tencent Cloud accepted the key pair (Tencent noted %(code)s).")
+        else:
+            said = _("Tencent Cloud accepted the key pair.")
+        messages.success(request, said % {"code": auth.error_code})
     else:
         messages.error(
-            request, f"Tencent Cloud refused the key pair: {auth.error_code}: {auth.error_message}"
+            request,
+            _("Tencent Cloud refused the key pair: %(code)s: %(message)s")
+            % {"code": auth.error_code, "message": auth.error_message},
         )
     return redirect("authorization", account_id=request.account.pk)

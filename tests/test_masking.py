@@ -44,13 +44,15 @@ def world(sms, app):
 
 
 def member(personas, role):
+    if role == Role.OWNER:  # an account has one owner (accounts_one_owner)
+        return personas.owner
     user = make_user(f"member-{role}")
     Membership.objects.create(user=user, account=personas.org, role=role)
     return user
 
 
 def rows(response) -> list[dict]:
-    body = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content).decode("utf-8-sig")  # console exports: BOM
     return list(csv.DictReader(io.StringIO(body)))
 
 

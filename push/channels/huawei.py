@@ -676,7 +676,7 @@ def receipt_lines(body: bytes) -> list[Receipt]:
     without a token is skipped; a body that is not such an object is a ReceiptError."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested a few thousand deep
         raise ReceiptError("the receipt is not JSON") from None
     statuses = payload.get("statuses") if isinstance(payload, dict) else None
     if not isinstance(statuses, list):

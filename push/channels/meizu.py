@@ -375,7 +375,7 @@ def parse_receipts(
         raise ReceiptError("the receipt has no cb field")
     try:
         entries = json.loads(fields["cb"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested a few thousand deep
         raise ReceiptError("the receipt's cb is not JSON") from None
     if not isinstance(entries, dict):
         raise ReceiptError("the receipt's cb must be a JSON object")

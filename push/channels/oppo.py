@@ -470,7 +470,7 @@ def parse_receipts(
     the URL's own key vouches for the caller, and a line naming another app is forbidden."""
     try:
         lines = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested a few thousand deep
         raise ReceiptError(f"not JSON ({exc})") from None
     if not isinstance(lines, list) or not lines:
         raise ReceiptError("an OPPO receipt is a non-empty JSON array")

@@ -534,7 +534,7 @@ def parse_receipts(
     signs nothing: the URL's own key vouches for the caller."""
     try:
         tasks = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested a few thousand deep
         raise ReceiptError(f"not JSON ({exc})") from None
     if not isinstance(tasks, dict) or not tasks:
         raise ReceiptError("a vivo receipt is a non-empty JSON object keyed by taskId")

@@ -463,7 +463,7 @@ def parse_receipts(
     text = _receipt_text(body, content_type)
     try:
         entries = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested a few thousand deep
         raise ReceiptError("the receipt's data is not JSON") from None
     if not isinstance(entries, dict):
         raise ReceiptError("the receipt's data must be a JSON object keyed by message id")

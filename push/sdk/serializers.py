@@ -10,7 +10,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from push import events, quiet
+from push import events, inbox, quiet
 from push.models import (
     CHANNEL_PLATFORMS,
     PHONE_ACCOUNT_TYPE,
@@ -367,7 +367,9 @@ class MessagesQuery(DeviceRequest):
 
 @component
 class InboxMessageSerializer(serializers.Serializer):
-    id = serializers.IntegerField(source="pk", help_text="The cursor of this notification.")
+    id = serializers.SerializerMethodField(
+        help_text="Its place in the inbox: the cursor that comes after it."
+    )
     push_id = serializers.CharField(source="push.push_id")
     message_type = serializers.CharField(source="push.message_type")
     title = serializers.CharField(source="push.title")
@@ -384,6 +386,10 @@ class InboxMessageSerializer(serializers.Serializer):
         "start of the next one, which the app waits for before showing it; null: show it now."
     )
 
+    @extend_schema_field(serializers.IntegerField())
+    def get_id(self, delivery):
+        return inbox.place(delivery)
+
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_show_at(self, delivery):
         push = delivery.push
@@ -394,6 +400,16 @@ class InboxMessageSerializer(serializers.Serializer):
             expires_at=push.expires_at,
         )
         return None if moment is None else moment.isoformat()
+
+
+def messages_answer(items, after: int, *, now, tz) -> dict:
+    """GET messages' answer to one device (the long-poll server renders the same answer for
+    many devices at once: ``push.sdk.longpoll.Renderer``)."""
+    context = {"now": now, "tz": tz}
+    return {
+        "messages": InboxMessageSerializer(items, many=True, context=context).data,
+        "next": inbox.place(items[-1]) if items else after,
+    }
 
 
 @component

@@ -4,9 +4,11 @@ that app's devices only (another app's token is 404, exactly like an unknown one
 piece of behaviour. Errors have the API's shape: ``{"error": {"code", "message", "fields"}}``.
 """
 
+import threading
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,8 +22,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from lib.api import ErrorSerializer, JSONParser
-from push import events
-from push.models import PHONE_ACCOUNT_TYPE, ChannelKind, Delivery, Device, DeviceAccount
+from push import events, inbox
+from push.models import PHONE_ACCOUNT_TYPE, Delivery, Device, DeviceAccount
 
 from .authentication import AccessKeyAuthentication, IsApplication
 from .serializers import (
@@ -31,7 +33,6 @@ from .serializers import (
     DeviceRequest,
     EventsAnswer,
     EventsSerializer,
-    InboxMessageSerializer,
     MessagesAnswer,
     MessagesQuery,
     NotificationStateAnswer,
@@ -40,9 +41,9 @@ from .serializers import (
     PhoneSerializer,
     RegisteredDeviceSerializer,
     RegisterSerializer,
+    messages_answer,
 )
 
-INBOX_PAGE = 100
 # last_seen_at is written at most this often by the frequent calls (polling, events), so that a
 # device polling every second does not cost a write every second.
 SEEN_RESOLUTION = timedelta(minutes=1)
@@ -94,7 +95,11 @@ def delete_data(request):
 
 
 def seen(device: Device, now: datetime) -> None:
-    Device.objects.filter(pk=device.pk, last_seen_at__lt=now - SEEN_RESOLUTION).update(
+    seen_all([device.pk], now)
+
+
+def seen_all(device_ids: list[int], now: datetime) -> None:
+    Device.objects.filter(pk__in=device_ids, last_seen_at__lt=now - SEEN_RESOLUTION).update(
         last_seen_at=now
     )
 
@@ -256,70 +261,42 @@ def report_events(request):
 # GET messages: the built-in channel
 
 
-# Never in the inbox: refused, expired, and what a stop or a revoke took back.
-HIDDEN_STATES = [
-    Delivery.State.EXPIRED,
-    Delivery.State.FAILED,
-    Delivery.State.CANCELED,
-    Delivery.State.REVOKED,
-]
-
-
-def inbox(device: Device, after: int, now: datetime) -> list[Delivery]:
-    """The device's live notifications after the cursor, oldest first (the inbox index)."""
-    return list(
-        # Only what the built-in channel carries: APNs and FCM bring theirs themselves.
-        # A revoked push leaves the inbox whole: a device re-reading from an older cursor
-        # must not get back what it already fetched (push.control).
-        Delivery.objects.filter(
-            device=device,
-            pk__gt=after,
-            push__expires_at__gt=now,
-            push__revoked_at__isnull=True,
-            channel=ChannelKind.BUILTIN,
-        )
-        .exclude(state__in=HIDDEN_STATES)
-        .select_related("push")
-        .only(
-            "pk",
-            "sent_at",
-            "push__id",
-            "push__message_type",
-            "push__title",
-            "push__content",
-            "push__message",
-            "push__audience_type",  # with options: the message's collapse_id
-            "push__options",
-            "push__expires_at",
-        )
-        .order_by("pk")[:INBOX_PAGE]
-    )
-
-
 class LongPoll:
-    """How GET messages waits for a notification: the database is asked every ``interval``
-    seconds until something is there or ``wait`` seconds have passed. Tests replace ``clock``
-    and ``sleep``."""
+    """How GET messages waits for a notification in a web worker: the database is asked every
+    ``interval`` seconds until something is there or ``wait`` seconds have passed. Deployed,
+    the long-poll server (``push.sdk.longpoll``) answers the waiting polls instead, set-based
+    and woken by the commit; here at most ``SDK_WEB_LONG_POLLS`` threads of a process wait at
+    once, and a poll beyond them is answered at once, so polls cannot take a web process's
+    threads (or its database connections) from the API. Tests replace ``clock`` and ``sleep``."""
 
     interval = 1.0
     clock = staticmethod(time.monotonic)
     sleep = staticmethod(time.sleep)
+    _slots: threading.BoundedSemaphore | None = None
 
     @classmethod
     def fetch(cls, device: Device, after: int, wait: float) -> list[Delivery]:
-        deadline = cls.clock() + wait
-        while True:
-            items = inbox(device, after, timezone.now())
-            remaining = deadline - cls.clock()
-            if items or remaining <= 0:
-                return items
-            cls.sleep(min(cls.interval, remaining))
+        items = inbox.fetch(device, after, timezone.now())
+        if items or wait <= 0:
+            return items
+        if cls._slots is None:
+            cls._slots = threading.BoundedSemaphore(settings.SDK_WEB_LONG_POLLS)
+        if not cls._slots.acquire(blocking=False):
+            return items
+        try:
+            deadline = cls.clock() + wait
+            while not items and (remaining := deadline - cls.clock()) > 0:
+                cls.sleep(min(cls.interval, remaining))
+                items = inbox.fetch(device, after, timezone.now())
+            return items
+        finally:
+            cls._slots.release()
 
 
 @sdk_schema(
     "sdk_messages",
     summary="Fetch the device's notifications (built-in channel)",
-    description=f"Notifications after the cursor `after`, oldest first, at most {INBOX_PAGE}; "
+    description=f"Notifications after the cursor `after`, oldest first, at most {inbox.PAGE}; "
     "expired ones are left out. Pass `next` as `after` the next time. With `wait`, an empty "
     "answer is held up to that many seconds until a notification comes (long-poll).",
     parameters=[MessagesQuery],
@@ -332,10 +309,5 @@ def messages(request):
     items = LongPoll.fetch(device, query["after"], query["wait"])
     seen(device, timezone.now())
     return Response(
-        {
-            "messages": InboxMessageSerializer(
-                items, many=True, context={"now": timezone.now(), "tz": request.auth.account.tz}
-            ).data,
-            "next": items[-1].pk if items else query["after"],
-        }
+        messages_answer(items, query["after"], now=timezone.now(), tz=request.auth.account.tz)
     )

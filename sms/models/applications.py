@@ -4,6 +4,7 @@ import secrets
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 
@@ -16,8 +17,8 @@ class SmsApplication(models.Model):
     """An SMS application (Tencent's SdkAppId) of an account; ``sms_info.sms_app_id`` names one."""
 
     class ReceiptMode(models.TextChoices):
-        CALLBACK = "callback", "Callback (Tencent posts status reports to our URL)"
-        PULL = "pull", "Pull (we ask Tencent every minute)"
+        CALLBACK = "callback", _("Callback (Tencent posts status reports to our URL)")
+        PULL = "pull", _("Pull (we ask Tencent every minute)")
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_applications")
     sdk_app_id = models.CharField("SdkAppId", max_length=40)

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from lib.dates import local_bound
@@ -92,12 +93,12 @@ class SmsMessage(models.Model):
     """One SMS to one number: written before the provider call (``sending``), completed after."""
 
     class State(models.TextChoices):
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
-        BLOCKED = "blocked", "Blocked"
-        UNKNOWN = "unknown", "Unknown (may have been sent)"
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        BLOCKED = "blocked", _("Blocked")
+        UNKNOWN = "unknown", _("Unknown (may have been sent)")
 
     LIVE_STATES = (State.SENDING, State.SENT, State.DELIVERED, State.UNKNOWN)
 

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 
@@ -64,8 +65,9 @@ class QuotaAlert(models.Model):
     """A warning sent to the owners (80 % used, or exhausted); sent once per level per purchase."""
 
     class Level(models.TextChoices):
-        LOW = "low", "80 % used"
-        EXHAUSTED = "exhausted", "Exhausted"
+        # xgettext:no-python-format
+        LOW = "low", _("80 % used")
+        EXHAUSTED = "exhausted", _("Exhausted")
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_quota_alerts")
     region = models.CharField(max_length=10, choices=Region.choices)

@@ -2,11 +2,12 @@
 separately (signatures, templates, packages and messages each belong to one)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Region(models.TextChoices):
-    MAINLAND = "mainland", "Chinese mainland"
-    GLOBAL = "global", "Global (outside Chinese mainland)"
+    MAINLAND = "mainland", _("Chinese mainland")
+    GLOBAL = "global", _("Global (outside Chinese mainland)")
 
 
 def region_of(number: str) -> str:

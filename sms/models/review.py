@@ -10,33 +10,34 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 
 
 class ReviewStatus(models.TextChoices):
-    PENDING = "pending", "Pending review"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", _("Pending review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class ProviderStatus(models.IntegerChoices):
     """Tencent Cloud's StatusCode for signatures and templates (reference §4.6)."""
 
-    APPROVED = 0, "Approved and effective"
-    REVIEWING = 1, "Under review at Tencent"
-    PENDING_EFFECT = 2, "Approved, not yet effective"
-    REJECTED = -1, "Rejected by Tencent"
+    APPROVED = 0, _("Approved and effective")
+    REVIEWING = 1, _("Under review at Tencent")
+    PENDING_EFFECT = 2, _("Approved, not yet effective")
+    REJECTED = -1, _("Rejected by Tencent")
 
 
 class ReviewDecision(models.Model):
     """One entry of an item's audit trail: who did what, when, and why."""
 
     class Action(models.TextChoices):
-        SUBMITTED = "submitted", "Submitted"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        PROVIDER = "provider", "Provider status changed"
+        SUBMITTED = "submitted", _("Submitted")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        PROVIDER = "provider", _("Provider status changed")
 
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
     object_id = models.PositiveBigIntegerField()

@@ -4,6 +4,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 
@@ -23,22 +24,22 @@ def validate_signature_text(value: str) -> None:
 
 class Signature(ProviderSynced):
     class SignType(models.IntegerChoices):
-        COMPANY = 0, "Company"
-        APP = 1, "App"
-        TRADEMARK = 4, "Trademark"
-        GOVERNMENT = 5, "Government or public institution"
+        COMPANY = 0, _("Company")
+        APP = 1, _("App")
+        TRADEMARK = 4, _("Trademark")
+        GOVERNMENT = 5, _("Government or public institution")
 
     class DocumentType(models.IntegerChoices):
-        THREE_IN_ONE = 0, "Three-in-one business licence"
-        BUSINESS_LICENCE = 1, "Business licence"
-        ORG_CODE = 2, "Organization code certificate"
-        SOCIAL_CREDIT = 3, "Social credit code certificate"
-        APP_SCREENSHOT = 4, "App back-end screenshot"
-        TRADEMARK = 7, "Trademark registration certificate"
+        THREE_IN_ONE = 0, _("Three-in-one business licence")
+        BUSINESS_LICENCE = 1, _("Business licence")
+        ORG_CODE = 2, _("Organization code certificate")
+        SOCIAL_CREDIT = 3, _("Social credit code certificate")
+        APP_SCREENSHOT = 4, _("App back-end screenshot")
+        TRADEMARK = 7, _("Trademark registration certificate")
 
     class Purpose(models.IntegerChoices):
-        SELF = 0, "For own company, app or brand"
-        OTHERS = 1, "For someone else"
+        SELF = 0, _("For own company, app or brand")
+        OTHERS = 1, _("For someone else")
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_signatures")
     text = models.CharField(max_length=12, validators=[validate_signature_text])

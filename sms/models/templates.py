@@ -6,6 +6,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 
@@ -41,9 +42,9 @@ def render(content: str, params) -> str:
 
 class Template(ProviderSynced):
     class Kind(models.TextChoices):
-        VERIFICATION = "verification", "Verification code"
-        NOTIFICATION = "notification", "Notification"
-        MARKETING = "marketing", "Marketing"
+        VERIFICATION = "verification", _("Verification code")
+        NOTIFICATION = "notification", _("Notification")
+        MARKETING = "marketing", _("Marketing")
 
     # Tencent's SmsType for AddSmsTemplate.
     PROVIDER_SMS_TYPE = {Kind.MARKETING: 1, Kind.NOTIFICATION: 2, Kind.VERIFICATION: 3}

@@ -476,7 +476,9 @@ def test_the_deliveries_of_a_push_are_paginated_and_filtered(login, personas, ap
 
 def read_csv(response):
     assert response.streaming
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content)
+    assert body.startswith(b"\xef\xbb\xbf")  # UTF-8's BOM: Excel reads it as UTF-8
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
 def test_the_deliveries_export_streams_a_csv_with_a_header(login, personas, world, viewer):

@@ -273,7 +273,7 @@ def test_an_apps_deliveries_become_visible_in_id_order(app):
 
     from django.db import connection, connections, transaction
 
-    from push.sdk.views import inbox
+    from push.inbox import fetch as inbox
 
     device = add_device(app, "tok-a")
     first, second = make_push(app, "all"), make_push(app, "all")

@@ -79,7 +79,7 @@ def test_channel_rules_can_disable_apns_for_one_push(ios_app, apns):
 
 @pytest.mark.django_db
 def test_the_built_in_inbox_does_not_repeat_what_apns_carries(ios_app, apns, client):
-    from push.sdk.views import inbox
+    from push.inbox import fetch as inbox
 
     configure(ios_app, apns)
     device = apns_device(ios_app, 1)

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from push import fallback, fanout
+from push.inbox import fetch as inbox
 from push.models import Delivery, Push
-from push.sdk.views import inbox
 from tests.push.conftest import add_device
 from tests.push.test_tpns_push import body, push_app
 

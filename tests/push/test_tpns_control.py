@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from push import control, fallback, fanout, sender, stats
+from push.inbox import fetch as inbox
 from push.models import Application, Delivery, Platform, Push
-from push.sdk.views import inbox
 from sms.models import SmsMessage
 from tests.conftest import run_concurrently
 from tests.push.conftest import add_device, apns_device, configure, outsider_app

@@ -201,7 +201,7 @@ def phones_on_huawei(app, sms):
 def test_a_delivery_huawei_dropped_for_its_daily_cap_goes_over_the_built_in_channel(
     app, huawei, phones_on_huawei
 ):
-    from push.sdk.views import inbox
+    from push.inbox import fetch as inbox
 
     push = sms_push(app, ["tok-1", "tok-2"])
     Delivery.objects.filter(push=push).update(channel="huawei", state="sent")
@@ -251,3 +251,30 @@ def test_the_vendor_and_the_app_reporting_at_once_count_each_arrival_once(app, h
 
     assert sum(results) == 40
     assert push.deliveries.filter(state="arrived").count() == 40
+
+
+@pytest.mark.parametrize("vendor", ["huawei", "honor", "xiaomi", "oppo", "vivo", "meizu"])
+def test_a_receipt_nested_thousands_deep_is_refused_not_a_crash(vendor):
+    """json.loads raises RecursionError, not ValueError, on a body nested deep enough (the
+    receipt fuzzer found it): it must be the vendor's refusal, never a 500."""
+    from urllib.parse import quote
+
+    from push.channels.base import ReceiptError
+
+    deep = "[" * 100_000 + "]" * 100_000
+    bodies = {
+        "xiaomi": ("application/json", deep),
+        "meizu": ("application/x-www-form-urlencoded", "cb=" + quote(deep)),
+    }
+    content_type, body = bodies.get(vendor, ("application/json", deep))
+    with pytest.raises(ReceiptError):
+        channels.module(vendor).parse_receipts(
+            body.encode(), content_type=content_type, headers={}, config={}
+        )
+
+
+def test_a_tencent_sms_report_nested_thousands_deep_is_refused_not_a_crash():
+    from sms.receipts import MalformedReport, parse_callback
+
+    with pytest.raises(MalformedReport):
+        parse_callback(("[" * 100_000 + "]" * 100_000).encode())

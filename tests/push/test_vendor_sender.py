@@ -9,8 +9,8 @@ import pytest
 
 from push import channels, fallback, fanout, sender, stats
 from push.channels.vendor import BEIJING
+from push.inbox import fetch as inbox
 from push.models import ChannelCredentials, Push
-from push.sdk.views import inbox
 from tests.fakes.vivo import FakeVivo
 from tests.push.conftest import add_device
 from tests.push.test_fallback import DELAY, outcomes

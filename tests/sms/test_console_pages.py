@@ -145,7 +145,7 @@ def test_the_packages_page_shows_balance_and_history(sms, login, personas):
 
     page = login(personas.member).get(url(sms.account, "packages/")).content.decode()
 
-    assert "999" in page and "parts left of 1000" in page
+    assert "999" in page and "parts left of 1,000" in page  # grouped as the language groups
     assert "template 449739" in page
 
 
@@ -162,7 +162,7 @@ def test_the_records_page_filters_masks_and_exports(sms, login, personas):
     assert 'data-full="+8613711113333"' in text  # revealed on click for operators
     assert "simulated" in text
     body = b"".join(export.streaming_content).decode()
-    assert body.splitlines()[0].startswith("id,created_at,phone_number")
+    assert body.splitlines()[0].startswith("\ufeffid,created_at,phone_number")  # BOM: Excel
     assert len(body.splitlines()) == 2 and "+8613711113333" in body
 
 

@@ -112,6 +112,23 @@ def test_the_optional_hourly_limit(sms):
     assert later.state == "sent"
 
 
+def test_with_every_rule_off_nothing_is_limited_and_an_hourly_limit_of_zero_is_a_rule(sms):
+    # With no rule on, the limiter reads no usage at all (``Limiter.active``): an hourly limit
+    # of 0 is still a rule (no SMS in any hour), unlike a daily limit of 0 (no limit).
+    policy = RateLimitPolicy.objects.create(
+        account=sms.account, same_content_seconds=0, daily_limit=0
+    )
+    now = timezone.now()
+    free = [send(order(sms), now=now)[0].state for _ in range(3)]
+    policy.hourly_limit = 0
+    policy.save()
+
+    [blocked] = send(order(sms), now=now)
+
+    assert free == ["sent"] * 3
+    assert (blocked.state, blocked.reason) == ("blocked", "hourly_limit")
+
+
 def test_an_exempt_number_is_not_limited(sms):
     ExemptNumber.objects.create(account=sms.account, number=NUMBER)
     now = timezone.now()

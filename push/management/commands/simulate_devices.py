@@ -34,8 +34,8 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from push.inbox import PAGE as INBOX_PAGE
 from push.models import Application, Platform
-from push.sdk.views import INBOX_PAGE
 from sms.numbers import InvalidNumber, normalize
 
 PAGES_PER_ROUND = 10  # inbox pages (100 notifications each) a device reads in one round

@@ -34,8 +34,10 @@ class Command(BaseCommand):
     def handle(self, *args, addrport, demo, **options):
         manage = [sys.executable, "manage.py"]
         children = {
+            # One server for everything: the SDK's long polls held by push.sdk.longpoll,
+            # the rest handled by Django (deployments split the two: deploy/).
             "web": subprocess.Popen(
-                [*manage, "runserver", "--noreload", addrport], start_new_session=True
+                [*manage, "runpoll", "--all", addrport], start_new_session=True
             ),
             "tasks": subprocess.Popen([*manage, "qcluster"], start_new_session=True),
         }
