@@ -13,9 +13,18 @@ seconds), then a spike of N more all due at the same instant. Lateness of an SMS
 provider's receive time − its delivery's ``sms_due_at``.
 
 Beside each, its limit: the best a once-a-second look can do at the engine's own throughput,
-measured in the same run on the same rows (two workers sweeping, as figure 4): one tick (a due
-SMS may wait that long for the next look) plus, for the steady load, the time one second's
-worth of due SMS takes at that rate, and for the spike the time its first 99 % (all) take.
+measured in the same run on the same rows (two workers sweeping, as figure 4; before the
+cluster runs and again after it, the limit taking their mean time, since a shared machine's
+speed drifts in between): one tick (a due SMS may wait that long for the next look) plus, for
+the steady load, the time one second's worth of due SMS takes at that rate, and for the spike
+the time its first 99 % (all) take.
+
+Then, in the same cluster run, scheduled pushes (``send_time``): a mix of list pushes, ``all``
+pushes and the occurrences of a loop push, their send times spread over a window at about one
+a second. A push's start lateness = its ``started_at`` (set by the start task as it writes the
+first chunk) − its ``send_at``. Its limit: one tick (the next look) + the broker's poll interval
+(the start task the clock queues waits that long to be fetched), the best a clock that hands a
+push to a start task can do.
 """
 
 import math
@@ -32,13 +41,22 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from push import clock, fallback
-from push.models import Delivery
+from push import clock, fallback, fanout
+from push.models import Application, Delivery, Push, PushLoop
 from push.sms_source import push_context
 from sms import authorization
 from tests.fakes.tencentcloud import FakeTencentCloud
 
-from .common import cleanup, database_url, make_devices, sms_push_to_all, sms_ready, tenant, timer
+from .common import (
+    cleanup,
+    database_url,
+    make_devices,
+    sms_push_to_all,
+    sms_ready,
+    tenant,
+    timer,
+    token,
+)
 from .fallback import in_workers, reset
 
 WINDOW_RATE = 100_000 / 300  # due a second in the steady load
@@ -46,6 +64,16 @@ MIN_WINDOW = 20.0  # seconds: the tiny run's steady load still spans many ticks
 LEAD = 3.0  # seconds from setting the due times to the first one
 GAP = 5.0  # seconds between the steady load's last due time and the spike
 EARLY = 0.005  # seconds: rounding of the two clocks (database microseconds, time.time())
+# Scheduled pushes: one due about every SCHEDULED_EVERY seconds (at least MIN_SCHEDULED of them),
+# to an application of SCHEDULED_DEVICES devices; every ALL_EVERY-th is an all push, the rest
+# list pushes to LIST_TOKENS tokens, and LOOP_OCCURRENCES of them are a loop's occurrences.
+SCHEDULED_PER_SIZE = 1_000  # one scheduled push per this many SMS of the size (100 at full)
+MIN_SCHEDULED = 12
+SCHEDULED_EVERY = 1.0
+SCHEDULED_DEVICES = 1_000
+LIST_TOKENS = 100
+ALL_EVERY = 4
+LOOP_OCCURRENCES = 10
 # The clock's advisory lock (push.clock._try_lock) as pg_locks shows a bigint key.
 CLOCK_LOCK_HOLDERS = """
     SELECT pid FROM pg_locks
@@ -203,6 +231,114 @@ def _rows(case: str, size: int, values: list[float], limits: dict, note: str) ->
     return rows
 
 
+def _scheduled(app, count: int, first: int, far) -> list[Push]:
+    """``count`` pushes scheduled at ``far`` (not due until the phase moves them): every
+    ``ALL_EVERY``-th an all push, the others list pushes, the last ``LOOP_OCCURRENCES`` (at most
+    a third) the occurrences of one loop, recorded as a loop push is (push.tpns.submit: one
+    scheduled push per occurrence, all of one PushLoop)."""
+    looped = min(LOOP_OCCURRENCES, count // 3)
+    loop = PushLoop.objects.create(
+        application=app,
+        definition={"loop_times": looped, "loop_interval": 1},
+        time_zone=app.account.time_zone,
+    )
+    pushes = []
+    for i in range(count):
+        if i >= count - looped:
+            kind, audience, of_loop = "token_list", {"token_list": _tokens(first, i)}, loop
+        elif i % ALL_EVERY == 0:
+            kind, audience, of_loop = "all", {}, None
+        else:
+            kind, audience, of_loop = "token_list", {"token_list": _tokens(first, i)}, None
+        pushes.append(
+            fanout.accept(
+                Push(
+                    application=app,
+                    audience_type=kind,
+                    audience=audience,
+                    message_type="notify",
+                    title="bench",
+                    content=f"scheduled {i}",
+                    send_at=far,
+                    loop=of_loop,
+                )
+            )
+        )
+    assert all(p.status == Push.Status.WAIT for p in pushes)
+    return pushes
+
+
+def _tokens(first: int, i: int) -> list[str]:
+    start = first + (i * LIST_TOKENS) % (SCHEDULED_DEVICES - LIST_TOKENS)
+    return [token(start + k) for k in range(LIST_TOKENS)]
+
+
+def _schedule(pushes: list[Push], start) -> None:
+    """Send times from ``start`` on, ``SCHEDULED_EVERY`` apart (loop occurrences included)."""
+    with transaction.atomic():
+        for i, push in enumerate(pushes):
+            Push.objects.filter(pk=push.pk).update(
+                send_at=start + timedelta(seconds=i * SCHEDULED_EVERY)
+            )
+
+
+def _start_lateness(pushes: list[Push]) -> dict[str, list[float]]:
+    """Each push's start lateness in seconds, sorted, by audience type; none started before its
+    send time, each fanned out once to all of its devices."""
+    values: dict[str, list[float]] = {}
+    for push in Push.objects.filter(pk__in=[p.pk for p in pushes]):
+        assert push.started_at, ("never started", push.pk, push.status)
+        late = (push.started_at - push.send_at).total_seconds()
+        assert late >= -EARLY, ("started early", push.pk, late)
+        expected = SCHEDULED_DEVICES if push.audience_type == "all" else LIST_TOKENS
+        assert push.targets == expected == push.deliveries.count(), (push.pk, push.targets)
+        assert push.status == Push.Status.FINISHED, (push.pk, push.status)
+        values.setdefault(push.audience_type, []).append(max(0.0, late))
+    for kind in values.values():
+        kind.sort()
+    return values
+
+
+def _started(pushes: list[Push]) -> int:
+    return Push.objects.filter(pk__in=[p.pk for p in pushes], status=Push.Status.FINISHED).count()
+
+
+def _start_rows(by_kind: dict[str, list[float]], pushes: list[Push], window: float) -> list[dict]:
+    values = sorted(v for kind in by_kind.values() for v in kind)
+    poll = settings.Q_CLUSTER.get("poll", 0) if "orm" in settings.Q_CLUSTER else 0
+    limit = clock.TICK_SECONDS + poll
+    kinds = {k: sum(p.audience_type == k and not p.loop_id for p in pushes) for k in ("all",)}
+    looped = sum(bool(p.loop_id) for p in pushes)
+    rows = []
+    for label, q, goal_max in (("p50", 0.5, None), ("p99", 0.99, 10.0), ("max", 1.0, 60.0)):
+        row = {
+            "figure": f"Scheduled-push start lateness: {label}",
+            "size": len(values),
+            "value": _quantile(values, q) * 1000,
+            "limit": limit * 1000 if goal_max else None,
+            "unit": "ms",
+            "goal": f"≤ {goal_max:.0f} s" if goal_max else "none: the middle of the distribution",
+        }
+        if goal_max:
+            row["goal_max"] = goal_max * 1000
+        if label == "p99":
+            row["note"] = (
+                f"{len(pushes)} scheduled pushes ({kinds['all']} all pushes to "
+                f"{SCHEDULED_DEVICES:,} devices, {len(pushes) - kinds['all'] - looped} list "
+                f"pushes of {LIST_TOKENS} tokens, and a loop push's {looped} occurrences) due one "
+                f"every {SCHEDULED_EVERY:.0f} s over {window:.0f} s, after the SMS loads, in the "
+                f"same cluster run; started (started_at − send_at) p50 "
+                f"{_quantile(values, 0.5):.2f} s, p99 {_quantile(values, 0.99):.2f} s, max "
+                f"{values[-1]:.2f} s late (all pushes p99 "
+                f"{_quantile(by_kind['all'], 0.99):.2f} s, list pushes and occurrences p99 "
+                f"{_quantile(by_kind['token_list'], 0.99):.2f} s); limit = one "
+                f"{clock.TICK_SECONDS:.0f} s tick + the broker's poll ({poll:.0f} s on the ORM "
+                "broker: the start task the clock queues is fetched that late at worst)"
+            )
+        rows.append(row)
+    return rows
+
+
 def run(size: int) -> list[dict]:
     window = max(MIN_WINDOW, size / WINDOW_RATE)
     account, app = tenant("lateness")
@@ -212,29 +348,44 @@ def run(size: int) -> list[dict]:
         sms_ready(account, size * 4)
         steady, spike = sms_push_to_all(app), sms_push_to_all(app)
         now = timezone.now()
+        # The scheduled pushes, to an application of their own, not due until their phase.
+        scheduled_app, _ = Application.objects.create_for(
+            account, name="scheduled", platform="android"
+        )
+        make_devices(scheduled_app, SCHEDULED_DEVICES, start=size)
+        scheduled = _scheduled(
+            scheduled_app,
+            max(MIN_SCHEDULED, size // SCHEDULED_PER_SIZE),
+            size,
+            now + timedelta(days=1),
+        )
+        scheduled_window = len(scheduled) * SCHEDULED_EVERY
         Delivery.objects.filter(push=steady).update(sms_due_at=now + timedelta(days=1))
         Delivery.objects.filter(push=spike).update(sms_due_at=now)
         t: dict = {}
         with FakeTencentCloud(credentials={"AKIDbench": "bench-key"}) as cloud:
-            old = settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT
-            settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = cloud.endpoint, "tencent"
-            try:
-                account.authorize_tencent_cloud(
-                    secret_id="AKIDbench", secret_key="bench-key", by=None
-                )
-                assert authorization.confirm(account.tencent_cloud_authorization)
-                # The engine's throughput: the spike's rows swept by two workers at once (the
-                # cluster's two), then due again and without SMS.
-                _reset(spike)
-                with timer(t, "throughput"):
-                    runs = in_workers(lambda: fallback.sweep(timezone.now()))
-                assert sum(r.get("sent", 0) for r in runs) == size, runs
-                _reset(spike)
-                # Not due again until the clock runs (it would find them at its first look).
-                Delivery.objects.filter(push=spike).update(sms_due_at=now + timedelta(days=1))
-            finally:
-                settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = old
-            throughput = size / t["throughput"]
+            account.authorize_tencent_cloud(secret_id="AKIDbench", secret_key="bench-key", by=None)
+
+            def engine(key: str) -> None:
+                """The engine's throughput: the spike's rows swept by two workers at once (the
+                cluster's two), then due again and without SMS. Measured before the cluster
+                runs and again after it (the machine is shared: its speed drifts)."""
+                old = settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT
+                settings.TENCENTCLOUD_SMS_ENDPOINT = cloud.endpoint
+                settings.SMS_TRANSPORT = "tencent"
+                try:
+                    assert authorization.confirm(account.tencent_cloud_authorization)
+                    _reset(spike)
+                    with timer(t, key):
+                        runs = in_workers(lambda: fallback.sweep(timezone.now()))
+                    assert sum(r.get("sent", 0) for r in runs) == size, runs
+                finally:
+                    settings.TENCENTCLOUD_SMS_ENDPOINT, settings.SMS_TRANSPORT = old
+
+            engine("before")
+            _reset(spike)
+            # Not due again until the clock runs (it would find them at its first look).
+            Delivery.objects.filter(push=spike).update(sms_due_at=now + timedelta(days=1))
             cloud.requests.clear()
             _fresh_broker()
             handle, log_path = tempfile.mkstemp(prefix="bench-qcluster-", suffix=".log")
@@ -268,17 +419,31 @@ def run(size: int) -> list[dict]:
                         if cluster.poll() is not None:
                             raise RuntimeError(f"the task cluster exited; see {log_path}")
                         time.sleep(1)
+                    # Then the scheduled pushes, due one after the other.
+                    _schedule(scheduled, timezone.now() + timedelta(seconds=LEAD))
+                    deadline = time.monotonic() + LEAD + scheduled_window + 120.0
+                    while time.monotonic() < deadline and _started(scheduled) < len(scheduled):
+                        if cluster.poll() is not None:
+                            raise RuntimeError(f"the task cluster exited; see {log_path}")
+                        time.sleep(1)
                 finally:
                     _stop(cluster)
                     _fresh_broker()
                 received = _received(cloud)
+            decided = {
+                p.pk: Delivery.objects.filter(push=p, fallback="decided", outcome="sent").count()
+                for p in (steady, spike)
+            }
+            assert decided == {steady.pk: size, spike.pk: size}, decided
+            steady_late, spike_late = _lateness(steady, received), _lateness(spike, received)
+            start_late = _start_lateness(scheduled)
             os.unlink(log_path)  # kept when the run failed: the cluster's own account of it
-        decided = {
-            p.pk: Delivery.objects.filter(push=p, fallback="decided", outcome="sent").count()
-            for p in (steady, spike)
-        }
-        assert decided == {steady.pk: size, spike.pk: size}, decided
-        steady_late, spike_late = _lateness(steady, received), _lateness(spike, received)
+            engine("after")
+        # The limits take the engine's rate over both measurements (their mean time).
+        throughput = 2 * size / (t["before"] + t["after"])
+        rates = (
+            f"{size / t['before']:,.0f}/s before the cluster ran, {size / t['after']:,.0f}/s after"
+        )
         per_second, tick = size / window, clock.TICK_SECONDS
         steady_limit = tick + per_second / throughput
         return [
@@ -291,9 +456,10 @@ def run(size: int) -> list[dict]:
                 f"{_quantile(steady_late, 0.5):.2f} s, p99 {_quantile(steady_late, 0.99):.2f} "
                 f"s, max {steady_late[-1]:.2f} s after their due time; limit = one {tick:.0f} s "
                 f"tick + one second's {per_second:,.0f} SMS at the engine's {throughput:,.0f}/s "
-                "(2 workers sweeping, measured in this run). As deployed: a 2-worker qcluster "
-                "(ORM broker, default schedules) runs the due clock as its task, handing over "
-                f"every {clock.RUN_SECONDS:.0f} s, and the helper sweeps it queues",
+                f"(2 workers sweeping, measured in this run: {rates}). As deployed: a 2-worker "
+                "qcluster (ORM broker, default schedules) runs the due clock as its task, "
+                f"handing over every {clock.RUN_SECONDS:.0f} s, and the helper sweeps it keeps "
+                "going",
             ),
             *_rows(
                 "spike",
@@ -305,6 +471,7 @@ def run(size: int) -> list[dict]:
                 f"max {spike_late[-1]:.2f} s late; limit = one tick + the first 99 % (all) of "
                 f"them at the engine's rate ({size / throughput:.1f} s for all)",
             ),
+            *_start_rows(start_late, scheduled, scheduled_window),
         ]
     finally:
         cleanup(account)

@@ -19,11 +19,20 @@ HIDDEN = "****"
 HIDDEN_PARAM = "***"
 
 
+# A masked number shows its last this many digits (and what comes before the hidden four).
+SHOWN_LAST_DIGITS = 4
+
+
 def mask_number(number: str) -> str:
     """+8613711112222 → +86137****2222."""
     if len(number) < 8:
         return number
-    return number[:-8] + HIDDEN + number[-4:]
+    return number[:-8] + HIDDEN + number[-SHOWN_LAST_DIGITS:]
+
+
+# A token this long shows its first and last TOKEN_SHOWN characters masked, a shorter one only
+# its first TOKEN_SHOWN_SHORT.
+LONG_TOKEN, TOKEN_SHOWN, TOKEN_SHOWN_SHORT = 16, 4, 2
 
 
 def mask_token(token: str) -> str:
@@ -31,9 +40,9 @@ def mask_token(token: str) -> str:
     only the first two of a short one."""
     if not token:
         return token
-    if len(token) >= 16:
-        return token[:4] + HIDDEN + token[-4:]
-    return token[:2] + HIDDEN
+    if len(token) >= LONG_TOKEN:
+        return token[:TOKEN_SHOWN] + HIDDEN + token[-TOKEN_SHOWN:]
+    return token[:TOKEN_SHOWN_SHORT] + HIDDEN
 
 
 def mask_params(params) -> list:

@@ -9,20 +9,24 @@ p99 59 s late). The clock is one task that, for ``RUN_SECONDS``, asks once a sec
 statement of three ``EXISTS`` probes, each on the partial index of what it looks for) whether
 anything is due, and if so handles it at once:
 
-- supplementary SMS due (``push_delivery_fallback_due_idx``) → ``fallback.sweep`` of a few
-  batches, with helper sweeps queued for a larger backlog (``fallback.share_backlog``);
+- supplementary SMS due (``push_delivery_fallback_due_idx``) → ``fallback.sweep`` for about
+  ``SMS_SECONDS`` (then it looks again), with helper sweeps kept going for a larger backlog
+  (``fallback.share_backlog``: topped up to ``FALLBACK_WORKERS - 1``, counting those sweeping
+  and those it queued a moment ago, so that no queue of helpers piles up ahead of the clock's
+  own hand-over; each helper sweeps for at most ``fallback.HELPER_SECONDS``);
 - scheduled pushes and loop occurrences due (``push_wait_idx``) → released with a start task
   each (``fanout.release_due``): the clock never writes a broadcast's chunks itself;
 - channel sends due, retries included (``push_delivery_send_due_idx``) → ``sender.run`` for
   at most ``SENDER_SECONDS``.
 
-Then it hands over to a new clock task (the cluster kills a task at 240 s, and waits for a
-running one when it is asked to stop). One
-clock runs at a time: it holds a session advisory lock (``push-clock``) while it runs, and a
-second one, started by the safety-net schedule or a duplicated hand-over, waits a few seconds
-for the lock and otherwise leaves. Nothing depends on the clock being there: the minute sweeps
-still run, so a lost hand-over delays work by a minute at most, as before. An empty system
-costs one cheap statement a second.
+Then it lets go of its lock and hands over to a new clock task (the cluster kills a task at
+240 s, and waits for a running one when it is asked to stop). One clock runs at a time: it
+holds a session advisory lock (``push-clock``) while it runs, and a second one, started by the
+safety-net schedule or a duplicated hand-over, waits ``LOCK_WAIT_SECONDS`` for the lock and
+otherwise leaves. SMS falling due within ``SMS_LEAD`` count at a look: the helpers a spike
+needs are queued before it falls due (a queued task takes that long to start), and wait for it.
+Nothing depends on the clock being there: the minute sweeps still run, so a lost hand-over
+delays work by a minute at most, as before. An empty system costs one cheap statement a second.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -46,13 +51,22 @@ from .models import Delivery, Push
 # well under that.
 RUN_SECONDS = 15.0
 TICK_SECONDS = 1.0
-LOCK_WAIT_SECONDS = 3.0  # a successor waits this long for its predecessor to let go
+# A clock waits this long for the lock (a predecessor lets go before it hands over, so its
+# successor finds it free; a duplicate, from the safety-net schedule, leaves after this wait).
+LOCK_WAIT_SECONDS = 1.0
 SENDER_SECONDS = 5.0  # a tick sends for at most this long before it looks again
-SMS_BATCHES = 5  # a tick decides at most this many batches itself (helpers take the rest)
+# A tick decides SMS batches itself for about this long (and at most SMS_BATCHES of them), then
+# looks again: in a backlog the clock's worker sweeps too, and still looks about once a second.
+SMS_SECONDS = 1.0
+SMS_BATCHES = 20
+# SMS falling due this soon count at a look, so that the helpers for a spike are queued before
+# it falls due (a helper takes about that long to be fetched); none is decided before its time.
+SMS_LEAD = timedelta(seconds=fallback.HELPER_LEAD_SECONDS)
 
 
 def due(now) -> tuple[bool, bool, bool]:
-    """(SMS due, pushes due, channel sends due) at ``now``, in one statement."""
+    """(SMS due by ``now + SMS_LEAD``, pushes due, channel sends due) at ``now``, in one
+    statement."""
     deliveries, pushes = Delivery._meta.db_table, Push._meta.db_table
     sql = f"""
         SELECT
@@ -63,7 +77,7 @@ def due(now) -> tuple[bool, bool, bool]:
     moment = connection.ops.adapt_datetimefield_value(now)
     params = [
         Delivery.Fallback.WAITING.value,
-        moment,
+        connection.ops.adapt_datetimefield_value(now + SMS_LEAD),
         Push.Status.WAIT.value,
         moment,
         Delivery.State.QUEUED.value,
@@ -75,16 +89,19 @@ def due(now) -> tuple[bool, bool, bool]:
     return bool(sms), bool(pushes_due), bool(sends)
 
 
-def tick(now=None) -> dict:
-    """Look once; handle what is due. What was done (empty: nothing was due)."""
+def tick(now=None, *, helpers: list | None = None) -> dict:
+    """Look once; handle what is due. What was done (empty: nothing was due). ``helpers``: when
+    this clock queued helper sweeps (``fallback.share_backlog``), kept by ``run``."""
     now = now or timezone.now()
     sms, pushes_due, sends = due(now)
     done: dict = {}
     if pushes_due:
         done["started"] = len(fanout.release_due(now))
     if sms:
-        helpers = fallback.share_backlog(now)
-        done["sms"] = {**fallback.sweep(now, max_batches=SMS_BATCHES), "helpers": helpers}
+        queued = fallback.share_backlog(now, queued=helpers, lead=SMS_LEAD)
+        swept = fallback.sweep(now, max_batches=SMS_BATCHES, seconds=SMS_SECONDS)
+        if swept["batches"] or queued:  # (only falling due soon, with no helper wanted: idle)
+            done["sms"] = {**swept, "helpers": queued}
     if sends:
         done["sent"] = sender.run(seconds=SENDER_SECONDS, now=now)
     return done
@@ -103,19 +120,21 @@ def run(
     if not _lock(clock, sleep):
         return {"skipped": 1}
     totals = {"ticks": 0, "busy": 0}
+    helpers: list = []  # when this run queued helper sweeps
     try:
         start = clock()
         while (elapsed := clock() - start) < seconds:
-            if tick(now()):
+            if tick(now(), helpers=helpers):
                 totals["busy"] += 1
             totals["ticks"] += 1
             # The next look at the next whole second of this run (work done is not waited for).
             wait = TICK_SECONDS - (clock() - start - elapsed)
             if wait > 0:
                 sleep(wait)
-        (hand_over or _hand_over)()
     finally:
         _unlock()
+    # Let go, then hand over: the successor finds the lock free and never waits for it.
+    (hand_over or _hand_over)()
     return totals
 
 
@@ -174,7 +193,13 @@ def _lock(clock, sleep) -> bool:
 def _unlock() -> None:
     if connection.vendor == "postgresql":
         while _held:
-            _held.pop().close()  # the session's end lets go of its lock
+            raw = _held.pop()
+            try:
+                # Now: the server sees the connection end (which lets go of it too) a moment
+                # later, when a successor may already be asking for the lock.
+                raw.execute("SELECT pg_advisory_unlock_all()")
+            finally:
+                raw.close()
         return
     while _held:
         handle = _held.pop()

@@ -24,7 +24,7 @@ command). APNs, FCM and the vendor channels are not asked to recall anything (se
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
@@ -74,6 +74,75 @@ def cancel_timing_task(application: Application, push_id: int, now: datetime) ->
             )
         _mark(push, status=Push.Status.CANCELED, stopped_at=now)
     return Controlled(push, changed=True)
+
+
+# A scheduled push this close to its send time can no longer be edited: the due clock
+# (``fanout.release_due``) picks pushes whose send time has come, by a read that takes no lock,
+# and releases them a moment later; an edit is never let in between.
+EDIT_CUTOFF = timedelta(minutes=1)
+
+# What an edit replaces: everything the push sends and to whom, parsed from the edited request
+# by the code that parses a new one (``push.tpns.parse``); not its identity, author, state or
+# loop.
+EDITED_FIELDS = (
+    "audience_type",
+    "audience",
+    "account_type",
+    "account_push_type",
+    "invalid_targets",
+    "package",
+    "message_type",
+    "title",
+    "content",
+    "message",
+    "environment",
+    "expire_time",
+    "send_at",
+    "seq",
+    "options",
+    "resend_by_sms",
+    "sms_delay",
+    "sms_trigger",
+    "sms_app_id",
+    "sms_template_id",
+    "sms_sign_name",
+    "sms_params",
+    "sms_max",
+    "sms_on_refusal",
+    "pinned_template",
+    "pinned_signature",
+)
+
+
+def edit_waiting(application: Application, push_id: int, edited: Push, now: datetime) -> Push:
+    """Replace what a scheduled push sends with ``edited`` (an unsaved push parsed from the
+    edited request, ``parse.parse_push``), in one UPDATE under the push row lock: the due clock
+    releases the push before the edit (``Refused``: it has started) or after it, with all of the
+    edit. ``edited`` must still be scheduled (a send time after ``now``). ``Refused`` as well
+    when the push's own send time is within ``EDIT_CUTOFF``."""
+    if edited.send_at is None or edited.send_at <= now:
+        raise Refused("a scheduled push stays scheduled: give a send time in the future")
+    with transaction.atomic():
+        push = _locked(application, push_id)
+        if push.status != Push.Status.WAIT or push.started_at or push.stopped_at:
+            raise Refused(
+                f"push {push.pk} is no longer waiting for its send time "
+                f"(status {push.status}); it cannot be edited"
+            )
+        if push.send_at is not None and push.send_at <= now + EDIT_CUTOFF:
+            raise Refused(f"push {push.pk} is about to start; it can no longer be edited")
+        fields = {name: getattr(edited, name) for name in EDITED_FIELDS}
+        # A loop occurrence stays one: its loop's definition is not the edit's.
+        loop = {k: v for k, v in push.options.items() if k in LOOP_OPTIONS}
+        fields["options"] = {**edited.options, **loop}
+        from . import fanout  # (fanout imports this module)
+
+        fields["expires_at"] = fanout.expiry(edited.send_at, edited.expire_time)
+        _mark(push, **fields)
+    return push
+
+
+LOOP_OPTIONS = ("loop_param", "loop_times", "loop_interval")
 
 
 def _refuse_ended(push: Push, now: datetime, what: str) -> None:

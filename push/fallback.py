@@ -75,7 +75,7 @@ class Decisions:
 
     def write(self, now) -> None:
         for (outcome, detail), ids in self.by_outcome.items():
-            Delivery.objects.filter(pk__any=ids, fallback=Delivery.Fallback.CLAIMED).update(
+            Delivery.objects.filter(pk__any=set(ids), fallback=Delivery.Fallback.CLAIMED).update(
                 fallback=Delivery.Fallback.DECIDED,
                 outcome=outcome,
                 outcome_detail=detail,
@@ -86,7 +86,7 @@ class Decisions:
         for delivery_id, attempts in self.retry.items():
             by_attempts[attempts].append(delivery_id)
         for attempts, ids in by_attempts.items():
-            Delivery.objects.filter(pk__any=ids, fallback=Delivery.Fallback.CLAIMED).update(
+            Delivery.objects.filter(pk__any=set(ids), fallback=Delivery.Fallback.CLAIMED).update(
                 fallback=Delivery.Fallback.WAITING,
                 sms_due_at=now + RETRY_BACKOFF * 2 ** (attempts - 1),
                 sms_attempts=attempts,
@@ -157,24 +157,136 @@ def due_batches(now, *, at_most: int, batch_size: int | None = None) -> int:
     return -(-Delivery.objects.count_due(now, size * at_most) // size)
 
 
-def share_backlog(now) -> int:
-    """With more than one batch due, queue up to ``FALLBACK_WORKERS - 1`` helper sweeps so that
-    the workers of every cluster share the backlog (their claims never overlap); how many.
-    Nothing depends on a helper running: a lost one leaves more for the next sweep."""
+# A helper sweep sweeps for at most this long, then leaves (its worker is free again for the
+# due clock's hand-over and for start tasks); a clock that still sees a backlog queues another.
+HELPER_SECONDS = 15.0
+# A helper queued this recently counts as coming (the cluster fetches it within its poll).
+HELPER_PICKUP_SECONDS = 3.0
+# The due clock queues helpers for a backlog falling due this soon (a queued helper takes about
+# that long to be fetched and started); a helper early for it looks again every
+# HELPER_POLL_SECONDS until it falls due, and leaves when nothing is due that soon.
+HELPER_LEAD_SECONDS = 2.0
+HELPER_POLL_SECONDS = 0.1
+
+
+def share_backlog(now, *, queued: list | None = None, lead: timedelta | None = None) -> int:
+    """With more than one batch due (by ``now + lead``), see that ``FALLBACK_WORKERS - 1``
+    helper sweeps share the backlog (their claims never overlap); how many were queued now.
+
+    Helpers already sweeping (each holds a helper slot, ``sweep_as_helper``) are counted, and so
+    are those queued in the last ``HELPER_PICKUP_SECONDS`` when the caller keeps ``queued`` (the
+    times it queued them; the due clock keeps one for its run): a clock looking every second
+    tops the helpers up instead of piling a queue of them up. Nothing depends on a helper
+    running: a lost one leaves more for the next look, and the minute sweep is the safety net."""
     from django_q.tasks import async_task
 
-    helpers = max(0, due_batches(now, at_most=settings.FALLBACK_WORKERS) - 1)
-    for _ in range(helpers):
+    workers = settings.FALLBACK_WORKERS
+    wanted = min(workers - 1, due_batches(now + (lead or timedelta()), at_most=workers) - 1)
+    if wanted <= 0:
+        return 0
+    if queued is not None:
+        queued[:] = [at for at in queued if (now - at).total_seconds() < HELPER_PICKUP_SECONDS]
+    missing = wanted - _helpers_sweeping() - len(queued or ())
+    for _ in range(missing):
         async_task("push.tasks.fallback_sweep_helper", task_name="fallback sweep helper")
-    return helpers
+        if queued is not None:
+            queued.append(now)
+    return max(0, missing)
 
 
-def sweep(now=None, *, batch_size: int | None = None, max_batches: int | None = None) -> dict:
-    """Claim and decide due deliveries batch after batch until none is due."""
+def _helper_keys() -> str:
+    """SQL: the lock keys of the helper slots, one per helper ``FALLBACK_WORKERS`` allows."""
+    return (
+        "SELECT hashtextextended('fallback-helper:' || g, 0) "
+        f"FROM generate_series(1, {max(1, int(settings.FALLBACK_WORKERS) - 1)}) AS g"
+    )
+
+
+def _helpers_sweeping() -> int:
+    """How many helper slots are held (PostgreSQL; elsewhere none are known)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = "
+            f"current_database()) AND ((classid::int8 << 32) | objid::int8) IN ({_helper_keys()})"
+        )
+        return cursor.fetchone()[0]
+
+
+def sweep_as_helper(*, seconds: float = HELPER_SECONDS, clock=None, sleep=None, now=None) -> dict:
+    """A helper of the due clock or the minute sweep: with a free helper slot (a session
+    advisory lock on a connection of its own, so at most ``FALLBACK_WORKERS - 1`` sweep as
+    helpers), batches until none is due, nor due within ``HELPER_LEAD_SECONDS`` (it waits for
+    those, never claiming one before its due time), for at most ``seconds``; without a slot,
+    nothing. ``clock`` (``time.monotonic``), ``sleep`` and ``now`` (callables): tests."""
+    import time
+
+    from django.db import connection
+
+    clock, sleep, now = clock or time.monotonic, sleep or time.sleep, now or timezone.now
+
+    held = None
+    if connection.vendor == "postgresql":
+        held = connection.get_new_connection(connection.get_connection_params())
+        held.autocommit = True
+        with held.cursor() as cursor:
+            cursor.execute(
+                f"SELECT k FROM ({_helper_keys()}) AS s(k) WHERE pg_try_advisory_lock(k) LIMIT 1"
+            )
+            if cursor.fetchone() is None:
+                held.close()
+                return {"batches": 0, "no_slot": 1}
+    try:
+        until = clock() + seconds
+        totals: dict[str, int] = defaultdict(int)
+        while clock() < until:
+            moment = now()
+            swept = sweep(moment, max_batches=1)
+            if swept["batches"]:
+                for key, count in swept.items():
+                    totals[key] += count
+                if sum(n for key, n in swept.items() if key != "batches") < default_batch_size():
+                    sleep(HELPER_POLL_SECONDS)  # all that was due: no busy loop on a trickle
+                continue
+            soon = moment + timedelta(seconds=HELPER_LEAD_SECONDS)
+            if not Delivery.objects.count_due(soon, 1):
+                break  # the backlog is decided, and nothing is about to fall due
+            sleep(HELPER_POLL_SECONDS)
+        totals["batches"] += 0
+        return dict(totals)
+    finally:
+        if held is not None:
+            try:
+                held.execute("SELECT pg_advisory_unlock_all()")  # now, not when the server sees
+            finally:  # the connection end (which lets go of it too)
+                held.close()
+
+
+def sweep(
+    now=None,
+    *,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    seconds: float | None = None,
+    clock=None,
+) -> dict:
+    """Claim and decide due deliveries batch after batch until none is due, or until
+    ``max_batches`` were decided, or (with ``seconds``) no new batch is claimed once ``seconds``
+    have passed on ``clock`` (``time.monotonic``)."""
+    import time
+
     size = batch_size or default_batch_size()
+    clock = clock or time.monotonic
+    until = clock() + seconds if seconds is not None else None
     totals: dict[str, int] = defaultdict(int)
     batches = 0
     while max_batches is None or batches < max_batches:
+        if until is not None and batches and clock() >= until:
+            break
         current = now or timezone.now()
         batch = claim(current, limit=size)
         if not batch:

@@ -65,7 +65,7 @@ def accept(push: Push, *, now=None) -> Push:
             push.pin_sms()
     starts = push.send_at if push.send_at and push.send_at > now else now
     push.send_at = starts
-    push.expires_at = starts + max(timedelta(seconds=push.expire_time), REAL_TIME_WINDOW)
+    push.expires_at = expiry(starts, push.expire_time)
     push.status = Push.Status.WAIT if starts > now else Push.Status.INIT
     push.save()
     if push.status == Push.Status.INIT:
@@ -77,6 +77,13 @@ def accept(push: Push, *, now=None) -> Push:
 
             transaction.on_commit(lambda: async_task("push.tasks.start_push", push.pk))
     return push
+
+
+def expiry(starts, expire_time: int):
+    """When a push starting at ``starts`` expires (``expire_time`` 0, real time only, still
+    waits ``REAL_TIME_WINDOW``): for ``accept`` and for a scheduled push edited later
+    (``control.edit_waiting``)."""
+    return starts + max(timedelta(seconds=expire_time), REAL_TIME_WINDOW)
 
 
 def fan_out(push: Push, now, *, after: int = 0, limit: int | None = None) -> tuple[int, int]:

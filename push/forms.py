@@ -5,7 +5,9 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Application, Delivery, Platform, Push
+from lib.paging import Sorting
+
+from .models import Application, Delivery, Device, Platform, Push
 from .stats import OUTCOMES
 from .tpns.parse import SMS_DELAY_MIN, beijing_time
 
@@ -64,11 +66,41 @@ class ApplicationChoiceForm(forms.Form):
         self.fields["application"].queryset = Application.objects.filter(account=account)
 
 
+# The device list's orders (``?sort=``), each on columns the list shows; ``id`` ends every order
+# (``lib.paging.Sorting``). "registered" is the id itself: the (application, id) index gives
+# it without sorting, as the token prefix index gives a token search in token order.
+DEVICE_SORTS = {
+    "registered": (),
+    "token": ("token",),
+    "application": ("application__name",),
+    "notifications": ("notifications_enabled",),
+    "app_version": ("app_version",),
+    "last_seen": ("last_seen_at",),
+}
+DEVICE_SORT_LABELS = {
+    "registered": _("Registered"),
+    "token": _("Token"),
+    "application": _("Application"),
+    "notifications": _("Notifications"),
+    "app_version": _("App version"),
+    "last_seen": _("Last seen"),
+}
+DEVICE_SORTING = Sorting(DEVICE_SORTS, default="-registered")
+NUMBER_ENDS_MAX = 15  # digits: E.164 numbers have at most 15
+
+
 class DeviceFilterForm(ApplicationChoiceForm):
     token = forms.CharField(
         required=False, max_length=64, label=_("Token"), help_text=_("Starts with")
     )
     phone = forms.CharField(required=False, max_length=32, label=_("Phone number"))
+    ends = forms.CharField(
+        required=False,
+        max_length=NUMBER_ENDS_MAX,
+        label=_("Number ends with"),
+        help_text=_("The last digits of a phone number"),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 6}),
+    )
     account = forms.CharField(required=False, max_length=128, label=_("Account"))
     tag = forms.CharField(required=False, max_length=50, label=_("Tag"))
     notifications = forms.ChoiceField(
@@ -77,7 +109,22 @@ class DeviceFilterForm(ApplicationChoiceForm):
         label=_("Notifications"),
     )
 
-    field_order = ["token", "phone", "account", "tag", "application", "notifications"]
+    sort = forms.ChoiceField(required=False, label=_("Sort by"))
+
+    field_order = ["token", "phone", "ends", "account", "tag", "application", "notifications"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sort"].choices = [
+            ("", _("default")),
+            *DEVICE_SORTING.choices(DEVICE_SORT_LABELS),
+        ]
+
+    def clean_ends(self) -> str:
+        digits = "".join(self.cleaned_data["ends"].split())
+        if digits and not digits.isdigit():
+            raise forms.ValidationError(_("Digits only, the last ones of the number."))
+        return digits
 
 
 class PushFilterForm(ApplicationChoiceForm):
@@ -187,10 +234,30 @@ class ComposeForm(forms.Form):
         help_text=_("A refused push can never arrive: without this its SMS waits for the delay."),
     )
 
-    def __init__(self, *args, account, templates, signatures, applications, **kwargs):
+    test_token = forms.CharField(
+        required=False,
+        max_length=Device._meta.get_field("token").max_length,
+        label=_("Device token"),
+        widget=forms.TextInput(attrs={"list": "test-devices", "autocomplete": "off"}),
+        help_text=_(
+            "A device of the application: the message above goes to it alone, marked as a test."
+        ),
+    )
+
+    def __init__(self, *args, account, templates, signatures, applications, editing=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
+        self.editing = editing  # the scheduled push being edited (``control.edit_waiting``)
         self.fields["application"].queryset = account.push_apps.all()
+        if editing is not None:
+            # An edited push stays the same application's, and scheduled.
+            self.fields["application"].queryset = account.push_apps.filter(
+                pk=editing.application_id
+            )
+            self.fields["audience_type"].choices = [
+                (kind, label) for kind, label in self.AUDIENCES if kind in Push.Audience.BROADCASTS
+            ]
+            self.fields["send_time"].required = True
         self.fields["sms_app_id"].choices = [(a.sdk_app_id, str(a)) for a in applications]
         self.fields["sms_template_id"].choices = [("", "—")] + [
             (t.code, f"{t.code} · {t.name}") for t in templates
@@ -204,6 +271,77 @@ class ComposeForm(forms.Form):
         if data.get("resend_by_sms") and not data.get("sms_template_id"):
             self.add_error("sms_template_id", _("Choose an approved template for the SMS."))
         return data
+
+    def test_body(self) -> dict:
+        """The request of a test push: the composed push to ``test_token`` alone, now (a
+        token_list push of one token, accepted as any other)."""
+        body = self.tpns_body()
+        for key in ("token_list", "account_list", "account_type", "tag_rules", "send_time"):
+            body.pop(key, None)
+        body["audience_type"] = Push.Audience.TOKEN_LIST
+        body["token_list"] = [self.cleaned_data["test_token"].strip()]
+        return body
+
+    def edited_body(self, push: Push) -> dict:
+        """The request of ``push`` as edited: this form's fields over what the push was given
+        that the composer does not show (its other options, the rest of its message object,
+        its iOS environment), so that an edit changes only what the form shows. Its loop is
+        not re-read (``control.edit_waiting`` keeps it)."""
+        kept = {
+            k: v
+            for k, v in push.options.items()
+            if k not in ("send_time", "loop_param", "loop_times", "loop_interval")
+        }
+        body = {**kept, **self.tpns_body()}
+        body["message"] = {**push.message, **body["message"]}
+        if push.environment:
+            body.setdefault("environment", push.environment)
+        if push.seq:
+            body.setdefault("seq", push.seq)
+        return body
+
+    @classmethod
+    def initial_from(cls, push: Push, tz) -> tuple[dict, list[str]]:
+        """The form's initial values for a copy of ``push`` (duplicate, edit), and what of
+        it the form cannot show (said to the person)."""
+        audience = push.audience or {}
+        lost: list[str] = []
+        initial = {
+            "application": push.application_id,
+            "message_type": push.message_type,
+            "title": push.title,
+            "content": push.content,
+            "expire_time": push.expire_time,
+            "account_type": push.account_type,
+        }
+        if push.audience_type in Push.Audience.TOKENS:
+            initial["audience_type"] = Push.Audience.TOKEN_LIST
+            initial["tokens"] = "\n".join(audience.get("token_list", []))
+        elif push.audience_type in Push.Audience.ACCOUNTS:
+            initial["audience_type"] = Push.Audience.ACCOUNT_LIST
+            initial["accounts"] = "\n".join(audience.get("account_list", []))
+        elif push.audience_type == Push.Audience.ALL:
+            initial["audience_type"] = Push.Audience.ALL
+        elif push.audience_type == Push.Audience.TAG and (simple := _simple_tags(audience)):
+            initial["audience_type"] = Push.Audience.TAG
+            initial["tags"], initial["tags_operator"] = ", ".join(simple[0]), simple[1]
+        else:
+            lost.append(_("its audience (choose one again)"))
+        if push.send_at and push.status == Push.Status.WAIT:
+            initial["send_time"] = push.send_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+        if push.resend_by_sms:
+            initial.update(
+                resend_by_sms=True,
+                trigger_condition=push.sms_trigger,
+                delay_trigger_time=push.sms_delay,
+                sms_app_id=push.sms_app_id,
+                sms_template_id=push.sms_template_id,
+                sms_sign_name=push.sms_sign_name,
+                sms_template_params="\n".join(push.sms_params),
+                max_sms=push.sms_max,
+                send_on_refusal=push.sms_on_refusal,
+            )
+        return initial, lost
 
     def tpns_body(self) -> dict:
         """The /v3/push/app request this form stands for."""
@@ -244,3 +382,18 @@ class ComposeForm(forms.Form):
             body["resend_by_sms"] = True
             body["sms_info"] = info
         return body
+
+
+def _simple_tags(audience: dict) -> tuple[list[str], str] | None:
+    """(tags, operator) of tag rules the composer can show (one rule of one plain item), else
+    None."""
+    rules = audience.get("tag_rules") or []
+    if len(rules) != 1 or rules[0].get("is_not"):
+        return None
+    items = rules[0].get("tag_items") or []
+    if len(items) != 1 or items[0].get("is_not"):
+        return None
+    item = items[0]
+    if (item.get("tag_type") or "xg_user_define") != "xg_user_define":
+        return None
+    return list(item.get("tags") or []), item.get("tags_operator", "OR")

@@ -112,6 +112,9 @@ def outcome_of(state: str, reason: str) -> Decision:
 
 
 # What a decision needs, read set-based ---------------------------------------------------------
+#
+# The ids and numbers of a batch go to ``__any`` as sets: Django resolves the values of a list
+# (or tuple) one by one, a thousand calls a batch for nothing (the lookup sends one array).
 
 
 def attach(batch: list[Due]) -> dict[int, Push]:
@@ -123,7 +126,7 @@ def attach(batch: list[Due]) -> dict[int, Push]:
     devices = [d.device_id for d in batch if pushes[d.push_id].sms_trigger == off]
     if devices:
         enabled = dict(
-            Device.objects.filter(pk__any=devices).values_list("pk", "notifications_enabled")
+            Device.objects.filter(pk__any=set(devices)).values_list("pk", "notifications_enabled")
         )
         for d in batch:
             d.notifications_enabled = enabled.get(d.device_id)
@@ -131,13 +134,15 @@ def attach(batch: list[Due]) -> dict[int, Push]:
         source_id: (state, reason)
         for source_id, state, reason in SmsMessage.objects.filter(
             source_type=PUSH_DELIVERY,
-            source_id__any=[d.id for d in batch],
+            source_id__any={d.id for d in batch},
             live=True,
-        ).values_list("source_id", "state", "reason")
+        )
+        .order_by()  # not the records' order: nothing to sort
+        .values_list("source_id", "state", "reason")
     }
     phones = dict(
         DeviceAccount.objects.filter(
-            device_id__any=[d.device_id for d in batch], account_type=PHONE_ACCOUNT_TYPE
+            device_id__any={d.device_id for d in batch}, account_type=PHONE_ACCOUNT_TYPE
         ).values_list("device_id", "account")
     )
     for d in batch:
@@ -264,7 +269,7 @@ def screen(push: Push, recipients: list[Recipient], *, locked: bool = True) -> d
         fields.append("device__notifications_enabled")
     halted = (Delivery.State.CANCELED, Delivery.State.REVOKED)
     for pk, state, arrived_at, clicked_at, *device in Delivery.objects.filter(
-        pk__any=ids
+        pk__any=set(ids)
     ).values_list(*fields):
         enabled = device[0] if device else None
         if state in halted:
@@ -281,10 +286,12 @@ def screen(push: Push, recipients: list[Recipient], *, locked: bool = True) -> d
     taken = set(
         SmsMessage.objects.filter(
             account_id=account_id,
-            phone_number__any=[r.number for r in recipients],
+            phone_number__any={r.number for r in recipients},
             session_context=push_context(push.pk),
             live=True,
-        ).values_list("phone_number", flat=True)
+        )
+        .order_by()
+        .values_list("phone_number", flat=True)
     )
     for r in recipients:
         if r.source_id not in dropped and r.number in taken:

@@ -11,8 +11,8 @@ from collections import Counter
 from django.db.models import Min
 from django.utils import timezone
 
-from . import plan
-from .models import Delivery, Push
+from . import audience, plan
+from .models import PHONE_ACCOUNT_TYPE, Delivery, DeviceAccount, Push
 
 
 def preview(push: Push, now=None) -> dict:
@@ -55,3 +55,37 @@ def _earliest_due(push: Push):
     return Delivery.objects.filter(
         push=push, fallback__in=[Delivery.Fallback.WAITING, Delivery.Fallback.CLAIMED]
     ).aggregate(earliest=Min("sms_due_at"))["earliest"]
+
+
+def before_sending(push: Push, now=None) -> dict:
+    """What an unsent push (parsed, not recorded: the console's confirmation of an all, tag or
+    package push) would reach if it went out now, and the most its supplementary SMS can cost:
+    one SMS per distinct phone number bound to a target device (the engine sends one per number
+    per push), at most ``max_sms``, each at the fee of the SMS it would send (``plan.forecast``
+    quotes it as for a recorded push). Fewer are sent when pushes arrive, numbers are of
+    another region, or limits and the package balance stop some."""
+    now = now or timezone.now()
+    targets = audience.devices(push)
+    result = {"devices": targets.count(), "sms": push.resend_by_sms}
+    if not push.resend_by_sms:
+        return result
+    numbers = (
+        DeviceAccount.objects.filter(
+            device_id__in=targets.values("pk"), account_type=PHONE_ACCOUNT_TYPE
+        )
+        .values("account")
+        .distinct()
+        .count()
+    )
+    most = numbers if push.sms_max is None else min(numbers, push.sms_max)
+    result.update(numbers=numbers, max_sms=most, fee_per_sms=None, max_fee=None, balance=None)
+    forecast = plan.forecast(plan.Plan({}, []), {push.pk: push}, now)
+    if push.pk in forecast.quotes:  # else its SMS cannot be sent as it stands
+        order, quote = forecast.quotes[push.pk]
+        result.update(
+            content=order.content,
+            fee_per_sms=quote.fee_per_sms,
+            max_fee=most * quote.fee_per_sms,
+            balance=quote.balance,
+        )
+    return result

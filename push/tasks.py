@@ -5,8 +5,11 @@ from django.utils import timezone
 from . import fallback, fanout, rollup, sender
 from .models import SweepRun
 
-# A sweep stops taking new batches after this many, so runs every minute never pile up.
+# A sweep stops taking new batches after this many, or after this long (a batch in hand is
+# finished), so runs every minute never pile up, the cluster's 240 s timeout never kills one
+# holding a claimed batch, and a stopping cluster is not kept waiting.
 SWEEP_BUDGET_BATCHES = 200
+SWEEP_BUDGET_SECONDS = 20.0
 
 
 def start_push(push_id: int) -> bool:
@@ -28,15 +31,16 @@ def fallback_sweep() -> dict:
     depends on a helper running: a lost one only leaves more for the next minute's sweep.
     """
     helpers = fallback.share_backlog(timezone.now())
-    result = fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
+    result = fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES, seconds=SWEEP_BUDGET_SECONDS)
     result["helpers"] = helpers
     SweepRun.record("fallback", result)
     return result
 
 
 def fallback_sweep_helper() -> dict:
-    """A helper of the minute sweep: the same sweep, within the same budget."""
-    return fallback.sweep(max_batches=SWEEP_BUDGET_BATCHES)
+    """A helper of the due clock or the minute sweep: the same sweep, in a helper slot, for at
+    most ``fallback.HELPER_SECONDS`` (``fallback.sweep_as_helper``)."""
+    return fallback.sweep_as_helper()
 
 
 # A sender task stops taking batches after this long (the cluster kills a task at its

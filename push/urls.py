@@ -32,6 +32,9 @@ urlpatterns = [
     path("pushes/", views.pushes, name="push_pushes"),
     path("pushes/new/", views.compose, name="push_compose"),
     path("pushes/<int:pk>/", views.push_detail, name="push_push"),
+    path("pushes/<int:pk>/edit", views.push_edit, name="push_push_edit"),
+    path("pushes/<int:pk>/cancel", views.push_cancel, name="push_push_cancel"),
+    path("pushes/<int:pk>/stop", views.push_stop, name="push_push_stop"),
     path(
         "pushes/<int:pk>/deliveries/<int:delivery_id>/",
         views.delivery_detail,

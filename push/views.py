@@ -1,18 +1,23 @@
 """Console pages of the push platform, under /a/<account_id>/push/: applications (and their
 keys), devices, pushes with their funnels and per-device deliveries."""
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 
 from django.contrib import messages
+from django.contrib.postgres.expressions import ArraySubquery
+from django.core import signing
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Subquery
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Func, OuterRef, Subquery
+from django.db.models.functions import Length, Reverse
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
@@ -21,14 +26,15 @@ from accounts.decorators import account_view
 from accounts.models import Role
 from lib.dates import local_day_start as _local_day_start
 from lib.exports import csv_response, export_url
-from lib.masking import Masking
-from lib.paging import CappedPaginator
+from lib.masking import LONG_TOKEN, SHOWN_LAST_DIGITS, TOKEN_SHOWN, TOKEN_SHOWN_SHORT, Masking
+from lib.paging import CappedPaginator, page_of
 from sms.models import Signature, SmsApplication, Template
 from sms.numbers import InvalidNumber, normalize
 from sms.sending import default_signature
 
-from . import channel_health, channel_views, channels, stats
+from . import channel_health, channel_views, channels, control, stats
 from .forms import (
+    DEVICE_SORTING,
     ApplicationForm,
     ComposeForm,
     DeliveryFilterForm,
@@ -45,10 +51,10 @@ from .models import (
     DeviceTag,
     Push,
 )
-from .preview import preview
+from .preview import before_sending, preview
 from .timeline import timeline
-from .tpns import TpnsError
-from .tpns.submit import submit
+from .tpns import TpnsError, parse
+from .tpns.submit import TEST_OPTION, submit
 
 PAGE_SIZE = 50
 # The device list counts this far: past it, it says "more than" (filters narrow it down).
@@ -155,9 +161,74 @@ def application_rotate(request, pk):
 # Devices
 
 
+def _masked_search_error(filters: dict) -> str:
+    """Why a member who sees numbers and tokens masked may not search this way, or "".
+
+    A search answers "is there such a device", so a search by more than the masked form shows
+    would let a viewer find the hidden digits by trying them (ten thousand tries at most for a
+    number's middle four). A viewer searches by what they see: at most the last
+    ``SHOWN_LAST_DIGITS`` digits of a number, at most the first characters a masked token
+    shows; not by a whole number (the phone filter, or a number in the account filter)."""
+    shown = SHOWN_LAST_DIGITS
+    if len(filters.get("ends", "")) > shown:
+        return ngettext(
+            "Numbers are masked for your role: search by at most the last %(n)s digit.",
+            "Numbers are masked for your role: search by at most the last %(n)s digits.",
+            shown,
+        ) % {"n": shown}
+    if filters.get("phone", "").strip():
+        return ngettext(
+            "Numbers are masked for your role: search by the last %(n)s digit instead.",
+            "Numbers are masked for your role: search by the last %(n)s digits instead.",
+            shown,
+        ) % {"n": shown}
+    if len(filters.get("token", "").strip()) > TOKEN_SHOWN:
+        return ngettext(
+            "Tokens are masked for your role: search by at most their first %(n)s character.",
+            "Tokens are masked for your role: search by at most their first %(n)s characters.",
+            TOKEN_SHOWN,
+        ) % {"n": TOKEN_SHOWN}
+    return ""
+
+
+def _ending_with(bindings, digits: str):
+    """Phone bindings whose number ends with ``digits``: a prefix match on the reversed
+    number, which ``push_account_phone_suffix_idx`` (migration 0017) serves."""
+    return (
+        bindings.filter(account_type=PHONE_ACCOUNT_TYPE)
+        .annotate(reversed_number=Reverse("account"))
+        .filter(reversed_number__startswith=digits[::-1])
+    )
+
+
+# From this many digits on, few numbers end so: their devices are looked up by id (below).
+FEW_ENDINGS = 3
+
+
+def _with_number_ending(devices, bindings, digits: str):
+    """The devices whose number ends with ``digits``. The planner cannot estimate how many
+    numbers end so (no statistics on the reversed number) and guesses 0.5 %: for a common
+    ending (one or two digits) walking the list in its order meets 50 of them soon, but for a
+    rare one that walk reads every binding (a million devices: 260 ms for "2222"). So a rare
+    ending's matches are read first, on the suffix index, and their devices by id (1.6 ms)."""
+    matches = _ending_with(bindings, digits).values("device_id")
+    if len(digits) >= FEW_ENDINGS and connection.vendor == "postgresql":
+        return devices.filter(_AnyOf(F("pk"), ArraySubquery(matches)))
+    return devices.filter(pk__in=matches)
+
+
+class _AnyOf(Func):
+    """``value = ANY(ARRAY(subquery))``: the subquery runs once, on its own plan."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
 @account_view()
 def devices(request):
     account = request.account
+    reveal = request.membership.masking.reveal
     form = DeviceFilterForm(request.GET or None, account=account)
     filters = form.cleaned_data if form.is_valid() else {}
     # The account's application ids, not a join on the account: the devices, bindings and tags
@@ -168,14 +239,18 @@ def devices(request):
     else:
         apps = list(Application.objects.filter(account=account).values_list("pk", flat=True))
     qs = Device.objects.filter(application_id__in=apps)
-    error = ""
+    error = "" if reveal else _masked_search_error(filters)
+    if error:
+        qs = qs.none()
     # Bindings and tags are matched in subqueries, so a device bound or tagged twice is still
     # listed once.
     bindings = DeviceAccount.objects.filter(application_id__in=apps)
     tags = DeviceTag.objects.filter(application_id__in=apps)
     if token := filters.get("token", "").strip():
         qs = qs.filter(token__startswith=token)
-    if phone := filters.get("phone", "").strip():
+        if not reveal and len(token) > TOKEN_SHOWN_SHORT:  # a short token shows fewer
+            qs = qs.annotate(token_length=Length("token")).filter(token_length__gte=LONG_TOKEN)
+    if (phone := filters.get("phone", "").strip()) and not error:
         try:
             number = normalize(phone)
         except InvalidNumber as exc:
@@ -183,18 +258,27 @@ def devices(request):
         else:
             phones = bindings.filter(account_type=PHONE_ACCOUNT_TYPE, account=number)
             qs = qs.filter(pk__in=phones.values("device_id"))
+    if digits := filters.get("ends", ""):
+        qs = _with_number_ending(qs, bindings, digits)
     if bound := filters.get("account", "").strip():
-        qs = qs.filter(pk__in=bindings.filter(account=bound).values("device_id"))
+        matches = bindings.filter(account=bound)
+        if not reveal:  # a number is looked up by its last digits only (above)
+            matches = matches.exclude(account_type=PHONE_ACCOUNT_TYPE)
+        qs = qs.filter(pk__in=matches.values("device_id"))
     if tag := filters.get("tag", "").strip():
         qs = qs.filter(pk__in=tags.filter(tag=tag).values("device_id"))
     if notifications := filters.get("notifications"):
         qs = qs.filter(notifications_enabled=notifications == "on")
-    # Newest first, on an index (last_seen_at has none: the SDK's calls rewrite it all day long,
-    # and an index would make every one of those writes touch it); a token search in token
-    # order, which its prefix index gives without sorting the matches.
-    order = "token" if token else "-id"
-    qs = qs.select_related("application").annotate(phone=_phone_of("pk")).order_by(order, "-id")
-    page = CappedPaginator(qs, PAGE_SIZE, cap=DEVICES_COUNTED).get_page(request.GET.get("page"))
+    # Newest first by default, on an index (last_seen_at has none: the SDK's calls rewrite it
+    # all day long, and an index would make every one of those writes touch it); a token
+    # search in token order, which its prefix index gives without sorting the matches. The
+    # other orders sort the matches (a million devices: see README's devices list notes).
+    sort = request.GET.get("sort", "")
+    key, descending = DEVICE_SORTING.parse(sort or ("token" if token else ""))
+    qs = qs.select_related("application").annotate(phone=_phone_of("pk"))
+    qs = qs.order_by(*DEVICE_SORTING.order_by(key, descending))
+    paginator = CappedPaginator(qs, PAGE_SIZE, cap=DEVICES_COUNTED)
+    page, page_error = page_of(paginator, request.GET.get("page"))
     return render(
         request,
         "push/devices.html",
@@ -202,8 +286,10 @@ def devices(request):
             "form": form,
             "page": page,
             "phone_error": error,
+            "page_error": page_error,
             "query": _query_without_page(request),
-            "reveal": request.membership.masking.reveal,
+            "sort": DEVICE_SORTING.links(request.GET, key, descending),
+            "reveal": reveal,
         },
     )
 
@@ -309,6 +395,9 @@ def _vendor_categories(push: Push) -> list[tuple[str, object]]:
     ]
 
 
+STOPPABLE = (Push.Status.INIT, Push.Status.STARTED, Push.Status.FINISHED)
+
+
 @account_view()
 def push_detail(request, pk):
     account = request.account
@@ -375,6 +464,13 @@ def push_detail(request, pk):
             "export_url": export_url(reverse("push_push", args=[account.pk, push.pk]), query),
             "reveal": masking.reveal,
             "preview": preview(push) if request.GET.get("preview") and sms["enabled"] else None,
+            "can_control": request.membership.has_role(Role.OPERATOR),
+            "editable": push.status == Push.Status.WAIT
+            and not ComposeForm.initial_from(push, account.tz)[1],
+            "is_test": bool(push.options.get(TEST_OPTION)),
+            # What control.stop takes back (a failed or expired push has nothing left).
+            "stoppable": push.status in STOPPABLE
+            and (push.expires_at is None or push.expires_at > timezone.now()),
         },
     )
 
@@ -441,36 +537,33 @@ def _deliveries_csv(deliveries, filename: str, tz, masking: Masking) -> Streamin
     )
 
 
-@account_view(Role.OPERATOR)
-def compose(request):
-    """The push composer: builds a /v3/push/app body and submits it through the API's code."""
+# The composer, its confirmation of broadcasts, test pushes; editing, canceling and stopping
+
+
+# A broadcast's confirmation (the audience size and the most its SMS can cost, shown before it
+# is accepted) is good for this long, and only for the request it was shown for.
+CONFIRMATION_MAX_AGE = 3600
+TEST_DEVICES = 50  # the newest devices offered for a test push
+
+
+def _compose_form(request, *, initial=None, editing=None) -> ComposeForm:
     account = request.account
     templates = list(Template.objects.sendable().filter(account=account).order_by("code"))
-    signatures = list(Signature.objects.sendable().filter(account=account).order_by("text"))
     form = ComposeForm(
         request.POST or None,
+        initial=initial,
         account=account,
         templates=templates,
-        signatures=signatures,
+        signatures=list(Signature.objects.sendable().filter(account=account).order_by("text")),
         applications=SmsApplication.objects.filter(account=account),
+        editing=editing,
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            push = submit(
-                form.cleaned_data["application"],
-                form.tpns_body(),
-                now=timezone.now(),
-                created_by=request.user,
-            )
-        except TpnsError as exc:
-            form.add_error(None, f"{exc.message} (ret_code {exc.code.value})")
-        else:
-            messages.success(
-                request,
-                _("Push %(id)s accepted: %(status)s.")
-                % {"id": push.pk, "status": push.get_status_display()},
-            )
-            return redirect("push_push", account_id=account.pk, pk=push.pk)
+    form.sms_templates = templates
+    return form
+
+
+def _composer(request, form: ComposeForm, **extra):
+    account = request.account
     return render(
         request,
         "push/compose.html",
@@ -478,13 +571,17 @@ def compose(request):
             "form": form,
             "sms_templates": {
                 t.code: {"content": t.content, "params": t.param_count, "region": t.region}
-                for t in templates
+                for t in form.sms_templates
             },
             # What a push naming no signature is pinned to when accepted (the engine's rule).
             "default_signature": {
                 region: getattr(default_signature(account, region), "text", "")
                 for region in ("mainland", "global")
             },
+            # A test push goes to one of these, or to a token typed in.
+            "test_devices": Device.objects.filter(application__account=account)
+            .select_related("application")
+            .order_by("-id")[:TEST_DEVICES],
             # The SMS preview's figures (filled in by the page's script).
             "js_text": {
                 "choose": _("Choose a template."),
@@ -494,5 +591,201 @@ def compose(request):
                 "fee_per_sms": _("estimated fee: %(parts)s part(s) per SMS sent"),
                 "fee_at_most": _("estimated fee: at most %(parts)s parts (%(sms)s SMS)"),
             },
+            **extra,
         },
     )
+
+
+def _digest(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _confirmation_salt(request) -> str:
+    return f"push-confirm:{request.user.pk}:{request.account.pk}"
+
+
+def _confirmed(request, body: dict) -> bool:
+    """Whether the person confirmed this very request on the confirmation page (a signed
+    digest of it, theirs, not older than ``CONFIRMATION_MAX_AGE``)."""
+    token = request.POST.get("confirmation", "")
+    try:
+        seen = signing.loads(token, salt=_confirmation_salt(request), max_age=CONFIRMATION_MAX_AGE)
+    except signing.BadSignature:  # (expired included)
+        return False
+    return seen == _digest(body)
+
+
+def _confirmation_page(request, form, body: dict, unsent: Push, *, action_url: str):
+    """Before an all, tag or package push is accepted: whom it reaches now and the most its
+    SMS can cost (``preview.before_sending``), with the same request to confirm."""
+    return render(
+        request,
+        "push/push_confirm.html",
+        {
+            "form": form,
+            "push": unsent,
+            "audience_label": dict(ComposeForm.AUDIENCES).get(
+                unsent.audience_type, unsent.get_audience_type_display()
+            ),
+            "estimate": before_sending(unsent),
+            "confirmation": signing.dumps(_digest(body), salt=_confirmation_salt(request)),
+            "changed": bool(request.POST.get("confirmation")),
+            "action_url": action_url,
+        },
+    )
+
+
+def _tpns_error(form, exc: TpnsError, field=None) -> None:
+    form.add_error(field, f"{exc.message} (ret_code {exc.code.value})")
+
+
+@account_view(Role.OPERATOR)
+def compose(request):
+    """The push composer: builds a /v3/push/app body and submits it through the API's code.
+    An all or tag push is accepted only once its confirmation page was confirmed; "Send a
+    test push" sends the composed message to one device instead (a token_list push)."""
+    account = request.account
+    initial, lost, source = {}, [], request.GET.get("from", "")
+    if request.method == "GET" and source.isdigit():  # duplicate a push
+        original = get_object_or_404(Push, pk=source, application__account=account)
+        initial, lost = ComposeForm.initial_from(original, account.tz)
+    form = _compose_form(request, initial=initial)
+    if request.method == "POST" and "back" not in request.POST and form.is_valid():
+        app, now = form.cleaned_data["application"], timezone.now()
+        test = "test" in request.POST
+        if test and not form.cleaned_data["test_token"].strip():
+            form.add_error("test_token", _("Give the token of a device to test with."))
+            return _composer(request, form)
+        body = form.test_body() if test else form.tpns_body()
+        try:
+            if not test and body["audience_type"] in Push.Audience.BROADCASTS:
+                if not _confirmed(request, body):
+                    unsent = parse.parse_push(app, body, now=now)
+                    return _confirmation_page(request, form, body, unsent, action_url="")
+            push = submit(app, body, now=now, created_by=request.user, test=test)
+        except TpnsError as exc:
+            _tpns_error(form, exc, "test_token" if test else None)
+        else:
+            if test:
+                note = _("Test push %(id)s sent to %(token)s: %(status)s.")
+            else:
+                note = _("Push %(id)s accepted: %(status)s.")
+            messages.success(
+                request,
+                note
+                % {
+                    "id": push.pk,
+                    "status": push.get_status_display(),
+                    "token": form.cleaned_data["test_token"].strip(),
+                },
+            )
+            return redirect("push_push", account_id=account.pk, pk=push.pk)
+    return _composer(request, form, duplicate_of=source if initial else "", lost=lost)
+
+
+def _account_push(request, pk) -> Push:
+    return get_object_or_404(
+        Push.objects.select_related("application"), pk=pk, application__account=request.account
+    )
+
+
+@account_view(Role.OPERATOR)
+def push_edit(request, pk):
+    """Edit a scheduled push (until its send time comes): the composer, pre-filled, with the
+    composer's validation; the change is written whole under the push row lock
+    (``control.edit_waiting``), so the due clock starts it either before or after, never
+    half-edited."""
+    account = request.account
+    push = _account_push(request, pk)
+    if push.status != Push.Status.WAIT:
+        messages.error(request, _started(push))
+        return redirect("push_push", account_id=account.pk, pk=push.pk)
+    initial, lost = ComposeForm.initial_from(push, account.tz)
+    if lost:  # a package audience, tag rules the composer cannot show: never edited blind
+        messages.error(request, CANNOT_EDIT)
+        return redirect("push_push", account_id=account.pk, pk=push.pk)
+    form = _compose_form(request, initial=initial, editing=push)
+    if request.method == "POST" and "back" not in request.POST and form.is_valid():
+        now = timezone.now()
+        body = form.edited_body(push)
+        try:
+            edited = parse.parse_push(push.application, body, now=now)
+        except TpnsError as exc:
+            _tpns_error(form, exc)
+            return _composer(request, form, editing=push)
+        if edited.send_at is None:  # (a time in the past means "now" to the parser)
+            form.add_error(
+                "send_time", _("A scheduled push stays scheduled: give a send time in the future.")
+            )
+            return _composer(request, form, editing=push)
+        if not _confirmed(request, body):
+            action = reverse("push_push_edit", args=[account.pk, push.pk])
+            return _confirmation_page(request, form, body, edited, action_url=action)
+        try:
+            control.edit_waiting(push.application, push.pk, edited, now)
+        except control.Refused:
+            push.refresh_from_db()
+            if push.status != Push.Status.WAIT:
+                messages.error(request, _started(push))
+                return redirect("push_push", account_id=account.pk, pk=push.pk)
+            form.add_error(None, _("This push starts within a minute: it can no longer be edited."))
+            return _composer(request, form, editing=push)
+        messages.success(request, _("Push %(id)s saved.") % {"id": push.pk})
+        return redirect("push_push", account_id=account.pk, pk=push.pk)
+    return _composer(request, form, editing=push)
+
+
+CANNOT_EDIT = gettext_lazy(
+    "The composer cannot show this push's audience: cancel it and push it again instead."
+)
+
+
+def _started(push: Push) -> str:
+    return _(
+        "Push %(id)s is no longer waiting for its send time (%(status)s): it was not edited."
+    ) % {
+        "id": push.pk,
+        "status": push.get_status_display(),
+    }
+
+
+@account_view(Role.OPERATOR)
+def push_cancel(request, pk):
+    """Cancel a scheduled push (``control.cancel_timing_task``), after a confirmation."""
+    return _halt(request, pk, cancel=True)
+
+
+@account_view(Role.OPERATOR)
+def push_stop(request, pk):
+    """Stop a push (``control.stop``): no further chunk is written, undelivered deliveries and
+    their waiting SMS are canceled; after a confirmation."""
+    return _halt(request, pk, cancel=False)
+
+
+def _halt(request, pk, *, cancel: bool):
+    push = _account_push(request, pk)
+    if request.method != "POST":
+        return render(request, "push/push_halt.html", {"push": push, "cancel": cancel})
+    halt = control.cancel_timing_task if cancel else control.stop
+    values = {"id": push.pk}
+    try:
+        done = halt(push.application, push.pk, timezone.now())
+    except control.Refused:
+        if cancel:
+            note = _("Push %(id)s was not canceled: only a push waiting for its send time can be.")
+        else:
+            note = _("Push %(id)s was not stopped: it failed or has expired.")
+        messages.error(request, note % values)
+    else:
+        if not done.changed:
+            note = _("Push %(id)s had already ended.") % values
+        elif cancel:
+            note = _("Push %(id)s canceled: it will not be sent.") % values
+        else:
+            note = ngettext(
+                "Push %(id)s stopped: %(n)s undelivered delivery canceled.",
+                "Push %(id)s stopped: %(n)s undelivered deliveries canceled.",
+                done.halted,
+            ) % {**values, "n": done.halted}
+        messages.success(request, note)
+    return redirect("push_push", account_id=request.account.pk, pk=push.pk)

@@ -52,7 +52,11 @@ class Limiter:
 
     def __init__(self, account, content_hash: str, now: datetime):
         self.account, self.content_hash, self.now = account, content_hash, now
-        self.policy = RateLimitPolicy.for_account(account)
+        self.policy = policy = RateLimitPolicy.for_account(account)
+        # Whether any rule is on (an account may switch all three off).
+        self.active = bool(
+            policy.same_content_seconds or policy.hourly_limit is not None or policy.daily_limit
+        )
         local = now.astimezone(account.tz)
         self.day_start = datetime.combine(local.date(), time.min, tzinfo=account.tz)
         self.hour_start = now - timedelta(hours=1)
@@ -61,8 +65,13 @@ class Limiter:
         self.exempt: set[str] = set()
 
     def load(self, numbers) -> None:
-        """Read the exempt list and recent usage of these numbers: two queries in all."""
-        numbers = sorted(set(numbers))
+        """Read the exempt list and recent usage of these numbers: two queries in all, none
+        when no rule is on (nothing to count; ``broken_rule`` then says None for every
+        number)."""
+        if not self.active:
+            return
+        # A set, not a list: Django would resolve a list's values one by one.
+        numbers = set(numbers)
         self.exempt = set(
             ExemptNumber.objects.filter(account=self.account, number__any=numbers).values_list(
                 "number", flat=True

@@ -46,11 +46,11 @@ class Wallet:
         self.left -= fee
         taken, need = [], fee
         for package in self.packages:
-            available = package.left - self.spent[package.pk]
+            available = package.left - self.spent[package.id]
             if available <= 0:
                 continue
             amount = min(available, need)
-            self.spent[package.pk] += amount
+            self.spent[package.id] += amount
             taken.append((package, amount))
             need -= amount
             if not need:
@@ -62,11 +62,18 @@ class Wallet:
         if not self.locked:
             raise RuntimeError("a wallet read without locking its packages cannot spend")
         for package in self.packages:
-            if self.spent[package.pk]:
-                Package.objects.filter(pk=package.pk).update(
-                    used=F("used") + self.spent[package.pk]
+            if self.spent[package.id]:
+                Package.objects.filter(pk=package.id).update(
+                    used=F("used") + self.spent[package.id]
                 )
-        if any(self.spent.values()):
+        # The owners are warned (``check_alerts``, after the commit) once the balance reaches a
+        # level: the locked packages are every valid one of the region, so their totals are
+        # what ``usage`` would read, and below the first level there is nothing to look up.
+        spent = sum(self.spent.values())
+        totals = _totals(
+            sum(p.quantity for p in self.packages), sum(p.used for p in self.packages) + spent
+        )
+        if spent and level_of(totals) is not None:
             transaction.on_commit(
                 lambda: check_alerts(self.account, self.region, now=self.now), robust=True
             )

@@ -357,13 +357,14 @@ def _gates(
 ) -> Iterator[tuple[Recipient, Rule | None, list | None]]:
     """Per recipient, in order: exempt list and rate limits, then the package balance. Yields
     (recipient, the rule that blocks it or None, the package parts it takes); counts what it
-    lets through, so later recipients see it."""
+    lets through, so later recipients see it (with no rule on, there is nothing to count)."""
+    active = limiter.active
     for recipient in recipients:
-        rule = limiter.broken_rule(recipient.number)
+        rule = limiter.broken_rule(recipient.number) if active else None
         taken = None if rule else wallet.take(fee)
         if rule is None and taken is None:
             rule = Rule.INSUFFICIENT_PACKAGE
-        elif rule is None:
+        elif rule is None and active:
             limiter.count(recipient.number)
         yield recipient, rule, taken
 
@@ -452,7 +453,7 @@ def reserve(
                 row.state, row.reason = SmsMessage.State.BLOCKED, rule.value
             else:
                 row.charged = fee
-                charges.extend((row, package.pk, amount) for package, amount in taken)
+                charges.extend((row, package.id, amount) for package, amount in taken)
             rows.append(row)
         pks = insert_rows(
             SmsMessage,

@@ -21,7 +21,6 @@ from enum import StrEnum
 from .tencentcloud import (
     NETWORK_ERROR_CODES,
     TencentCloudSDKException,
-    models,
     sms_client_for,
 )
 
@@ -235,6 +234,8 @@ class LocalTransport(Transport):
 
 
 MISSING_STATUS = "MissingStatus"
+# SendSms fields left out of a request when empty (the SDK's model sends None as nothing).
+OPTIONAL_FIELDS = frozenset({"SignName", "SessionContext"})
 # How urllib3 names failures to open the TCP connection (refused, unresolvable host, connect
 # timeout), which the SDK only passes on as the text of a ClientNetworkError.
 _NOT_CONNECTED_MARKERS = ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
@@ -273,15 +274,19 @@ class TencentTransport(Transport):
     def _send_chunk(
         self, client, batch: OutgoingBatch, numbers: Sequence[str]
     ) -> list[NumberResult]:
-        request = models.SendSmsRequest()
-        request.PhoneNumberSet = list(numbers)
-        request.SmsSdkAppId = batch.sdk_app_id
-        request.TemplateId = batch.template_id
-        request.SignName = batch.sign_name or None  # None is left out of the request
-        request.TemplateParamSet = list(batch.params)
-        request.SessionContext = batch.session_context or None
+        # The fields in the order of the SDK's SendSmsRequest, an empty one left out as it
+        # leaves it out.
+        fields = {
+            "PhoneNumberSet": list(numbers),
+            "SmsSdkAppId": batch.sdk_app_id,
+            "TemplateId": batch.template_id,
+            "SignName": batch.sign_name,
+            "TemplateParamSet": list(batch.params),
+            "SessionContext": batch.session_context,
+        }
+        params = {k: v for k, v in fields.items() if v or k not in OPTIONAL_FIELDS}
         try:
-            response = client.SendSms(request)
+            response = _send_sms(client, params)
         except TencentCloudSDKException as exc:
             outcome, error = _chunk_failure(exc)
             logger.warning(
@@ -292,8 +297,8 @@ class TencentTransport(Transport):
                 error.request_id or "-",
             )
             return _same_for_all(numbers, outcome, error)
-        request_id = response.RequestId or ""
-        if response.SendStatusSet is None:
+        request_id = response.get("RequestId") or ""
+        if response.get("SendStatusSet") is None:
             # HTTP 200 without statuses: e.g. an Error body the SDK did not recognise because
             # of its Content-Type (reference §5.3). Tencent may have sent some of the SMS.
             error = ProviderError(
@@ -304,11 +309,30 @@ class TencentTransport(Transport):
             )
             logger.warning("SendSms unknown for %d numbers: %s", len(numbers), error)
             return _same_for_all(numbers, Outcome.UNKNOWN, error)
-        statuses = _match_statuses(numbers, response.SendStatusSet)
+        statuses = _match_statuses(numbers, response["SendStatusSet"])
         return [
             _number_result(number, status, request_id)
             for number, status in zip(numbers, statuses, strict=True)
         ]
+
+
+def _send_sms(client, params: dict) -> dict:
+    """SendSms through the SDK (``call_json``, which signs, sends and checks the answer like
+    the SDK's ``SendSms``), answered with the parsed ``Response`` object rather than an SDK
+    model per number (a thousand objects a batch). As ``SendSms`` does, anything unreadable
+    raises ``TencentCloudSDKException`` named after the error."""
+    try:
+        response = client.call_json("SendSms", params)["Response"]
+        statuses = response.get("SendStatusSet")
+        if statuses is not None and not (
+            isinstance(statuses, list) and all(isinstance(s, dict) for s in statuses)
+        ):
+            raise TypeError("SendStatusSet is not a list of objects")
+        return response
+    except TencentCloudSDKException:
+        raise
+    except Exception as exc:  # a body the SDK could not read: KeyError, JSONDecodeError…
+        raise TencentCloudSDKException(type(exc).__name__, str(exc)) from exc
 
 
 # Request-level errors after which Tencent itself cannot say whether the SMS went out.
@@ -346,7 +370,7 @@ def _text(message) -> str:
 
 
 def _match_statuses(numbers: Sequence[str], statuses: list) -> list:
-    """The SendStatus of each number (None if missing), found by the PhoneNumber Tencent echoes.
+    """The SendStatus (object) of each number (None if missing), by the PhoneNumber it echoes.
 
     Tencent echoes numbers normalised to E.164, so ours match; a status whose PhoneNumber is none
     of ours is taken for the number at its position. A status is never used twice.
@@ -354,12 +378,12 @@ def _match_statuses(numbers: Sequence[str], statuses: list) -> list:
     ours = set(numbers)
     by_number: dict[str, list] = {}
     for status in statuses:
-        by_number.setdefault(status.PhoneNumber, []).append(status)
+        by_number.setdefault(status.get("PhoneNumber"), []).append(status)
     matched = []
     for position, number in enumerate(numbers):
         if by_number.get(number):
             matched.append(by_number[number].pop(0))
-        elif position < len(statuses) and statuses[position].PhoneNumber not in ours:
+        elif position < len(statuses) and statuses[position].get("PhoneNumber") not in ours:
             matched.append(statuses[position])
         else:
             matched.append(None)
@@ -367,7 +391,8 @@ def _match_statuses(numbers: Sequence[str], statuses: list) -> list:
 
 
 def _number_result(number: str, status, request_id: str) -> NumberResult:
-    if status is None or not status.Code:
+    code = status.get("Code") if status is not None else None
+    if not code:
         # Tencent took the request but said nothing (readable) about this number: perhaps sent.
         error = ProviderError(
             MISSING_STATUS, "no SendStatus for this number", FailureKind.RETRYABLE, request_id
@@ -375,12 +400,12 @@ def _number_result(number: str, status, request_id: str) -> NumberResult:
         return _same_for_all([number], Outcome.UNKNOWN, error)[0]
     result = NumberResult(
         number,
-        Outcome.SENT if status.Code == "Ok" else Outcome.FAILED,
-        serial_no=status.SerialNo or "",
-        fee=status.Fee or 0,
-        code=status.Code,
-        message=status.Message or "",
-        iso_code=status.IsoCode or "",
+        Outcome.SENT if code == "Ok" else Outcome.FAILED,
+        serial_no=status.get("SerialNo") or "",
+        fee=status.get("Fee") or 0,
+        code=code,
+        message=status.get("Message") or "",
+        iso_code=status.get("IsoCode") or "",
         request_id=request_id,
     )
     if result.outcome is Outcome.FAILED:

@@ -311,13 +311,22 @@ class Hub:
         # A broadcast wakes thousands: they are read and answered a part at a time, so the
         # first ones hear of it while the database reads the next.
         for start in range(0, max(len(again), 1), ROUND_PART):
-            admitted, answers = await loop.run_in_executor(
-                self.database,
-                self._ask,
-                arrived if start == 0 else [],
-                again[start : start + ROUND_PART],
-                timezone.now(),
-            )
+            try:
+                admitted, answers = await loop.run_in_executor(
+                    self.database,
+                    self._ask,
+                    arrived if start == 0 else [],
+                    again[start : start + ROUND_PART],
+                    timezone.now(),
+                )
+            except Exception:
+                # The database is away: the new polls are told to come back (the waiting
+                # ones wait on, and are read again once the listener is back).
+                for poll in arrived if start == 0 else []:
+                    if not poll.answer.done():
+                        poll.answer.set_result(_unavailable())
+                self.read_all = True  # what this round was to read, the next one reads
+                raise
             for poll, answer in answers:
                 self._forget(poll)
                 if not poll.answer.done():
@@ -446,6 +455,15 @@ class Hub:
             if name.lower() != "content-length"
         ]
         return Answer(response.status_code, response.content, headers)
+
+
+def _unavailable() -> Answer:
+    message = "the inbox cannot be read now; try again shortly"
+    return _json(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        {"error": {"code": "unavailable", "message": message}},
+        [(b"retry-after", str(RETRY_AFTER).encode())],
+    )
 
 
 def _too_many() -> Answer:

@@ -17,6 +17,9 @@ from . import RetCode, TpnsError, invalid, parse
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 BROADCAST_INTERVAL = timedelta(seconds=1)  # all / tag pushes per app (TPNS: 1 per second)
+# The option that marks a console test push (a push of the composed message to one device):
+# not a TPNS field, so no API request can set it (``parse`` keeps only the fields it knows).
+TEST_OPTION = "console_test"
 
 
 def submit(
@@ -27,13 +30,17 @@ def submit(
     idempotency_key: str = "",
     request_hash: str = "",
     created_by=None,
+    test: bool = False,
 ) -> Push:
-    """Validate and record a push; raises TpnsError (ret_code + a message naming the field)."""
+    """Validate and record a push; raises TpnsError (ret_code + a message naming the field).
+    ``test``: a console test push (``TEST_OPTION`` in its options), listed as a test."""
     if idempotency_key and (earlier := _earlier_push(app, idempotency_key, request_hash, now)):
         return earlier
     push = parse.parse_push(app, data, now=now)
     push.idempotency_key, push.request_hash = idempotency_key, request_hash
     push.created_by = created_by
+    if test:
+        push.options = {**push.options, TEST_OPTION: True}
     return _record(push, now)
 
 

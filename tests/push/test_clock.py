@@ -156,3 +156,195 @@ def test_the_lock_outlives_djangos_connection_being_recycled(app):
     finally:
         clock._unlock()
     assert not held()
+
+
+def _due_backlog(app, count: int):
+    tokens = [f"tok-{i:03d}" for i in range(count)]
+    for i, token in enumerate(tokens):
+        add_device(app, token, phone=f"+86137{i:08d}")
+    push = sms_push(app, tokens)
+    now = timezone.now()
+    push.deliveries.update(sms_due_at=now - timedelta(seconds=1))
+    return push, now
+
+
+def _queued_helpers() -> int:
+    from django_q.models import OrmQ
+
+    return sum(q.func() == "push.tasks.fallback_sweep_helper" for q in OrmQ.objects.all())
+
+
+def _other_connection():
+    import psycopg
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        user=db["USER"] or None,
+        dbname=db["NAME"],
+        autocommit=True,
+    )
+
+
+def _hold_helper_slot(other, slot: int) -> None:
+    other.execute("SELECT pg_advisory_lock(hashtextextended('fallback-helper:' || %s, 0))", [slot])
+
+
+@pytest.mark.postgres
+def test_a_clock_tops_its_helpers_up_instead_of_queueing_one_a_look(
+    app, sms, settings, monkeypatch
+):
+    """A backlog seen at every look: helpers are queued up to FALLBACK_WORKERS - 1, counting
+    those queued a moment ago (not fetched yet) and those sweeping (holding a helper slot), so
+    no queue of helpers piles up ahead of the clock's own hand-over."""
+    from django_q.models import OrmQ
+
+    from push import fallback
+
+    settings.FALLBACK_BATCH_SIZE = 10
+    settings.FALLBACK_WORKERS = 3  # two helpers
+    monkeypatch.setattr(clock, "SMS_BATCHES", 1)  # the clock itself decides one batch a look
+    _, now = _due_backlog(app, 80)
+    OrmQ.objects.all().delete()
+    helpers: list = []
+
+    assert clock.tick(now, helpers=helpers)["sms"]["helpers"] == 2
+    assert clock.tick(now + timedelta(seconds=1), helpers=helpers)["sms"]["helpers"] == 0
+    assert _queued_helpers() == 2
+    # Not fetched within HELPER_PICKUP_SECONDS (lost, say): topped up again.
+    later = now + timedelta(seconds=fallback.HELPER_PICKUP_SECONDS + 1)
+    assert clock.tick(later, helpers=helpers)["sms"]["helpers"] == 2
+    # One helper sweeping (it holds a slot): one more is wanted, and then none.
+    other = _other_connection()
+    try:
+        _hold_helper_slot(other, 1)
+        later += timedelta(seconds=fallback.HELPER_PICKUP_SECONDS + 1)
+        assert clock.tick(later, helpers=helpers)["sms"]["helpers"] == 1
+        assert clock.tick(later + timedelta(seconds=1), helpers=helpers)["sms"]["helpers"] == 0
+    finally:
+        other.close()
+    assert _queued_helpers() == 5
+
+
+def test_a_clock_queues_no_helper_for_one_batch(app, sms, settings):
+    from django_q.models import OrmQ
+
+    settings.FALLBACK_BATCH_SIZE = 10
+    settings.FALLBACK_WORKERS = 3
+    _, now = _due_backlog(app, 10)
+    OrmQ.objects.all().delete()
+    assert clock.tick(now, helpers=[])["sms"]["helpers"] == 0
+    assert _queued_helpers() == 0
+
+
+@pytest.mark.postgres
+def test_a_helper_without_a_free_slot_leaves_at_once(app, sms, settings):
+    """At most FALLBACK_WORKERS - 1 helpers sweep: one queued beyond that finds every helper
+    slot held and leaves without claiming."""
+    from push import fallback
+
+    settings.FALLBACK_BATCH_SIZE = 10
+    settings.FALLBACK_WORKERS = 2  # one helper slot
+    push, _ = _due_backlog(app, 15)
+    other = _other_connection()
+    try:
+        _hold_helper_slot(other, 1)
+        assert fallback.sweep_as_helper() == {"batches": 0, "no_slot": 1}
+        assert push.deliveries.filter(fallback="decided").count() == 0
+        other.execute("SELECT pg_advisory_unlock_all()")
+    finally:
+        other.close()
+    slept = []
+    assert fallback.sweep_as_helper(sleep=slept.append)["batches"] == 2
+    assert push.deliveries.filter(fallback="decided").count() == 15
+    # 10, then the 5 left (all that was due: it pauses before looking again), then none.
+    assert slept == [fallback.HELPER_POLL_SECONDS]
+    # It let go of its slot as it left: the next helper gets it.
+    assert fallback._helpers_sweeping() == 0
+
+
+def test_a_sweep_with_a_time_budget_takes_no_new_batch_once_it_is_spent(app, sms, settings):
+    """The clock's own sweep and a helper's stop claiming once their seconds are spent (a
+    batch claimed is always decided): on a clock the test moves, one batch "takes" 0.6 s."""
+    from push import fallback
+
+    settings.FALLBACK_BATCH_SIZE = 10
+    push, now = _due_backlog(app, 50)
+    moments = SteppedClock()
+
+    def slow_clock():
+        moments.t += 0.3  # read at the start and after every batch
+        return moments.t
+
+    result = fallback.sweep(now, seconds=1.0, clock=slow_clock)
+
+    # start 100.3 (until 101.3); after batch 1: 100.6, 2: 100.9, 3: 101.2, 4: 101.5 → stop
+    assert result["batches"] == 4 and result["sent"] == 40
+    assert push.deliveries.filter(fallback="decided").count() == 40
+    assert fallback.sweep(now, seconds=0.0, clock=slow_clock)["batches"] == 1  # at least one
+
+
+@pytest.mark.postgres
+def test_a_spike_about_to_fall_due_gets_its_helpers_first_and_none_is_decided_early(
+    app, sms, settings, monkeypatch
+):
+    """A look SMS_LEAD before a spike queues its helpers (they take about that long to start),
+    decides nothing before its time; a helper that starts early waits for it, then sweeps."""
+    from django_q.models import OrmQ
+
+    from push import fallback
+
+    settings.FALLBACK_BATCH_SIZE = 10
+    settings.FALLBACK_WORKERS = 2
+    push, now = _due_backlog(app, 30)
+    spike = now + timedelta(seconds=1)
+    push.deliveries.update(sms_due_at=spike)
+    OrmQ.objects.all().delete()
+
+    assert clock.tick(now, helpers=[]) == {"sms": {"batches": 0, "helpers": 1}}
+    assert _queued_helpers() == 1
+    assert push.deliveries.filter(fallback="decided").count() == 0
+
+    moments = SteppedClock(now)
+    claimed_at = []
+    real_sweep = fallback.sweep
+
+    def sweep(moment, **kwargs):
+        result = real_sweep(moment, **kwargs)
+        if result["batches"]:
+            claimed_at.append(moment)
+        return result
+
+    monkeypatch.setattr(fallback, "sweep", sweep)
+    result = fallback.sweep_as_helper(clock=moments.monotonic, sleep=moments.sleep, now=moments.now)
+    assert result["batches"] == 3 and result["sent"] == 30
+    assert min(claimed_at) >= spike  # looked every HELPER_POLL_SECONDS until it fell due
+    assert set(moments.slept) == {fallback.HELPER_POLL_SECONDS}
+    assert 0.9 <= sum(moments.slept) <= 1.1
+
+
+def test_a_helper_leaves_at_once_when_nothing_falls_due_soon(app, sms, settings):
+    from push import fallback
+
+    push, now = _due_backlog(app, 3)
+    push.deliveries.update(sms_due_at=now + timedelta(minutes=1))
+    moments = SteppedClock(now)
+    assert fallback.sweep_as_helper(
+        clock=moments.monotonic, sleep=moments.sleep, now=moments.now
+    ) == {"batches": 0}
+    assert moments.slept == []
+
+
+def test_a_clock_lets_go_of_its_lock_before_it_hands_over(app):
+    """So its successor finds the lock free (it never waits out its predecessor)."""
+    moments = SteppedClock(timezone.now())
+    held_at_hand_over = []
+    clock.run(
+        seconds=1,
+        clock=moments.monotonic,
+        sleep=moments.sleep,
+        now=moments.now,
+        hand_over=lambda: held_at_hand_over.append(list(clock._held)),
+    )
+    assert held_at_hand_over == [[]]

@@ -357,3 +357,19 @@ def test_stopping_answers_every_waiting_poll_at_once(clock, app, pool):
         server.settle(lambda: device.pk in server.hub.waiting)
     # The server is gone; its waiting poll was answered, empty, before it went.
     assert waiting.result(20).json() == {"messages": [], "next": 4}
+
+
+def test_a_poll_that_finds_the_database_away_is_told_to_come_back(server, app, monkeypatch):
+    add_device(app, "tok-a")
+
+    def away(*args):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(server.hub, "_ask", away)
+    answer = poll(server, app, "tok-a")
+
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "unavailable"
+    assert answer.headers["retry-after"] == "5"
+    monkeypatch.undo()
+    assert poll(server, app, "tok-a", wait=0).status_code == 200  # and back when it is
