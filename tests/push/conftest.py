@@ -164,3 +164,55 @@ def configure(app, fake):
 def apns_device(app, i: int, **fields):
     """Device ``dev-<i>`` of ``app`` on APNs, with the APNs token ``apns_token(i)``."""
     return add_device(app, f"dev-{i}", channel="apns", channel_token=apns_token(i), **fields)
+
+
+def while_an_inbox_lock_is_held(holder, other, meanwhile):
+    """Run ``holder()`` in a transaction that stays open, then ``other()`` in a second
+    thread, until that one waits for an advisory lock (or, wrongly, finishes); returns whether
+    it waited and what ``meanwhile()`` saw then. Both threads have connections of their own;
+    their exceptions fail the test."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    written, release, errors = threading.Event(), threading.Event(), []
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            except Exception as exc:  # raised below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def holding():
+        with transaction.atomic():
+            holder()
+            written.set()
+            release.wait(30)
+
+    a = in_thread(holding)
+    assert written.wait(30)
+    b = in_thread(other)
+    waiting = False
+    for _ in range(300):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            waiting = cursor.fetchone()[0] > 0
+        if waiting or not b.is_alive():
+            break
+        b.join(0.05)
+    seen = meanwhile()
+    release.set()
+    a.join()
+    b.join()
+    assert errors == []
+    return waiting, seen

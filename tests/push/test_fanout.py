@@ -269,55 +269,18 @@ def test_a_fan_out_cut_off_midway_is_carried_on_by_the_sweep_once(app, devices, 
 def test_an_apps_deliveries_become_visible_in_id_order(app):
     """The inbox pages by delivery id: a push that draws its ids later must not commit before
     one still being written, or a device that saw it would skip the other for good."""
-    import threading
-
-    from django.db import connection, connections, transaction
-
     from push.inbox import fetch as inbox
+    from tests.push.conftest import while_an_inbox_lock_is_held
 
     device = add_device(app, "tok-a")
     first, second = make_push(app, "all"), make_push(app, "all")
-    written, release, errors = threading.Event(), threading.Event(), []
 
-    def in_thread(work):
-        def run():
-            try:
-                work()
-            except Exception as exc:  # asserted on below
-                errors.append(exc)
-            finally:
-                connections.close_all()
+    waiting, seen_meanwhile = while_an_inbox_lock_is_held(
+        lambda: fanout.start(first.pk),  # still open after its deliveries are written
+        lambda: fanout.start(second.pk),
+        lambda: [d.push_id for d in inbox(device, 0, timezone.now())],
+    )
 
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    def slow_first():
-        with transaction.atomic():  # still open after its deliveries are written
-            fanout.start(first.pk)
-            written.set()
-            release.wait(30)
-
-    a = in_thread(slow_first)
-    assert written.wait(30)
-    b = in_thread(lambda: fanout.start(second.pk))
-    waiting = False
-    for _ in range(300):  # until b waits for the app's lock (or, wrongly, has finished)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-            waiting = cursor.fetchone()[0] > 0
-        if waiting or not b.is_alive():
-            break
-        b.join(0.05)
-    seen_meanwhile = [d.push_id for d in inbox(device, 0, timezone.now())]
-    release.set()
-    a.join()
-    b.join()
-
-    assert errors == []
     assert waiting and seen_meanwhile == []
     pages = [d.push_id for d in inbox(device, 0, timezone.now())]
     assert pages == [first.pk, second.pk]

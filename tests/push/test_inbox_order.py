@@ -2,17 +2,16 @@
 vendor's spent quota, Huawei's receipt 256) gets a new place, past every cursor that could
 already be beyond its id, drawn under the app's inbox lock (``push.inbox``)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from push import inbox, receipts, sender
 from push.channels.base import ReceiptKind
 from push.inbox import place
 from push.models import Delivery
+from tests.push.conftest import while_an_inbox_lock_is_held
 from tests.push.test_fallback import sms_push
 from tests.push.test_sdk_api import Sdk
 from tests.push.test_vendor_receipts import delivery, huawei, line, on_huawei  # noqa: F401
@@ -100,47 +99,14 @@ def test_a_late_place_waits_for_the_apps_deliveries_being_written(app, vivo):  #
     vivo.clock = lambda: DAY
     late = vivo_push(app, ["tok-1"], now=DAY, system=True)  # queued for vivo
     vivo.quota_spent = True
-    written, release, errors = threading.Event(), threading.Event(), []
 
-    def in_thread(work):
-        def run():
-            try:
-                work()
-            except Exception as exc:  # asserted on below
-                errors.append(exc)
-            finally:
-                connections.close_all()
+    waiting, seen_meanwhile = while_an_inbox_lock_is_held(
+        # A list push, still open after its delivery is written.
+        lambda: vivo_push(app, ["tok-1"], now=DAY, system=True, options=WITHOUT_VIVO),
+        lambda: sender.send_batch(DAY),
+        lambda: inbox.fetch(device, 0, DAY),
+    )
 
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    def slow_push():
-        with transaction.atomic():  # a list push, still open after its delivery is written
-            vivo_push(app, ["tok-1"], now=DAY, system=True, options=WITHOUT_VIVO)
-            written.set()
-            release.wait(30)
-
-    a = in_thread(slow_push)
-    assert written.wait(30)
-    b = in_thread(lambda: sender.send_batch(DAY))
-    waiting = False
-    for _ in range(300):  # until b waits for the app's lock (or, wrongly, has finished)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-            waiting = cursor.fetchone()[0] > 0
-        if waiting or not b.is_alive():
-            break
-        b.join(0.05)
-    seen_meanwhile = inbox.fetch(device, 0, DAY)
-    release.set()
-    a.join()
-    b.join()
-
-    assert errors == []
     assert waiting and seen_meanwhile == []
     pages = inbox.fetch(device, 0, DAY)
     assert [d.push_id for d in pages][-1] == late.pk  # after the push written meanwhile
