@@ -123,7 +123,7 @@ def test_an_all_push_is_sent_after_its_confirmation(page, personas, audience):
 def test_an_all_push_is_sent_after_its_confirmation_in_chinese(page, personas, audience):
     page.login("max", PASSWORD)
     d = compose_all_push(page, personas, "zh-hans", "-zh")
-    assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-hans"
+    wait_lang(d, "zh-hans")  # the confirmation page, once the composer's has gone
 
     push = confirm_and_land(d, "zh-hans", "-zh")
 

@@ -130,6 +130,7 @@ def test_last_digits_that_are_not_digits_say_so(login, personas, numbers, ends):
     assert "Number ends with" in text(response) and response.context["form"].errors["ends"]
 
 
+@pytest.mark.postgres  # the plan of PostgreSQL's index (SET, EXPLAIN)
 def test_the_last_digits_search_is_served_by_the_suffix_index(personas, numbers):
     """Asked whether it can avoid reading every binding (sequential scans priced out, the
     question EXPLAIN answers on a small table), the planner uses push_account_phone_suffix_idx."""
@@ -144,6 +145,7 @@ def test_the_last_digits_search_is_served_by_the_suffix_index(personas, numbers)
     assert "push_account_phone_suffix_idx" in plan, plan
 
 
+@pytest.mark.postgres  # the plan of PostgreSQL's index (SET, EXPLAIN)
 def test_a_rare_ending_reads_its_matches_on_the_suffix_index_first(personas, numbers, app):
     """Four digits: the matches first (an InitPlan on the suffix index), then their devices by
     id; never a walk over every binding in the list's order."""
