@@ -52,12 +52,11 @@ def run(size: int) -> list[dict]:
                 wait_for(session, poll_base, size)
                 connections = poll_connections()
                 busy_api, busy_health, sent = [], [], {}
-                for n, i in enumerate(range(pushes)):
-                    started = time.perf_counter()
-                    push_id = push_api(session, base, auth, [tokens[i]], keep=True)
-                    busy_api.append(time.perf_counter() - started)
+                for i in range(pushes):
+                    push_id, took = push_one(session, base, auth, tokens[i])
+                    busy_api.append(took)
                     sent[push_id] = time.time()
-                    if n % 10 == 0:
+                    if i % 10 == 0:
                         busy_health += healthz(session, base, 1)
                     time.sleep(0.02)
                 busy_health += healthz(session, base, 10)
@@ -150,24 +149,24 @@ def run(size: int) -> list[dict]:
     ]
 
 
-def push_api(session, base, auth, tokens, *, keep=False):
-    """One-token pushes, one after the other; their latencies (or, with ``keep``, the push id
-    of the one push)."""
-    times = []
-    for one in tokens:
-        body = {
-            "audience_type": "token_list",
-            "token_list": [one],
-            "message_type": "notify",
-            "message": {"title": "Approval", "content": "Expense report 42 waits for you"},
-        }
-        started = time.perf_counter()
-        answer = session.post(f"{base}/v3/push/app", json=body, auth=auth, timeout=30)
-        times.append(time.perf_counter() - started)
-        assert answer.status_code == 200 and answer.json()["ret_code"] == 0, answer.text
-        if keep:
-            return answer.json()["push_id"]
-    return times
+def push_one(session, base, auth, one: str) -> tuple[str, float]:
+    """A one-token push: its push id and how long the API took to accept it."""
+    body = {
+        "audience_type": "token_list",
+        "token_list": [one],
+        "message_type": "notify",
+        "message": {"title": "Approval", "content": "Expense report 42 waits for you"},
+    }
+    started = time.perf_counter()
+    answer = session.post(f"{base}/v3/push/app", json=body, auth=auth, timeout=30)
+    took = time.perf_counter() - started
+    assert answer.status_code == 200 and answer.json()["ret_code"] == 0, answer.text
+    return answer.json()["push_id"], took
+
+
+def push_api(session, base, auth, tokens) -> list[float]:
+    """One-token pushes, one after the other: their latencies."""
+    return [push_one(session, base, auth, one)[1] for one in tokens]
 
 
 def healthz(session, base, count) -> list[float]:

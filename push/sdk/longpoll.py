@@ -87,6 +87,13 @@ class Answer:
     body: bytes
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
+    async def send(self, send) -> None:
+        """Send it as an ASGI response."""
+        length = (b"content-length", str(len(self.body)).encode())
+        headers = [*self.headers, length, (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
 
 class Renderer:
     """A round's answers, as the web application's ``messages_answer`` would render them,
@@ -193,9 +200,6 @@ class Hub:
         one; forgotten when the client hangs up first."""
         request = ASGIRequest(scope, io.BytesIO())
         poll = Poll(request, next(self.serials), asyncio.get_running_loop().create_future())
-        if self.stopping:  # no new waits: answered by the round below as if without one
-            request.GET = request.GET.copy()
-            request.GET["wait"] = "0"
         self.arrived.append(poll)
         self.wake.set()
         hangup = asyncio.ensure_future(_disconnected(receive))
@@ -207,20 +211,7 @@ class Hub:
             poll.gone = True
             self._forget(poll)
             return
-        answer = poll.answer.result()
-        body = answer.body
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status,
-                "headers": [
-                    *answer.headers,
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await poll.answer.result().send(send)
 
     def health(self) -> dict:
         ok = self.listening or not self.listen
@@ -336,6 +327,9 @@ class Hub:
 
     def _wait(self, poll: Poll) -> None:
         if poll.gone:
+            return
+        if self.stopping:  # no new waits: nothing now is its answer
+            poll.answer.set_result(empty(poll))
             return
         earlier = self.waiting.get(poll.device_id)
         if earlier is not None:  # one poll per device: the new one replaces it
@@ -457,22 +451,20 @@ class Hub:
         return Answer(response.status_code, response.content, headers)
 
 
+def _error(status: int, code: str, message: str, *, retry: bool = True) -> Answer:
+    """The SDK API's error shape; ``retry``: with ``Retry-After``."""
+    headers = [(b"retry-after", str(RETRY_AFTER).encode())] if retry else []
+    return _json(status, {"error": {"code": code, "message": message}}, headers)
+
+
 def _unavailable() -> Answer:
     message = "the inbox cannot be read now; try again shortly"
-    return _json(
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        {"error": {"code": "unavailable", "message": message}},
-        [(b"retry-after", str(RETRY_AFTER).encode())],
-    )
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", message)
 
 
 def _too_many() -> Answer:
     message = "too many devices of this application are waiting; try again later"
-    return _json(
-        HTTPStatus.TOO_MANY_REQUESTS,
-        {"error": {"code": "too_many_polls", "message": message}},
-        [(b"retry-after", str(RETRY_AFTER).encode())],
-    )
+    return _error(HTTPStatus.TOO_MANY_REQUESTS, "too_many_polls", message)
 
 
 async def _disconnected(receive) -> None:
@@ -522,17 +514,11 @@ class Server:
             return await self.hub.handle(scope, receive, send)
         if scope["type"] == "http" and scope["path"] == "/healthz/poll":
             health = self.hub.health()
-            answer = _json(200 if health["ok"] else 503, health)
-            await send(
-                {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
-            )
-            return await send({"type": "http.response.body", "body": answer.body})
+            return await _json(200 if health["ok"] else 503, health).send(send)
         if self.fallback is not None:
             return await self.fallback(scope, receive, send)
         if scope["type"] == "http":
-            answer = _json(404, {"error": {"code": "not_found", "message": "Not found."}})
-            await send({"type": "http.response.start", "status": 404, "headers": answer.headers})
-            await send({"type": "http.response.body", "body": answer.body})
+            await _error(404, "not_found", "Not found.", retry=False).send(send)
 
     async def _lifespan(self, receive, send):
         while True:

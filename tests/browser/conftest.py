@@ -78,3 +78,71 @@ def page(browser, live_server):
             return browser.find_element("tag name", "body").text
 
     return Page()
+
+
+# Waiting and screenshots, shared by the flows' tests. Waits ignore a WebDriverException (a
+# stale element while a page is being replaced), so they hold across navigations.
+WIDTHS = (1440, 390)
+
+
+def _wait(driver, condition, timeout=10):
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(condition)
+
+
+def wait_text(driver, text, timeout=10):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    _wait(driver, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text), timeout)
+
+
+def wait_lang(driver, lang, timeout=10):
+    from selenium.webdriver.common.by import By
+
+    _wait(
+        driver,
+        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang,
+        timeout,
+    )
+
+
+def wait_for(driver, element_id, timeout=10):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    return _wait(driver, EC.presence_of_element_located((By.ID, element_id)), timeout)
+
+
+def choose_language(driver, code):
+    """The header's language switch, and the page it reloads in that language."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, "language-select")).select_by_value(code)
+    wait_lang(driver, code)
+
+
+def screenshots(driver, name):
+    """The whole page at each of WIDTHS, saved as ``<name>-<width>.png``; at 390 px (a phone)
+    the page's own part must not scroll sideways (its tables scroll inside their box)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        for width in WIDTHS:
+            # Not "mobile": a phone browser zooms out of a page that is too wide, which would
+            # hide exactly what the 390 px picture is for.
+            metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            metrics["height"] = min(max(height, 600), 6000)
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            driver.save_screenshot(str(SCREENSHOTS / f"{name}-{width}.png"))
+            if width == 390:
+                overflow = driver.execute_script(
+                    "const m = document.querySelector('main');return m.scrollWidth - m.clientWidth;"
+                )
+                assert overflow <= 1, f"{name}: the page is {overflow}px wider than a phone"
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

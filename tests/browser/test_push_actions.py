@@ -9,58 +9,22 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 from django.utils.translation import gettext
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from push import fanout
 from push.models import Push
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import (
+    choose_language,
+    screenshots,
+    wait_for,
+    wait_lang,
+    wait_text,
+)
 from tests.conftest import PASSWORD
 from tests.push.conftest import add_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-WIDTHS = (1440, 390)
-
-
-def wait_text(driver, text, timeout=10):
-    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
-        EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
-    )
-
-
-def wait_lang(driver, lang, timeout=10):
-    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
-    )
-
-
-def wait_for(driver, element_id, timeout=10):
-    return WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
-        EC.presence_of_element_located((By.ID, element_id))
-    )
-
-
-def shots(driver, name):
-    """The whole page at each width; at 390 px the page's own part must not scroll sideways."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        for width in WIDTHS:
-            metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            metrics["height"] = min(max(height, 600), 6000)
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-            driver.save_screenshot(str(SCREENSHOTS / f"push-{name}-{width}.png"))
-            if width == 390:
-                overflow = driver.execute_script(
-                    "const m = document.querySelector('main');return m.scrollWidth - m.clientWidth;"
-                )
-                assert overflow <= 1, f"{name}: the page is {overflow}px wider than a phone"
-    finally:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def said(message: str, lang: str) -> str:
@@ -81,15 +45,14 @@ def audience(app, sms):
 def compose_all_push(page, personas, lang, suffix):
     d = page.go(f"/a/{personas.org.pk}/push/pushes/new/")
     if lang != "en":
-        Select(d.find_element(By.ID, "language-select")).select_by_value(lang)
-        wait_lang(d, lang)
+        choose_language(d, lang)
     Select(d.find_element(By.ID, "id_audience_type")).select_by_value("all")
     d.find_element(By.ID, "id_title").send_keys("季度结算")
     d.find_element(By.ID, "id_content").send_keys("请在周五前提交报销单")
     d.find_element(By.ID, "id_resend_by_sms").click()
     Select(d.find_element(By.ID, "id_sms_template_id")).select_by_value("449739")
     d.find_element(By.ID, "id_sms_template_params").send_keys("报销单 42\n周五")
-    shots(d, f"compose{suffix}")
+    screenshots(d, f"push-compose{suffix}")
     d.find_element(By.ID, "send-push").click()
     return d
 
@@ -101,13 +64,13 @@ def confirm_and_land(d, lang, suffix):
     assert d.find_element(By.ID, "confirm-max-sms").text == "2"
     assert "2" in d.find_element(By.ID, "confirm-max-fee").text
     assert not Push.objects.exists()  # nothing is sent before the confirmation
-    shots(d, f"confirm{suffix}")
+    screenshots(d, f"push-confirm{suffix}")
     d.find_element(By.ID, "confirm-push").click()
     wait_for(d, "push-actions")
     push = Push.objects.get()
     assert (push.audience_type, push.title, push.resend_by_sms) == ("all", "季度结算", True)
     assert d.current_url.endswith(f"/pushes/{push.pk}/")
-    shots(d, f"accepted{suffix}")
+    screenshots(d, f"push-accepted{suffix}")
     return push
 
 
@@ -143,21 +106,20 @@ def cancel_scheduled(page, personas, app, lang, suffix):
     )
     d = page.go(f"/a/{personas.org.pk}/push/pushes/{push.pk}/")
     if lang != "en":
-        Select(d.find_element(By.ID, "language-select")).select_by_value(lang)
-        wait_lang(d, lang)
-    shots(d, f"scheduled{suffix}")
+        choose_language(d, lang)
+    screenshots(d, f"push-scheduled{suffix}")
     d.find_element(By.ID, "cancel-push").click()
     wait_for(d, "confirm-halt")
     wait_text(d, said("Cancel a scheduled push", lang))
     push.refresh_from_db()
     assert push.status == Push.Status.WAIT  # asking is not canceling
-    shots(d, f"cancel{suffix}")
+    screenshots(d, f"push-cancel{suffix}")
     d.find_element(By.ID, "confirm-halt-button").click()
     wait_text(d, said("Canceled", lang))
     push.refresh_from_db()
     assert push.status == Push.Status.CANCELED and push.stopped_at is not None
     assert not d.find_elements(By.ID, "cancel-push")
-    shots(d, f"canceled{suffix}")
+    screenshots(d, f"push-canceled{suffix}")
     return push
 
 

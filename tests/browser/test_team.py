@@ -13,54 +13,18 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.models import Membership, Role
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import (
+    choose_language,
+    screenshots,
+    wait_lang,
+    wait_text,
+)
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LINK = re.compile(r"https?://[^/\s]+(/invitations/[A-Za-z0-9_-]+/)")
 NEW_PASSWORD = "a long new password 42"
-WIDTHS = (1440, 390)
-
-
-def wait_text(driver, text, timeout=10):
-    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
-        EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
-    )
-
-
-def wait_lang(driver, lang, timeout=10):
-    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
-    )
-
-
-def shots(driver, name):
-    """The whole page at each width; at 390 px (a phone) the page's own part must not scroll
-    sideways (its tables scroll inside their box)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        for width in WIDTHS:
-            # Not "mobile": a phone browser zooms out of a page that is too wide, which would
-            # hide exactly what the 390 px picture is for.
-            metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            metrics["height"] = min(max(height, 600), 6000)
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-            driver.save_screenshot(str(SCREENSHOTS / f"team-{name}-{width}.png"))
-            if width == 390:
-                overflow = driver.execute_script(
-                    "const m = document.querySelector('main');return m.scrollWidth - m.clientWidth;"
-                )
-                assert overflow <= 1, f"{name}: the page is {overflow}px wider than a phone"
-    finally:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-
-
-def choose_language(driver, code):
-    Select(driver.find_element(By.ID, "language-select")).select_by_value(code)
-    wait_lang(driver, code)
 
 
 def invite(page, personas, email, role):
@@ -87,17 +51,17 @@ def accept_as_new_user(page, path):
 
 def test_an_owner_invites_and_the_invitee_sets_a_password_and_lands_in_the_console(page, personas):
     page.login("olivia", PASSWORD)
-    shots(page.go(f"/a/{personas.org.pk}/team/"), "members")
+    screenshots(page.go(f"/a/{personas.org.pk}/team/"), "team-members")
 
     path = invite(page, personas, "nina@example.com", "admin")
     wait_text(page.driver, "Invitation sent to nina@example.com")
-    shots(page.driver, "invited")
+    screenshots(page.driver, "team-invited")
 
     page.driver.delete_all_cookies()  # the invitee, in another browser
     d = page.go(path)
     wait_text(d, "Join Acme")
     assert "olivia invited nina@example.com to join as Admin" in page.text()
-    shots(d, "invitation")
+    screenshots(d, "team-invitation")
     accept_as_new_user(page, path)
 
     wait_text(d, "Welcome to Acme: you joined as Admin.")
@@ -108,13 +72,13 @@ def test_an_owner_invites_and_the_invitee_sets_a_password_and_lands_in_the_conso
     # The link is used up: opening it again says so.
     page.go(path)
     wait_text(d, "This invitation was already used")
-    shots(d, "invitation-used")
+    screenshots(d, "team-invitation-used")
 
     # The new admin sees the team and its trail.
     page.go(f"/a/{personas.org.pk}/audit/")
     wait_text(d, "Invitation accepted")
     assert "Invitation sent" in page.text()
-    shots(d, "audit")
+    screenshots(d, "team-audit")
 
 
 def test_the_other_team_pages(page, personas):
@@ -125,21 +89,21 @@ def test_the_other_team_pages(page, personas):
     d.find_element(By.CSS_SELECTOR, "#settings button[type=submit]").click()
     wait_text(d, "Settings saved.")
     assert "Times in Europe/Berlin" in page.text()
-    shots(d, "settings")
+    screenshots(d, "team-settings")
 
     max_ = Membership.objects.get(user=personas.member, account=personas.org)
     page.go(f"/a/{personas.org.pk}/team/members/{max_.pk}/remove")
     wait_text(d, "Remove max (Operator) from Acme?")
-    shots(d, "remove")
+    screenshots(d, "team-remove")
 
     page.go(f"/a/{personas.org.pk}/team/transfer")
     wait_text(d, "has exactly one owner")
-    shots(d, "transfer")
+    screenshots(d, "team-transfer")
 
     d.delete_all_cookies()
     page.go("/invitations/not-a-real-token/")
     wait_text(d, "This invitation link is not valid")
-    shots(d, "invitation-invalid")
+    screenshots(d, "team-invitation-invalid")
 
 
 def test_the_invite_in_chinese(page, personas):
@@ -153,7 +117,7 @@ def test_the_invite_in_chinese(page, personas):
     assert "邀请成员" in page.text() and "发送邀请" in page.text()
     path = invite(page, personas, "wei@example.com", "viewer")
     wait_text(page.driver, "已向 wei@example.com 发送邀请。")
-    shots(page.driver, "members-zh")
+    screenshots(page.driver, "team-members-zh")
     [message] = [m for m in mail.outbox if m.to == ["wei@example.com"]]
     assert "Acme" in message.subject and "查看者" in message.body
 
@@ -163,7 +127,7 @@ def test_the_invite_in_chinese(page, personas):
     choose_language(d, "zh-hans")  # the invitee's own choice, before logging in
     wait_text(d, "加入 Acme")
     assert "创建用户并加入" in page.text()
-    shots(d, "invitation-zh")
+    screenshots(d, "team-invitation-zh")
     accept_as_new_user(page, path)
 
     wait_text(d, "欢迎加入 Acme：您的角色是查看者。")

@@ -76,6 +76,20 @@ def scheduled(app, *, now=None, in_=timedelta(hours=2), **fields) -> Push:
     return fanout.accept(push, now=now)
 
 
+def sent_now(app, tokens=("tok-a",), **fields) -> Push:
+    """A token-list push, accepted (and so written) now."""
+    push = Push(
+        application=app,
+        audience_type="token_list",
+        audience={"token_list": list(tokens)},
+        message_type="notify",
+        title="t",
+        content="c",
+        **fields,
+    )
+    return fanout.accept(push)
+
+
 def member(personas, username, role):
     user = make_user(username)
     Membership.objects.create(user=user, account=personas.org, role=role)
@@ -565,16 +579,7 @@ def test_canceling_a_scheduled_push_asks_first_then_cancels_it(login, personas, 
 
 
 def test_a_push_that_is_not_waiting_cannot_be_canceled(login, personas, app, devices):
-    push = fanout.accept(
-        Push(
-            application=app,
-            audience_type="token_list",
-            audience={"token_list": ["tok-a"]},
-            message_type="notify",
-            title="t",
-            content="c",
-        )
-    )
+    push = sent_now(app)
     client = login(personas.member)
 
     done = client.post(url(personas, f"pushes/{push.pk}/cancel"))
@@ -585,21 +590,15 @@ def test_a_push_that_is_not_waiting_cannot_be_canceled(login, personas, app, dev
 
 
 def test_stopping_a_push_takes_back_its_undelivered_deliveries(login, personas, app, sms, devices):
-    push = fanout.accept(
-        Push(
-            application=app,
-            audience_type="token_list",
-            audience={"token_list": ["tok-a", "tok-b"]},
-            message_type="notify",
-            title="t",
-            content="c",
-            resend_by_sms=True,
-            sms_delay=600,
-            sms_trigger=1,
-            sms_app_id="1400006666",
-            sms_template_id="449739",
-            sms_params=["a", "b"],
-        )
+    push = sent_now(
+        app,
+        ["tok-a", "tok-b"],
+        resend_by_sms=True,
+        sms_delay=600,
+        sms_trigger=1,
+        sms_app_id="1400006666",
+        sms_template_id="449739",
+        sms_params=["a", "b"],
     )
     client = login(personas.member)
     path = url(personas, f"pushes/{push.pk}/stop")
@@ -632,16 +631,7 @@ def test_a_broadcast_stopped_before_its_fan_out_writes_no_delivery(login, person
 
 def test_the_push_page_offers_the_actions_its_state_allows(login, personas, app, viewer, devices):
     waiting = scheduled(app)
-    running = fanout.accept(
-        Push(
-            application=app,
-            audience_type="token_list",
-            audience={"token_list": ["tok-a"]},
-            message_type="notify",
-            title="t",
-            content="c",
-        )
-    )
+    running = sent_now(app)
     client = login(personas.member)
 
     waiting_page = text(client.get(url(personas, f"pushes/{waiting.pk}/")))
