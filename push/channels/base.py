@@ -32,6 +32,7 @@ Answers are classified here once, so that the sender never reads a channel's sta
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -144,3 +145,13 @@ class ReceiptError(ValueError):
     def __init__(self, message: str, *, forbidden: bool = False):
         super().__init__(message)
         self.forbidden = forbidden
+
+
+def receipt_json(text: str | bytes, what: str = "the receipt"):
+    """A receipt's JSON, parsed; anything unreadable is a ReceiptError naming ``what`` (and
+    so a 400, never a 500: JSON nested a few thousand deep raises RecursionError, which is
+    not a ValueError)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise ReceiptError(f"{what} is not JSON") from None

@@ -98,6 +98,7 @@ from .base import (
     ReceiptError,
     ReceiptKind,
     Result,
+    receipt_json,
 )
 from .fcm import retry_after_seconds
 from .vendor import AuthTrouble, TokenCache, VendorClient
@@ -674,10 +675,7 @@ def _check_signature(headers: Mapping[str, str], config: dict, now: float) -> No
 def receipt_lines(body: bytes) -> list[Receipt]:
     """The ``statuses`` of a receipt body (Huawei's V1 layout; Honor's too, assumed). A line
     without a token is skipped; a body that is not such an object is a ReceiptError."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nested a few thousand deep
-        raise ReceiptError("the receipt is not JSON") from None
+    payload = receipt_json(body)
     statuses = payload.get("statuses") if isinstance(payload, dict) else None
     if not isinstance(statuses, list):
         raise ReceiptError('the receipt has no "statuses" list')

@@ -66,6 +66,7 @@ from .base import (
     ReceiptError,
     ReceiptKind,
     Result,
+    receipt_json,
 )
 
 KIND = ChannelKind.MEIZU
@@ -373,10 +374,7 @@ def parse_receipts(
         raise ReceiptError("the receipt's access_token is not the app's", forbidden=True)
     if "cb" not in fields:
         raise ReceiptError("the receipt has no cb field")
-    try:
-        entries = json.loads(fields["cb"])
-    except (ValueError, RecursionError):  # RecursionError: nested a few thousand deep
-        raise ReceiptError("the receipt's cb is not JSON") from None
+    entries = receipt_json(fields["cb"], "the receipt's cb")
     if not isinstance(entries, dict):
         raise ReceiptError("the receipt's cb must be a JSON object")
     receipts = []

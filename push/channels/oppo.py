@@ -50,6 +50,7 @@ from .base import (
     ReceiptError,
     ReceiptKind,
     Result,
+    receipt_json,
 )
 from .vendor import AuthTrouble, TokenCache, VendorClient
 
@@ -468,10 +469,7 @@ def parse_receipts(
     """OPPO's receipt: a JSON array (≥ 1) of ``{messageId, appId, taskId, registrationIds
     (comma separated), eventTime (ms), param (our push id), eventType}``. OPPO signs nothing:
     the URL's own key vouches for the caller, and a line naming another app is forbidden."""
-    try:
-        lines = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested a few thousand deep
-        raise ReceiptError(f"not JSON ({exc})") from None
+    lines = receipt_json(body)
     if not isinstance(lines, list) or not lines:
         raise ReceiptError("an OPPO receipt is a non-empty JSON array")
     app_id = str(config.get("app_id") or "")

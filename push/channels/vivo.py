@@ -50,6 +50,7 @@ from .base import (
     ReceiptError,
     ReceiptKind,
     Result,
+    receipt_json,
 )
 from .vendor import BEIJING, AuthTrouble, TokenCache, VendorClient
 
@@ -532,10 +533,7 @@ def parse_receipts(
     """vivo's arrival receipt, as far as known (unverified: vivo's page is not public): a JSON
     object keyed by taskId, each ``{"param": our push id, "targets": "regId1,regId2"}``. vivo
     signs nothing: the URL's own key vouches for the caller."""
-    try:
-        tasks = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested a few thousand deep
-        raise ReceiptError(f"not JSON ({exc})") from None
+    tasks = receipt_json(body)
     if not isinstance(tasks, dict) or not tasks:
         raise ReceiptError("a vivo receipt is a non-empty JSON object keyed by taskId")
     receipts = []

@@ -58,6 +58,7 @@ from .base import (
     ReceiptError,
     ReceiptKind,
     Result,
+    receipt_json,
 )
 
 KIND = ChannelKind.XIAOMI
@@ -461,10 +462,7 @@ def parse_receipts(
     entry per message id, one Receipt per regid of its ``targets``. Entries whose ``param`` is
     not a push id of ours are skipped. Xiaomi signs nothing: the URL's key vouches."""
     text = _receipt_text(body, content_type)
-    try:
-        entries = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested a few thousand deep
-        raise ReceiptError("the receipt's data is not JSON") from None
+    entries = receipt_json(text, "the receipt's data")
     if not isinstance(entries, dict):
         raise ReceiptError("the receipt's data must be a JSON object keyed by message id")
     receipts = []
