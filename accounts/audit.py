@@ -25,6 +25,14 @@ class AuditEvent(models.Model):
         OWNERSHIP_TRANSFERRED = "ownership_transferred", _("Ownership transferred")
         ACCOUNT_RENAMED = "account_renamed", _("Account renamed")
         TIME_ZONE_CHANGED = "time_zone_changed", _("Time zone changed")
+        # Device tags changed in the console (``push.tag_views``): by hand or by a CSV import.
+        DEVICES_TAGGED = "devices_tagged", _("Tag added to devices")
+        DEVICES_UNTAGGED = "devices_untagged", _("Tag removed from devices")
+        # A push application (``push.applications``): its name, its SecretKey, its removal.
+        APPLICATION_EDITED = "application_edited", _("Application edited")
+        APPLICATION_SECRET_ROTATED = "application_secret_rotated", _("SecretKey rotated")
+        APPLICATION_DELETED = "application_deleted", _("Application deleted")
+        SMS_PACKAGE_RECORDED = "sms_package_recorded", _("SMS package recorded")
 
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, related_name="audit_events"

@@ -66,6 +66,7 @@ def run(size: int) -> list[dict]:
                 generator.wait_for_answers(before + size)
             single, everyone = wake_ups(generator.answers(), sent, broadcast, committed)
         notify = bare_notify(200)
+        bare = bare_all(work, size)
     finally:
         cleanup(account)
 
@@ -107,13 +108,16 @@ def run(size: int) -> list[dict]:
             "figure": f"Long poll: an all push heard of by all {size:,} waiting, p99",
             "size": size,
             "value": ms(everyone, 99),
-            "limit": notify99,
+            "limit": ms(bare, 99),
             "unit": "ms",
             "goal": "p99 ≤ 1 s",
             "goal_max": 1000,
             "note": f"p50 {ms(everyone):.0f} ms, max {max(everyone, default=0) * 1000:.0f} ms; "
             f"{size - len(everyone)} not heard of; from the fan-out's commit (one chunk) to "
-            "each phone's answer, read by one load-generator process on the same 2 cores",
+            "each phone's answer, read by one load-generator process on the same 2 cores. "
+            f"Limit: the same phones answered at once by a bare uvicorn app (bench.bareserver), "
+            f"p99 {ms(bare, 99):.0f} ms (p50 {ms(bare):.0f} ms, max "
+            f"{max(bare, default=0) * 1000:.0f} ms; {size - len(bare)} not answered)",
         },
         {
             "figure": f"Push API: /v3/push/app, 1 token, p50 while {size:,} phones wait",
@@ -192,7 +196,9 @@ class poll_server:
             start_new_session=True,
             stdout=subprocess.DEVNULL,
         )
-        base = f"http://127.0.0.1:{port}"
+        return self._started(f"http://127.0.0.1:{port}")
+
+    def _started(self, base: str) -> str:
         import requests
 
         for _ in range(200):
@@ -261,6 +267,42 @@ class phones:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class bare_server(poll_server):
+    """``bench.bareserver`` on a free loopback port: the limit of the ``all`` push."""
+
+    def __enter__(self):
+        port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.bareserver", str(port)],
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return self._started(f"http://127.0.0.1:{port}")
+
+
+def bare_all(work: Path, size: int) -> list[float]:
+    """How long after a release each of ``size`` phones waiting on the bare server has its
+    answer: the second round (the first one warms the connections up, as the single pushes did
+    for the real server)."""
+    import requests
+
+    class anyone:  # the bare server asks for no keys
+        access_id, access_key = "0", "-"
+
+    with requests.Session() as session, bare_server() as base:
+        with phones(base, anyone, work, size) as generator:
+            wait_for(session, base, size)
+            session.post(f"{base}/release", timeout=30)
+            generator.wait_for_answers(size)
+            wait_for(session, base, size)
+            released = time.time()
+            session.post(f"{base}/release", timeout=30)
+            generator.wait_for_answers(2 * size)
+            answers = generator.answers()
+    return [max(0.0, at - released) for _t, at, ids in answers if ids == ["bare-2"]]
 
 
 def wait_for(session, poll_base, size, timeout=180) -> None:

@@ -7,6 +7,8 @@ sent: read-only here, except that a push not started yet can be canceled.
 
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from lib.ids import bigint_id
 
@@ -155,19 +157,23 @@ class PushAdmin(NumberSearchMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # pushes come from /v3/push/app or the console
 
-    @admin.action(description="Cancel selected pushes that have not started")
+    @admin.action(description=_("Cancel selected pushes that have not started"))
     def cancel_pushes(self, request, queryset):
         # Conditional on the status, so a push a worker is starting right now is left alone.
         canceled = queryset.filter(status__in=[Push.Status.INIT, Push.Status.WAIT]).update(
             status=Push.Status.CANCELED
         )
-        messages.info(request, f"{canceled} push(es) canceled.")
+        messages.info(
+            request,
+            ngettext("%(count)s push canceled.", "%(count)s pushes canceled.", canceled)
+            % {"count": canceled},
+        )
 
 
 class OutcomeFilter(admin.SimpleListFilter):
     """The known outcomes, without a DISTINCT over the whole deliveries table."""
 
-    title = "SMS outcome"
+    title = _("SMS outcome")
     parameter_name = "outcome"
 
     def lookups(self, request, model_admin):
@@ -193,7 +199,7 @@ class DeliveryAdmin(NumberSearchMixin, admin.ModelAdmin):
     ]
     list_filter = ["state", "fallback", OutcomeFilter]
     search_fields = ["=device__token"]
-    search_help_text = "A device token, or a push ID."
+    search_help_text = _("A device token, or a push ID.")
     number_search_fields = ("push_id",)
     list_select_related = ["push", "device"]
     raw_id_fields = ["push", "device"]

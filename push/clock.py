@@ -14,8 +14,10 @@ anything is due, and if so handles it at once:
   (``fallback.share_backlog``: topped up to ``FALLBACK_WORKERS - 1``, counting those sweeping
   and those it queued a moment ago, so that no queue of helpers piles up ahead of the clock's
   own hand-over; each helper sweeps for at most ``fallback.HELPER_SECONDS``);
-- scheduled pushes and loop occurrences due (``push_wait_idx``) → released with a start task
-  each (``fanout.release_due``): the clock never writes a broadcast's chunks itself;
+- scheduled pushes and loop occurrences due (``push_wait_idx``) → released and started
+  (``fanout.release_due``): for about ``START_SECONDS`` the clock starts them itself (a list
+  push whole, a broadcast its first chunk, the rest of it by a task), the others get a start
+  task each;
 - channel sends due, retries included (``push_delivery_send_due_idx``) → ``sender.run`` for
   at most ``SENDER_SECONDS``.
 
@@ -55,6 +57,9 @@ TICK_SECONDS = 1.0
 # successor finds it free; a duplicate, from the safety-net schedule, leaves after this wait).
 LOCK_WAIT_SECONDS = 1.0
 SENDER_SECONDS = 5.0  # a tick sends for at most this long before it looks again
+# A tick starts scheduled pushes itself for about this long (a list push whole, a broadcast its
+# first chunk); those left get a start task each.
+START_SECONDS = 1.0
 # A tick decides SMS batches itself for about this long (and at most SMS_BATCHES of them), then
 # looks again: in a backlog the clock's worker sweeps too, and still looks about once a second.
 SMS_SECONDS = 1.0
@@ -96,7 +101,7 @@ def tick(now=None, *, helpers: list | None = None) -> dict:
     sms, pushes_due, sends = due(now)
     done: dict = {}
     if pushes_due:
-        done["started"] = len(fanout.release_due(now))
+        done["started"] = len(fanout.release_due(now, inline_seconds=START_SECONDS))
     if sms:
         queued = fallback.share_backlog(now, queued=helpers, lead=SMS_LEAD)
         swept = fallback.sweep(now, max_batches=SMS_BATCHES, seconds=SMS_SECONDS)

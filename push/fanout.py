@@ -24,6 +24,7 @@ woken when it commits. Chunks keep the wait short: a list push waits for at most
 running broadcast of its app, never for the whole broadcast.
 """
 
+import logging
 import time
 from contextlib import suppress
 from datetime import timedelta
@@ -42,6 +43,8 @@ from .models import Delivery, Push
 # A push with expire_time 0 ("real time only") still waits this long for a polling device.
 REAL_TIME_WINDOW = timedelta(seconds=60)
 # An accepted push whose start task has not run by then is started by the sweep.
+log = logging.getLogger(__name__)
+
 LOST_TASK_AFTER = timedelta(minutes=1)
 # The expiry sweep handles at most this many expired pushes a run (the rest the next minute).
 EXPIRE_BATCH = 500
@@ -139,13 +142,16 @@ def start(
     clock=time.monotonic,
     sleep=time.sleep,
     seconds: float = PACED_TASK_SECONDS,
+    chunks: int | None = None,
 ) -> bool:
     """Fan a push out, chunk by chunk; False if another worker has it or it is done.
 
     Starts an accepted or due push, or carries on with one whose fan-out was cut off. A push
     with ``push_speed`` is paced (see the module): after ``seconds`` of pacing this returns
-    with work left and a new task carries on."""
+    with work left and a new task carries on. So does a push with more than ``chunks`` chunks
+    (the due clock writes only a broadcast's first one itself)."""
     given, started = now, clock()
+    written = 0
     now = now or timezone.now()
     chunk = chunk or settings.FANOUT_CHUNK
     wrote = False
@@ -188,6 +194,10 @@ def start(
             wrote = True
         if done:
             return True
+        written += 1
+        if chunks is not None and written >= chunks:
+            _continue_later(push_id)  # (the minute sweep if this hand-over is lost)
+            return True
         if speed:
             next_chunk_at += inserted / speed
             if next_chunk_at - started >= seconds:
@@ -205,23 +215,43 @@ def _continue_later(push_id: int) -> None:
     async_task("push.tasks.start_push", push_id, task_name="push fan-out (paced)")
 
 
-def release_due(now=None, *, limit: int = 100) -> list[int]:
+def release_due(
+    now=None, *, limit: int = 100, inline_seconds: float = 0.0, clock=time.monotonic
+) -> list[int]:
     """The due clock (``push.clock``): scheduled pushes whose send time has come become
-    accepted (``PUSH_INIT``) and get a start task each, as an immediate broadcast does, so the
-    clock never writes a broadcast's chunks itself. A lost task is started by the minute sweep
-    (``start_due``), as for any accepted push."""
+    accepted (``PUSH_INIT``) and start.
+
+    For ``inline_seconds`` the caller starts them itself, one after the other: a list push
+    (or a loop occurrence of one) is written whole, a broadcast only its first chunk, and a
+    task carries on with the rest. The others get a start task each, as an immediate broadcast
+    does. (A start task waits for a free worker, and the cluster's other worker may be busy
+    with a minute task for a while: started in the clock, a push starts within its tick.) A
+    push that fails to start inline is left to a task too, and a lost task is started by the
+    minute sweep (``start_due``), as for any accepted push.
+
+    The release locks the pushes it takes, and the send time is checked again once a lock is
+    had: an edit that moved a push's send time later (``control.edit_waiting``, under the same
+    row lock) while the release waited for it is not released early."""
+    from django_q.tasks import async_task
+
     now = now or timezone.now()
     with transaction.atomic():
         ids = list(
-            Push.objects.filter(status=Push.Status.WAIT, send_at__lte=now)
+            Push.objects.select_for_update(of=("self",))
+            .filter(status=Push.Status.WAIT, send_at__lte=now)
             .order_by("send_at")
             .values_list("pk", flat=True)[:limit]
         )
-        Push.objects.filter(pk__in=ids, status=Push.Status.WAIT).update(status=Push.Status.INIT)
-        from django_q.tasks import async_task
-
-        for pk in ids:
-            transaction.on_commit(lambda pk=pk: async_task("push.tasks.start_push", pk))
+        Push.objects.filter(pk__in=ids).update(status=Push.Status.INIT)
+    began = clock()
+    for pk in ids:
+        if clock() - began < inline_seconds:
+            try:
+                start(pk, now=now, chunks=1)
+                continue
+            except Exception:  # one bad push must not stop the clock: a task tries again
+                log.exception("push %s could not be started by the clock", pk)
+        transaction.on_commit(lambda pk=pk: async_task("push.tasks.start_push", pk))
     return ids
 
 

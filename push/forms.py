@@ -1,15 +1,20 @@
-"""Forms of the push console: creating an application, and the filters of the lists."""
+"""Forms of the push console: creating an application, the filters of the lists, and the
+push composer (``ComposeForm``)."""
 
+import json
 import re
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from lib.paging import Sorting
 
+from .channels import apns, fcm, huawei
 from .models import Application, Delivery, Device, Platform, Push
 from .stats import OUTCOMES
 from .tpns.parse import SMS_DELAY_MIN, beijing_time
+from .tpns.parse.message import INTERRUPTION_LEVELS
 
 # An Android package name or an iOS bundle ID: dot-separated segments, at least two.
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$")
@@ -150,6 +155,142 @@ class DeliveryFilterForm(forms.Form):
     )
 
 
+# The composer's options, each a TPNS field of the push body (``ComposeForm.tpns_body``); the
+# TPNS parser validates them all, as it does the API's.
+CUSTOM_ROWS_SPARE = 2  # empty key/value rows offered below the filled ones
+CUSTOM_ROWS_MAX = 100
+CUSTOM_KEY_FIELD = re.compile(r"^custom_key_(\d+)$")
+CLICK_ACTIONS = [
+    ("app", _("open the app")),
+    ("activity", _("open an activity")),
+    ("url", _("open a URL")),
+    ("intent", _("open an intent")),
+]
+BADGES = [
+    ("unchanged", _("leave it unchanged")),
+    ("set", _("set it to a number")),
+    ("increment", _("add one")),
+]
+SOUNDS = [
+    ("default", _("the default sound")),
+    ("named", _("a sound of the app")),
+    ("none", _("none")),
+]
+DEVICE_DEFAULT = [("", _("as the notification channel says")), ("1", _("on")), ("0", _("off"))]
+LOOP_TYPES = [
+    ("", _("does not repeat")),
+    ("1", _("every day")),
+    ("2", _("every week")),
+    ("3", _("every month")),
+]
+WEEKDAYS = [  # TPNS: 0 is Sunday
+    ("1", _("Mon")),
+    ("2", _("Tue")),
+    ("3", _("Wed")),
+    ("4", _("Thu")),
+    ("5", _("Fri")),
+    ("6", _("Sat")),
+    ("0", _("Sun")),
+]
+LOOP_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+# What the composer sets in the message object; an edit replaces these and keeps the rest.
+MESSAGE_KEYS = ("title", "content", "xg_media_resources", "thread_id")
+ANDROID_KEYS = (
+    "custom_content",
+    "action",
+    "badge_type",
+    "ring",
+    "ring_raw",
+    "vibrate",
+    "lights",
+    "n_ch_id",
+    "n_ch_name",
+    "hw_category",
+    "xm_ch_id",
+    "oppo_ch_id",
+    "vivo_ch_id",
+)
+IOS_KEYS = ("custom_content",)
+APS_KEYS = ("badge_type", "sound", "category", "interruption-level", "mutable-content")
+# Android string fields the form shows as they are: (form field, TPNS key).
+ANDROID_TEXTS = (
+    ("android_channel", "n_ch_id"),
+    ("android_channel_name", "n_ch_name"),
+    ("xm_ch_id", "xm_ch_id"),
+    ("oppo_ch_id", "oppo_ch_id"),
+    ("hw_category", "hw_category"),
+    ("vivo_ch_id", "vivo_ch_id"),
+)
+
+# A TPNS error names the field by its path; the form field that sets it shows the error.
+# The first prefix that matches wins (the more specific first).
+TPNS_PATHS = (
+    ("token_list", "tokens"),
+    ("account_list", "accounts"),
+    ("account_type", "account_type"),
+    ("tag_rules", "tags"),
+    ("message.title", "title"),
+    ("message.content", "content"),
+    ("message.xg_media_resources", "image_url"),
+    ("message.thread_id", "ios_thread_id"),
+    ("message.android.action.activity", "click_activity"),
+    ("message.android.action.browser", "click_url"),
+    ("message.android.action.intent", "click_intent"),
+    ("message.android.action", "click_action"),
+    ("message.android.badge_type", "badge_number"),
+    ("message.ios.aps.badge_type", "badge_number"),
+    ("message.android.ring_raw", "sound_name"),
+    ("message.ios.aps.sound", "sound_name"),
+    ("message.android.n_ch_id", "android_channel"),
+    ("message.android.n_ch_name", "android_channel_name"),
+    ("message.android.xm_ch_id", "xm_ch_id"),
+    ("message.android.oppo_ch_id", "oppo_ch_id"),
+    ("message.android.hw_category", "hw_category"),
+    ("message.android.vivo_ch_id", "vivo_ch_id"),
+    ("message.ios.aps.category", "ios_category"),
+    ("message.ios.aps.interruption-level", "ios_interruption_level"),
+    ("environment", "ios_environment"),
+    ("loop_param.startDate", "loop_start"),
+    ("loop_param.endDate", "loop_end"),
+    ("loop_param.dayTimes", "loop_times"),
+    ("loop_param", "loop_type"),
+    ("expire_time", "expire_time"),
+    ("send_time", "send_time"),
+    ("sms_info.sms_template_params", "sms_template_params"),
+    ("sms_info.sms_template_id", "sms_template_id"),
+    ("sms_info.sms_app_id", "sms_app_id"),
+    ("sms_info.sms_sign_name", "sms_sign_name"),
+    ("sms_info.max_sms", "max_sms"),
+    ("sms_info.delay_trigger_time", "delay_trigger_time"),
+    ("sms_info.trigger_condition", "trigger_condition"),
+)
+
+
+def reserved_custom_key(platform: str, message_type: str, key: str) -> bool:
+    """Whether a push service would drop or refuse the custom key: the APNs payload's own
+    ``aps`` and ``xg``; FCM's reserved data keys and our ``xg_msgid``, and for a pass-through
+    message the ``title`` and ``content`` its data carries (``channels.apns``, ``channels.fcm``)."""
+    lowered = key.lower()
+    if platform == Platform.IOS:
+        return key in apns.RESERVED_KEYS
+    if message_type == Push.MessageType.MESSAGE and key in ("title", "content"):
+        return True
+    return (
+        lowered in fcm.RESERVED_DATA_KEYS
+        or lowered.startswith(fcm.RESERVED_DATA_PREFIXES)
+        or key == fcm.PUSH_ID_KEY
+    )
+
+
+def _text(label, **kwargs) -> forms.CharField:
+    return forms.CharField(required=False, max_length=255, label=label, **kwargs)
+
+
+def _choice(label, choices, **kwargs) -> forms.ChoiceField:
+    return forms.ChoiceField(required=False, choices=choices, label=label, **kwargs)
+
+
 class ComposeForm(forms.Form):
     """The console's push composer. It builds a TPNS /v3/push/app body, so that what it sends
     is validated and accepted by exactly the same code as the API."""
@@ -170,6 +311,8 @@ class ComposeForm(forms.Form):
         label=_("Tokens"),
         help_text=_("One token per line."),
     )
+    # Set by "ignore unknown tokens and send to the rest" (TPNS ignore_invalid_token: 1).
+    ignore_invalid_token = forms.BooleanField(required=False, label=_("Ignore unknown tokens"))
     accounts = forms.CharField(
         label=_("Accounts"),
         required=False,
@@ -199,6 +342,96 @@ class ComposeForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text=_("Empty = now (all, tag and package pushes only); in the account's time zone."),
     )
+
+    # When the notification is tapped (Android: message.android.action).
+    click_action = _choice(_("Tap action"), CLICK_ACTIONS, initial="app")
+    click_activity = _text(
+        _("Activity"), help_text=_("The activity's class name, e.g. com.example.app.OrderActivity.")
+    )
+    click_url = forms.CharField(
+        required=False,
+        max_length=1024,
+        label=_("URL"),
+        widget=forms.TextInput(attrs={"inputmode": "url", "placeholder": "https://"}),
+        help_text=_("An http or https address, opened in the browser."),
+    )
+    click_intent = forms.CharField(
+        required=False,
+        max_length=1024,
+        label=_("Intent"),
+        help_text=_("An intent URI (xgscheme://com.example/detail?id=42) or an intent action."),
+    )
+    # Badge and sound (Android badge_type, ring, ring_raw; iOS aps.badge_type, aps.sound).
+    badge = _choice(_("Badge"), BADGES, initial="unchanged")
+    badge_number = forms.IntegerField(required=False, min_value=0, label=_("Badge number"))
+    sound = _choice(_("Sound"), SOUNDS, initial="default")
+    sound_name = _text(
+        _("Sound name"),
+        help_text=_("Android: the sound's raw resource; iOS: a sound file of the app's bundle."),
+    )
+    # Android options.
+    image_url = forms.CharField(
+        required=False,
+        max_length=1024,
+        label=_("Image URL"),
+        widget=forms.TextInput(attrs={"inputmode": "url"}),
+        help_text=_("A picture shown in the notification (xg_media_resources)."),
+    )
+    android_channel = _text(
+        _("Notification channel ID"),
+        help_text=_("Android 8 and later: the app's notification channel (n_ch_id)."),
+    )
+    android_channel_name = _text(_("Notification channel name"))
+    vibrate = _choice(_("Vibrate"), DEVICE_DEFAULT)
+    lights = _choice(_("Breathing light"), DEVICE_DEFAULT)
+    hw_category = _choice(
+        _("Huawei message category"),
+        [("", _("not given (marketing, capped daily)"))]
+        + [(c, c) for c in sorted(huawei.CATEGORIES)],
+    )
+    vivo_ch_id = _choice(
+        _("vivo message class"),
+        [("", _("not given")), ("1", _("system message")), ("0", _("operational message"))],
+    )
+    xm_ch_id = _text(_("Xiaomi channel ID"))
+    oppo_ch_id = _text(_("OPPO channel ID"))
+    # iOS options.
+    ios_environment = _choice(
+        _("APNs environment"),
+        [("product", _("production")), ("dev", _("development (sandbox)"))],
+        initial="product",
+    )
+    ios_category = _text(
+        _("Category"), help_text=_("The notification category of the app (actions).")
+    )
+    ios_thread_id = _text(
+        _("Thread ID"), help_text=_("Notifications with the same thread ID are grouped.")
+    )
+    ios_interruption_level = _choice(
+        _("Interruption level"),
+        [("", _("not given (active)"))] + [(level, level) for level in INTERRUPTION_LEVELS],
+    )
+    ios_mutable_content = forms.BooleanField(
+        required=False,
+        label=_("Let the app's notification service extension change it and report arrival"),
+    )
+    # A loop: one scheduled push per occurrence (TPNS loop_param; all and tag pushes).
+    loop_type = _choice(_("Repeat"), LOOP_TYPES)
+    loop_start = forms.DateField(required=False, widget=DATE, label=_("From"))
+    loop_end = forms.DateField(required=False, widget=DATE, label=_("Until"))
+    loop_weekdays = forms.MultipleChoiceField(
+        required=False,
+        choices=WEEKDAYS,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("On"),
+    )
+    loop_monthdays = _text(
+        _("On days of the month"), help_text=_("Comma-separated, 1 to 31, e.g. 1, 15.")
+    )
+    loop_times = _text(
+        _("At"), help_text=_("Comma-separated times HH:MM, in the account's time zone.")
+    )
+
     resend_by_sms = forms.BooleanField(required=False, label=_("Supplementary SMS"))
     trigger_condition = forms.TypedChoiceField(
         coerce=int,
@@ -244,13 +477,48 @@ class ComposeForm(forms.Form):
         ),
     )
 
+    LOOP_FIELDS = (
+        "loop_type",
+        "loop_start",
+        "loop_end",
+        "loop_weekdays",
+        "loop_monthdays",
+        "loop_times",
+    )
+    ANDROID_FIELDS = (
+        "click_action",
+        "click_activity",
+        "click_url",
+        "click_intent",
+        "image_url",
+        "android_channel",
+        "android_channel_name",
+        "vibrate",
+        "lights",
+        "hw_category",
+        "vivo_ch_id",
+        "xm_ch_id",
+        "oppo_ch_id",
+    )
+    IOS_FIELDS = (
+        "ios_environment",
+        "ios_category",
+        "ios_thread_id",
+        "ios_interruption_level",
+        "ios_mutable_content",
+    )
+
     def __init__(self, *args, account, templates, signatures, applications, editing=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
         self.editing = editing  # the scheduled push being edited (``control.edit_waiting``)
+        self.offer_ignore: list[
+            str
+        ] = []  # unknown tokens the person may skip (``offer_to_ignore``)
         self.fields["application"].queryset = account.push_apps.all()
         if editing is not None:
-            # An edited push stays the same application's, and scheduled.
+            # An edited push stays the same application's, and scheduled; a loop occurrence
+            # stays one (its loop is not the edit's: ``control.edit_waiting``).
             self.fields["application"].queryset = account.push_apps.filter(
                 pk=editing.application_id
             )
@@ -258,6 +526,8 @@ class ComposeForm(forms.Form):
                 (kind, label) for kind, label in self.AUDIENCES if kind in Push.Audience.BROADCASTS
             ]
             self.fields["send_time"].required = True
+            for name in self.LOOP_FIELDS:
+                del self.fields[name]
         self.fields["sms_app_id"].choices = [(a.sdk_app_id, str(a)) for a in applications]
         self.fields["sms_template_id"].choices = [("", "—")] + [
             (t.code, f"{t.code} · {t.name}") for t in templates
@@ -265,18 +535,212 @@ class ComposeForm(forms.Form):
         self.fields["sms_sign_name"].choices = [("", _("the account's approved signature"))] + [
             (s.text, f"【{s.text}】 {s.get_region_display()}") for s in signatures
         ]
+        self._add_custom_rows()
+
+    def open_sections(self) -> set[str]:
+        """The composer's collapsible sections to show open: those with a value set (other
+        than the default) or an error, so that a simple push stays simple."""
+        sections = {
+            "click": self.ANDROID_FIELDS[:4],
+            "badge": ("badge", "badge_number", "sound", "sound_name"),
+            "android": self.ANDROID_FIELDS[4:],
+            "ios": self.IOS_FIELDS,
+            "loop": self.LOOP_FIELDS,
+            "custom": [n for n in self.fields if n.startswith("custom_")],
+        }
+        shown = set()
+        for section, names in sections.items():
+            for name in names:
+                if name not in self.fields:
+                    continue
+                bound, default = self[name], self.fields[name].initial
+                value = bound.value()
+                if bound.errors or (value not in (None, "", [], False) and value != default):
+                    shown.add(section)
+        return shown
+
+    # -- custom key/values: rows custom_key_<i> / custom_value_<i> ------------------------------
+
+    def _add_custom_rows(self) -> None:
+        source = self.data if self.is_bound else (self.initial or {})
+        used = [int(m.group(1)) for k in source if (m := CUSTOM_KEY_FIELD.match(k))]
+        count = min(max(used, default=-1) + 1 + CUSTOM_ROWS_SPARE, CUSTOM_ROWS_MAX)
+        for i in range(count):
+            self.fields[f"custom_key_{i}"] = forms.CharField(
+                required=False,
+                max_length=100,
+                label=_("Key"),
+                widget=forms.TextInput(attrs={"autocomplete": "off"}),
+            )
+            self.fields[f"custom_value_{i}"] = forms.CharField(
+                required=False,
+                max_length=1024,
+                label=_("Value"),
+                strip=False,
+                widget=forms.TextInput(attrs={"autocomplete": "off"}),
+            )
+
+    def custom_rows(self) -> list[tuple]:
+        """The key/value rows as bound fields, for the template."""
+        count = sum(1 for name in self.fields if CUSTOM_KEY_FIELD.match(name))
+        return [(self[f"custom_key_{i}"], self[f"custom_value_{i}"]) for i in range(count)]
+
+    def _clean_custom(self, data: dict) -> dict:
+        app, message_type = data.get("application"), data.get("message_type")
+        platform = app.platform if app is not None else Platform.ANDROID
+        custom: dict[str, str] = {}
+        rows: dict[str, int] = {}
+        for n, (key_field, value_field) in enumerate(self.custom_rows(), start=1):
+            key = (data.get(key_field.name) or "").strip()
+            value = data.get(value_field.name) or ""
+            if not key:
+                if value.strip():
+                    self.add_error(
+                        key_field.name, _("Row %(n)s: give the key of this value.") % {"n": n}
+                    )
+                continue
+            if key in rows:
+                self.add_error(
+                    key_field.name,
+                    _("Row %(n)s: the key %(key)s is already in row %(first)s.")
+                    % {"n": n, "key": key, "first": rows[key]},
+                )
+            elif reserved_custom_key(platform, message_type, key):
+                self.add_error(
+                    key_field.name,
+                    _(
+                        "Row %(n)s: the key %(key)s is reserved for the push service; "
+                        "choose another."
+                    )
+                    % {"n": n, "key": key},
+                )
+            rows[key] = n
+            custom[key] = value
+        return custom
+
+    # -- validation -------------------------------------------------------------------------
 
     def clean(self):
         data = super().clean()
         if data.get("resend_by_sms") and not data.get("sms_template_id"):
             self.add_error("sms_template_id", _("Choose an approved template for the SMS."))
+        data["custom_content"] = self._clean_custom(data)
+        if data.get("click_action") == "activity" and not data.get("click_activity", "").strip():
+            self.add_error("click_activity", _("Give the activity to open."))
+        if data.get("badge") == "set" and data.get("badge_number") is None:
+            self.add_error("badge_number", _("Give the number to show on the badge."))
+        if data.get("sound") == "named" and not data.get("sound_name", "").strip():
+            self.add_error("sound_name", _("Give the name of the sound."))
+        if data.get("loop_type"):
+            data["loop_param"] = self._loop_param(data)
         return data
+
+    def _loop_param(self, data: dict) -> dict | None:
+        """TPNS's loop_param from the loop fields (its ranges are checked by the parser)."""
+        for name in ("loop_start", "loop_end", "loop_times"):
+            if not data.get(name):
+                self.add_error(name, _("Required for a push that repeats."))
+        times = []
+        for text in (data.get("loop_times") or "").split(","):
+            if not text.strip():
+                continue
+            if not (m := LOOP_TIME.match(text.strip())):
+                self.add_error(
+                    "loop_times", _("%(text)s is not a time HH:MM.") % {"text": text.strip()}
+                )
+                return None
+            times.append(f"{int(m.group(1)):02d}:{m.group(2)}:00")
+        kind = int(data["loop_type"])
+        if kind == 1:
+            days = [0]
+        elif kind == 2:
+            days = sorted(int(d) for d in data.get("loop_weekdays") or [])
+            if not days:
+                self.add_error("loop_weekdays", _("Choose the days of the week."))
+        else:
+            parts = [p.strip() for p in (data.get("loop_monthdays") or "").split(",") if p.strip()]
+            if not parts or not all(p.isdigit() for p in parts):
+                self.add_error(
+                    "loop_monthdays", _("Give the days of the month as numbers, e.g. 1, 15.")
+                )
+                return None
+            days = sorted({int(p) for p in parts})
+        if not (data.get("loop_start") and data.get("loop_end") and times and days):
+            return None
+        return {
+            "startDate": data["loop_start"].isoformat(),
+            "endDate": data["loop_end"].isoformat(),
+            "loopType": kind,
+            "loopDayIndexs": days,
+            "dayTimes": times,
+        }
+
+    def show_tpns_error(self, exc, *, field: str | None = None) -> None:
+        """A TPNS refusal on the form field that sets the field it names (``TPNS_PATHS``), or
+        on ``field``, or above the form."""
+        if field is None:
+            for path, name in TPNS_PATHS:
+                if exc.message.startswith(path) and exc.message[len(path) : len(path) + 1] in ":.[":
+                    field = name
+                    break
+        if field == "loop_type" and exc.message.startswith("loop_param.loopDayIndexs"):
+            field = (
+                "loop_weekdays" if self.cleaned_data.get("loop_type") == "2" else "loop_monthdays"
+            )
+        if field is not None and field not in self.fields:
+            field = None
+        self.add_error(field, f"{exc.message} (ret_code {exc.code.value})")
+
+    def offer_to_ignore(self, exc) -> bool:
+        """Unknown tokens of a token push, said in words on the tokens field (TPNS's message
+        names ``ignore_invalid_token``, which the form has no field for): when some tokens
+        are left to push to, with the offer to skip the others (``offer_ignore``, shown by
+        the page). False when ``exc`` is not about unknown tokens."""
+        unknown = getattr(exc, "invalid_targets", None)
+        if not unknown:
+            return False
+        shown = ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else "")
+        if not exc.valid_targets:
+            self.add_error(
+                "tokens",
+                _(
+                    "None of these tokens is a device of this application (or its push "
+                    "service no longer takes it): %(tokens)s."
+                )
+                % {"tokens": shown},
+            )
+            return True
+        self.offer_ignore = unknown
+        self.add_error(
+            "tokens",
+            ngettext(
+                "%(n)s of these tokens is not a device of this application (or its push "
+                "service no longer takes it): %(tokens)s. Remove it, or ignore it and push "
+                "to the other %(rest)s.",
+                "%(n)s of these tokens are not devices of this application (or their push "
+                "service no longer takes them): %(tokens)s. Remove them, or ignore them and "
+                "push to the other %(rest)s.",
+                len(unknown),
+            )
+            % {"n": len(unknown), "tokens": shown, "rest": exc.valid_targets},
+        )
+        return True
+
+    # -- the TPNS body ----------------------------------------------------------------------
 
     def test_body(self) -> dict:
         """The request of a test push: the composed push to ``test_token`` alone, now (a
         token_list push of one token, accepted as any other)."""
         body = self.tpns_body()
-        for key in ("token_list", "account_list", "account_type", "tag_rules", "send_time"):
+        for key in (
+            "token_list",
+            "account_list",
+            "account_type",
+            "tag_rules",
+            "send_time",
+            "loop_param",
+            "ignore_invalid_token",
+        ):
             body.pop(key, None)
         body["audience_type"] = Push.Audience.TOKEN_LIST
         body["token_list"] = [self.cleaned_data["test_token"].strip()]
@@ -284,16 +748,16 @@ class ComposeForm(forms.Form):
 
     def edited_body(self, push: Push) -> dict:
         """The request of ``push`` as edited: this form's fields over what the push was given
-        that the composer does not show (its other options, the rest of its message object,
-        its iOS environment), so that an edit changes only what the form shows. Its loop is
-        not re-read (``control.edit_waiting`` keeps it)."""
+        that the composer does not show (its other options, the rest of its message object),
+        so that an edit changes only what the form shows. Its loop is not re-read
+        (``control.edit_waiting`` keeps it)."""
         kept = {
             k: v
             for k, v in push.options.items()
             if k not in ("send_time", "loop_param", "loop_times", "loop_interval")
         }
         body = {**kept, **self.tpns_body()}
-        body["message"] = {**push.message, **body["message"]}
+        body["message"] = _merged_message(push.message or {}, body["message"])
         if push.environment:
             body.setdefault("environment", push.environment)
         if push.seq:
@@ -301,9 +765,10 @@ class ComposeForm(forms.Form):
         return body
 
     @classmethod
-    def initial_from(cls, push: Push, tz) -> tuple[dict, list[str]]:
+    def initial_from(cls, push: Push, tz, *, editing: bool = False) -> tuple[dict, list[str]]:
         """The form's initial values for a copy of ``push`` (duplicate, edit), and what of
-        it the form cannot show (said to the person)."""
+        it the form cannot show (said to the person; an edit is refused then). ``editing``:
+        its loop does not count (an edit keeps it)."""
         audience = push.audience or {}
         lost: list[str] = []
         initial = {
@@ -329,6 +794,11 @@ class ComposeForm(forms.Form):
             lost.append(_("its audience (choose one again)"))
         if push.send_at and push.status == Push.Status.WAIT:
             initial["send_time"] = push.send_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+        if (push.options or {}).get("ignore_invalid_token"):
+            initial["ignore_invalid_token"] = True
+        _initial_options(push, initial, lost)
+        if not editing:
+            _initial_loop(push, initial, lost)
         if push.resend_by_sms:
             initial.update(
                 resend_by_sms=True,
@@ -343,6 +813,67 @@ class ComposeForm(forms.Form):
             )
         return initial, lost
 
+    @classmethod
+    def options_shown(cls, push: Push, tz) -> list[tuple[str, str]]:
+        """The push's composer options as (label, value) in words, for the confirmation and
+        the push page: what ``initial_from`` reads back, so the pages say what the form set."""
+        initial, _lost = cls.initial_from(push, tz)
+        fields = cls.base_fields
+
+        def label_of(name: str, value) -> str:
+            return str(dict(fields[name].choices).get(value, value))
+
+        rows: list[tuple[str, str]] = []
+        pairs = []
+        i = 0
+        while f"custom_key_{i}" in initial:
+            pairs.append(f"{initial[f'custom_key_{i}']} = {initial[f'custom_value_{i}']}")
+            i += 1
+        if pairs:
+            rows.append((_("Custom key/values"), "; ".join(pairs)))
+        if (click := initial.get("click_action", "app")) != "app":
+            target = initial.get(f"click_{click}", "")
+            rows.append(
+                (fields["click_action"].label, f"{label_of('click_action', click)}: {target}")
+            )
+        if (badge := initial.get("badge", "unchanged")) != "unchanged":
+            shown = label_of("badge", badge)
+            if badge == "set":
+                shown = f"{shown}: {initial.get('badge_number')}"
+            rows.append((fields["badge"].label, shown))
+        if (sound := initial.get("sound", "default")) != "default":
+            shown = label_of("sound", sound)
+            if sound == "named":
+                shown = f"{shown}: {initial.get('sound_name')}"
+            rows.append((fields["sound"].label, shown))
+        for name in (*cls.ANDROID_FIELDS[4:], *cls.IOS_FIELDS):
+            value = initial.get(name)
+            if value in (None, "", False) or value == fields[name].initial:
+                continue
+            if isinstance(fields[name], forms.ChoiceField):
+                value = label_of(name, value)
+            elif value is True:
+                value = _("yes")
+            rows.append((fields[name].label, str(value)))
+        if loop := initial.get("loop_type"):
+            when = [label_of("loop_type", loop)]
+            if loop == "2":
+                when.append(
+                    " ".join(label_of("loop_weekdays", d) for d in initial["loop_weekdays"])
+                )
+            elif loop == "3":
+                when.append(initial["loop_monthdays"])
+            when.append(
+                _("at %(times)s, %(start)s to %(end)s")
+                % {
+                    "times": initial["loop_times"],
+                    "start": initial["loop_start"],
+                    "end": initial["loop_end"],
+                }
+            )
+            rows.append((fields["loop_type"].label, " ".join(when)))
+        return rows
+
     def tpns_body(self) -> dict:
         """The /v3/push/app request this form stands for."""
         d = self.cleaned_data
@@ -350,11 +881,15 @@ class ComposeForm(forms.Form):
         body = {
             "audience_type": d["audience_type"],
             "message_type": d["message_type"],
-            "message": {"title": d["title"], "content": d["content"]},
+            "message": _message(d),
             "expire_time": d["expire_time"],
         }
+        if d["application"].platform == Platform.IOS:
+            body["environment"] = d.get("ios_environment") or "product"
         if d["audience_type"] == Push.Audience.TOKEN_LIST:
             body["token_list"] = lines(d["tokens"])
+            if d.get("ignore_invalid_token"):
+                body["ignore_invalid_token"] = 1
         elif d["audience_type"] == Push.Audience.ACCOUNT_LIST:
             body["account_list"] = lines(d["accounts"])
             body["account_type"] = d["account_type"]
@@ -365,6 +900,8 @@ class ComposeForm(forms.Form):
             ]
         if d.get("send_time"):
             body["send_time"] = beijing_time(d["send_time"])
+        if d.get("loop_param"):
+            body["loop_param"] = d["loop_param"]
         if d.get("resend_by_sms"):
             info = {
                 "delay_trigger_time": d["delay_trigger_time"],
@@ -382,6 +919,178 @@ class ComposeForm(forms.Form):
             body["resend_by_sms"] = True
             body["sms_info"] = info
         return body
+
+
+def _badge_type(d: dict) -> int | None:
+    """TPNS badge_type: N ≥ 0 sets the badge, -2 adds one, -1 (or absent) leaves it."""
+    if d.get("badge") == "set":
+        return d.get("badge_number")
+    return -2 if d.get("badge") == "increment" else None
+
+
+def _message(d: dict) -> dict:
+    """The message object: title and content, and the options of the app's platform."""
+    message: dict = {"title": d["title"], "content": d["content"]}
+    custom = d.get("custom_content") or {}
+    badge, sound, name = (
+        _badge_type(d),
+        d.get("sound") or "default",
+        d.get("sound_name", "").strip(),
+    )
+    if d["application"].platform == Platform.IOS:
+        if thread := d.get("ios_thread_id", "").strip():
+            message["thread_id"] = thread
+        ios: dict = {}
+        if custom:
+            ios["custom_content"] = json.dumps(custom, ensure_ascii=False)
+        aps: dict = {}
+        if badge is not None:
+            aps["badge_type"] = badge
+        if sound != "none":
+            aps["sound"] = name if sound == "named" else "default"
+        if category := d.get("ios_category", "").strip():
+            aps["category"] = category
+        if level := d.get("ios_interruption_level"):
+            aps["interruption-level"] = level
+        if d.get("ios_mutable_content"):
+            aps["mutable-content"] = 1
+        if aps:
+            ios["aps"] = aps
+        if ios:
+            message["ios"] = ios
+        return message
+    if image := d.get("image_url", "").strip():
+        message["xg_media_resources"] = image
+    android: dict = {}
+    if custom:
+        android["custom_content"] = json.dumps(custom, ensure_ascii=False)
+    click = d.get("click_action") or "app"
+    if click == "activity":
+        android["action"] = {"action_type": 1, "activity": d["click_activity"].strip()}
+    elif click == "url":
+        android["action"] = {"action_type": 2, "browser": {"url": d["click_url"].strip()}}
+    elif click == "intent":
+        android["action"] = {"action_type": 3, "intent": d["click_intent"].strip()}
+    if badge is not None:
+        android["badge_type"] = badge
+    if sound == "none":
+        android["ring"] = 0
+    elif sound == "named":
+        android["ring_raw"] = name
+    for field, key in (("vibrate", "vibrate"), ("lights", "lights")):
+        if d.get(field):
+            android[key] = int(d[field])
+    for field, key in ANDROID_TEXTS:
+        if value := (d.get(field) or "").strip():
+            android[key] = value
+    if android:
+        message["android"] = android
+    return message
+
+
+def _merged_message(old: dict, new: dict) -> dict:
+    """The edited message: ``new`` (the form's) over what of ``old`` the form does not set."""
+    parts = ("android", "ios")
+    merged = {k: v for k, v in old.items() if k not in MESSAGE_KEYS and k not in parts}
+    merged.update({k: v for k, v in new.items() if k not in parts})
+    old_ios, new_ios = old.get("ios") or {}, new.get("ios") or {}
+    android = {k: v for k, v in (old.get("android") or {}).items() if k not in ANDROID_KEYS}
+    android.update(new.get("android") or {})
+    ios = {k: v for k, v in old_ios.items() if k not in IOS_KEYS and k != "aps"}
+    ios.update({k: v for k, v in new_ios.items() if k != "aps"})
+    aps = {k: v for k, v in (old_ios.get("aps") or {}).items() if k not in APS_KEYS}
+    aps.update(new_ios.get("aps") or {})
+    if aps:
+        ios["aps"] = aps
+    for name, part in (("android", android), ("ios", ios)):
+        if part:
+            merged[name] = part
+    return merged
+
+
+def _badge_initial(badge, initial: dict) -> None:
+    if isinstance(badge, int) and badge >= 0:
+        initial.update(badge="set", badge_number=badge)
+    elif badge == -2:
+        initial["badge"] = "increment"
+
+
+def _initial_options(push: Push, initial: dict, lost: list) -> None:
+    """The composer's options as ``push`` has them (``_message`` read backwards)."""
+    message = push.message or {}
+    ios = push.application.platform == Platform.IOS
+    part = message.get("ios" if ios else "android") or {}
+    try:
+        custom = json.loads(part.get("custom_content") or "{}")
+    except ValueError:
+        custom = {}
+    for i, (key, value) in enumerate(custom.items()):
+        if not isinstance(value, str):
+            lost.append(
+                _("the value of %(key)s is not text (it would be sent as text)") % {"key": key}
+            )
+            value = json.dumps(value, ensure_ascii=False)
+        initial[f"custom_key_{i}"], initial[f"custom_value_{i}"] = key, value
+    if ios:
+        aps = part.get("aps") or {}
+        _badge_initial(aps.get("badge_type"), initial)
+        sound = aps.get("sound")
+        if sound is None:
+            initial["sound"] = "none"
+        elif isinstance(sound, str):
+            initial["sound"] = "default" if sound == "default" else "named"
+            if sound != "default":
+                initial["sound_name"] = sound
+        else:
+            lost.append(_("its sound object (a critical alert's)"))
+        initial["ios_environment"] = push.environment or "product"
+        initial["ios_category"] = aps.get("category") or ""
+        initial["ios_thread_id"] = message.get("thread_id") or ""
+        initial["ios_interruption_level"] = aps.get("interruption-level") or ""
+        initial["ios_mutable_content"] = aps.get("mutable-content") == 1
+        return
+    action = part.get("action") or {}
+    kind = action.get("action_type")
+    if kind == 1 and action.get("activity"):
+        initial.update(click_action="activity", click_activity=action["activity"])
+    elif kind == 2:
+        initial.update(click_action="url", click_url=(action.get("browser") or {}).get("url", ""))
+    elif kind == 3:
+        initial.update(click_action="intent", click_intent=action.get("intent", ""))
+    _badge_initial(part.get("badge_type"), initial)
+    if part.get("ring") == 0:
+        initial["sound"] = "none"
+    elif part.get("ring_raw"):
+        initial.update(sound="named", sound_name=part["ring_raw"])
+    for key in ("vibrate", "lights"):
+        if part.get(key) in (0, 1):
+            initial[key] = str(part[key])
+    for field, key in ANDROID_TEXTS:
+        if part.get(key):
+            initial[field] = str(part[key])
+    if message.get("xg_media_resources"):
+        initial["image_url"] = message["xg_media_resources"]
+
+
+def _initial_loop(push: Push, initial: dict, lost: list) -> None:
+    options = push.options or {}
+    if push.loop_id is not None and "loop_param" not in options:
+        options = push.loop.definition
+    if "loop_times" in options:
+        lost.append(_("its repetition (the legacy loop_times form)"))
+    if not (param := options.get("loop_param")):
+        return
+    kind = str(param["loopType"])
+    initial.update(
+        loop_type=kind,
+        loop_start=param["startDate"],
+        loop_end=param["endDate"],
+        loop_times=", ".join(t[:5] for t in param["dayTimes"]),
+    )
+    if kind == "2":
+        initial["loop_weekdays"] = [str(d) for d in param["loopDayIndexs"]]
+    elif kind == "3":
+        initial["loop_monthdays"] = ", ".join(str(d) for d in param["loopDayIndexs"])
 
 
 def _simple_tags(audience: dict) -> tuple[list[str], str] | None:

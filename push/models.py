@@ -121,6 +121,16 @@ class ApplicationQuerySet(models.QuerySet):
         raise IntegrityError("could not allocate a free AccessID")
 
 
+class ApplicationManager(models.Manager.from_queryset(ApplicationQuerySet)):
+    """Applications that are not deleted: every look-up by key (TPNS, SDK, long poll, channel
+    API) and every console page goes through it, so a deleted app's keys are refused from the
+    moment ``push.applications.delete`` commits, before its rows are purged. Related-object
+    access (``device.application``) uses the base manager and still finds it."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Application(models.Model):
     """An app on one platform, as in TPNS: AccessID + AccessKey (SDK) + SecretKey (server)."""
 
@@ -136,8 +146,12 @@ class Application(models.Model):
         default=list, blank=True, help_text="Other package names of the app (multi_pkg)."
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by ``push.applications.delete``: the app is gone for everyone at once, and its rows
+    # are purged in the background (``push.applications.purge``), then this row itself.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApplicationQuerySet.as_manager()
+    objects = ApplicationManager()
+    all_objects = ApplicationQuerySet.as_manager()  # deleted ones too: the purge
 
     class Meta:
         ordering = ["name", "id"]
@@ -1352,3 +1366,94 @@ class PushStats(models.Model):
 
     def __str__(self):
         return f"stats of push {self.push_id}"
+
+
+class TagImport(models.Model):
+    """A CSV of tokens or accounts whose devices get a tag added or removed (``push.tag_import``):
+    its lines are staged as ``TagImportLine`` rows on upload, then applied in chunks by a task.
+    ``done_lines`` is the last line applied, moved in the transaction that applies its chunk, so
+    a task that dies mid-way leaves it where the last committed chunk ended and the next run
+    goes on from there: nothing is applied twice, nothing skipped."""
+
+    class Kind(models.TextChoices):
+        TOKEN = "token", _("Tokens")  # noqa: S105 (what the lines are, not a secret)
+        ACCOUNT = "account", _("Accounts")
+
+    class Action(models.TextChoices):
+        ADD = "add", _("Add the tag")
+        REMOVE = "remove", _("Remove the tag")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    tag = models.CharField(max_length=50)
+    # Accounts of this type only (TPNS account_type; 1002 a phone number); None: of any type.
+    account_type = models.IntegerField(null=True, blank=True)
+    name = models.CharField(max_length=255, help_text="The uploaded file's name.")
+    lines = models.PositiveIntegerField(default=0, help_text="Lines in the file.")
+    done_lines = models.PositiveIntegerField(default=0, help_text="Lines applied so far.")
+    changed = models.PositiveIntegerField(default=0, help_text="Device tags added or removed.")
+    bad_lines = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    error = models.CharField(max_length=500, blank=True)
+    # Moved by every chunk: a running job whose heartbeat is older than the lease has lost its
+    # worker, and the next run takes it over.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done_lines__lte=models.F("lines")), name="push_tag_import_progress"
+            )
+        ]
+        indexes = [
+            # The tags page's recent imports of an application.
+            models.Index(fields=["application", "-created_at"], name="push_tag_import_app_idx")
+        ]
+
+    def __str__(self):
+        return f"tag import {self.pk} ({self.tag})"
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return 100 * self.done_lines // self.lines if self.lines else 0
+
+
+class TagImportLine(models.Model):
+    """A line of a tag import: staged on upload, deleted once applied unless it was refused
+    (``problem``): what stays is the import's per-line error report."""
+
+    class Problem(models.TextChoices):
+        NONE = "", _("none")
+        FORMAT = "format", _("bad format")
+        NOT_TOKEN = "not_token", _("not a token (1 to 36 characters)")  # noqa: S105
+        UNKNOWN = "unknown", _("no device of the application has it")
+        CAP = "cap", _("the device carries the most tags it may")
+
+    job = models.ForeignKey(TagImport, on_delete=models.CASCADE, related_name="+")
+    line = models.PositiveIntegerField()
+    value = models.CharField(max_length=200)
+    problem = models.CharField(max_length=10, choices=Problem.choices, blank=True)
+    detail = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            # Also the index a chunk is read on: a job's lines by number.
+            models.UniqueConstraint(fields=["job", "line"], name="push_tag_import_line")
+        ]
+
+    def __str__(self):
+        return f"line {self.line}: {self.value}"

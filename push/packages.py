@@ -76,9 +76,7 @@ class Tally:
     def refuse(self, number: int, reason: str, raw: bytes) -> None:
         self.bad += 1
         if len(self.examples) < BAD_EXAMPLES:
-            text = raw[: 4 * EXAMPLE_CHARS].decode("utf-8", errors="replace")[:EXAMPLE_CHARS]
-            text = _CONTROL.sub("\ufffd", text)  # a JSON column cannot hold NUL either
-            self.examples.append({"line": number, "reason": reason, "text": text})
+            self.examples.append({"line": number, "reason": reason, "text": printable(raw)})
 
 
 def split_lines(
@@ -126,15 +124,31 @@ def check_line(raw: bytes | None, *, is_csv: bool) -> tuple[str | None, str]:
     return text, ""
 
 
-def values(lines: Iterable[bytes | None], tally: Tally, *, is_csv: bool) -> Iterator[str]:
-    """The good values of ``lines``, as they come; bad lines counted in ``tally``."""
+def numbered(
+    lines: Iterable[bytes | None], *, is_csv: bool
+) -> Iterator[tuple[int, str | None, str, bytes]]:
+    """(line number, value or None, why the line is bad, the line's bytes) for each of
+    ``lines``: the one reading of a line that packages and tag imports (``push.tag_import``)
+    share."""
     for number, raw in enumerate(lines, 1):
         if number == 1 and raw is not None and raw.startswith(BOM):
             raw = raw[len(BOM) :]
-        tally.lines = number
         value, reason = check_line(raw, is_csv=is_csv)
+        yield number, value, reason, raw or b""
+
+
+def printable(raw: bytes, chars: int = EXAMPLE_CHARS) -> str:
+    """The start of a line as a person may read it (and a JSON or text column hold)."""
+    text = raw[: 4 * chars].decode("utf-8", errors="replace")[:chars]
+    return _CONTROL.sub("\ufffd", text)
+
+
+def values(lines: Iterable[bytes | None], tally: Tally, *, is_csv: bool) -> Iterator[str]:
+    """The good values of ``lines``, as they come; bad lines counted in ``tally``."""
+    for number, value, reason, raw in numbered(lines, is_csv=is_csv):
+        tally.lines = number
         if value is None:
-            tally.refuse(number, reason, raw or b"")
+            tally.refuse(number, reason, raw)
             continue
         tally.good += 1
         if tally.all_tokens and not TOKEN_SHAPE.fullmatch(value):
@@ -142,10 +156,8 @@ def values(lines: Iterable[bytes | None], tally: Tally, *, is_csv: bool) -> Iter
         yield value
 
 
-def store(app: Application, upload: UploadedFile, *, now: datetime, created_by=None) -> PushPackage:
-    """Parse ``upload`` (a Django uploaded file: in memory or spilled to disk) into a new
-    package of ``app`` with its distinct good values; raises ``PackageError`` (nothing
-    written). ``lines`` counts every line, ``entries`` the distinct values kept."""
+def check_upload(upload: UploadedFile) -> None:
+    """Raise ``PackageError`` for an upload refused before it is read: its name or its size."""
     name = upload.name or ""
     if not NAME_LENGTH[0] <= len(name) <= NAME_LENGTH[1]:
         raise PackageError(
@@ -157,6 +169,14 @@ def store(app: Application, upload: UploadedFile, *, now: datetime, created_by=N
         raise PackageError(PackageError.SIZE, f"at most {MAX_FILE_BYTES // 2**20} MB")
     if upload.size == 0:
         raise PackageError(PackageError.EMPTY, "the file is empty")
+
+
+def store(app: Application, upload: UploadedFile, *, now: datetime, created_by=None) -> PushPackage:
+    """Parse ``upload`` (a Django uploaded file: in memory or spilled to disk) into a new
+    package of ``app`` with its distinct good values; raises ``PackageError`` (nothing
+    written). ``lines`` counts every line, ``entries`` the distinct values kept."""
+    check_upload(upload)
+    name = upload.name
     tally = Tally()
     with transaction.atomic():
         package = PushPackage.objects.create(
@@ -167,7 +187,7 @@ def store(app: Application, upload: UploadedFile, *, now: datetime, created_by=N
             created_at=now,
             created_by=created_by,
         )
-        with _opened(upload) as (chunks, is_csv):
+        with opened(upload) as (chunks, is_csv):
             entries = _insert(package.pk, values(split_lines(chunks), tally, is_csv=is_csv))
         if not tally.lines:
             raise PackageError(PackageError.EMPTY, "the file has no line")
@@ -184,8 +204,8 @@ def store(app: Application, upload: UploadedFile, *, now: datetime, created_by=N
     return package
 
 
-class _opened:
-    """``with _opened(upload) as (chunks, is_csv)``: the bytes of the package's text, read
+class opened:
+    """``with opened(upload) as (chunks, is_csv)``: the bytes of the package's text, read
     ``CHUNK`` at a time, from the file itself or from the single member of its zip."""
 
     def __init__(self, upload: UploadedFile):
@@ -204,10 +224,10 @@ class _opened:
             raise PackageError(PackageError.FORMAT, "not a zip archive") from None
         member = _member(self.archive)
         try:
-            opened = self.archive.open(member)
+            stream = self.archive.open(member)
         except (NotImplementedError, RuntimeError, zipfile.BadZipFile) as exc:
             raise PackageError(PackageError.FORMAT, f"cannot read the zip: {exc}") from None
-        return _inflated(opened, member.filename), member.filename.lower().endswith(".csv")
+        return _inflated(stream, member.filename), member.filename.lower().endswith(".csv")
 
     def __exit__(self, *exc) -> None:
         if self.archive is not None:

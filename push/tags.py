@@ -15,9 +15,10 @@ the other. A call that brings tags new to the application also takes the applica
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from lib.locks import key_sql
 
@@ -26,6 +27,20 @@ from .models import Device, DeviceTag
 MAX_TAGS_PER_DEVICE = 100  # TPNS: a device token is bound to at most 100 custom tags
 MAX_TAGS_PER_APP = 10_000  # TPNS: an application has at most 10,000 custom tags
 DELETE_CHUNK = 10_000  # rows per statement when a tag leaves all of an app's devices
+TAG_MAX_LENGTH = DeviceTag._meta.get_field("tag").max_length  # 50, as TPNS
+
+# Why a tag name is refused (``name_fault``).
+BLANK, TOO_LONG = "blank", "too_long"
+
+
+def name_fault(tag: str) -> str:
+    """Why ``tag`` cannot be a tag, or "": 1 to ``TAG_MAX_LENGTH`` characters, not blank (the
+    rule of TPNS's tag API, which the console and tag imports follow too)."""
+    if not tag.strip():
+        return BLANK
+    if len(tag) > TAG_MAX_LENGTH:
+        return TOO_LONG
+    return ""
 
 
 class AppTagLimit(Exception):
@@ -86,24 +101,26 @@ def _absent(application_id: int, tags: list[str]) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+# A skip scan over push_tag_audience_idx (application, tag, device): one probe per distinct
+# tag, whatever the number of devices each carries. Parameters: the application id, twice.
+_SKIP_SCAN = (
+    "SELECT min(tag) FROM {table} WHERE application_id = %s"
+    " UNION ALL"
+    " SELECT (SELECT min(d.tag) FROM {table} d WHERE d.application_id = %s AND d.tag > t.tag)"
+    " FROM t WHERE t.tag IS NOT NULL"
+)
+
+
 def distinct_tags(application_id: int) -> int:
     """How many distinct tags the application's devices carry."""
     if connection.vendor != "postgresql":
         return (
             DeviceTag.objects.filter(application_id=application_id).values("tag").distinct().count()
         )
-    # A skip scan over push_tag_audience_idx (application, tag, device): one probe per distinct
-    # tag, whatever the number of devices each carries.
     table = DeviceTag._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH RECURSIVE t(tag) AS ("
-            f" SELECT min(tag) FROM {table} WHERE application_id = %s"
-            f" UNION ALL"
-            f" SELECT (SELECT min(d.tag) FROM {table} d"
-            f"  WHERE d.application_id = %s AND d.tag > t.tag)"
-            f" FROM t WHERE t.tag IS NOT NULL"
-            f") SELECT count(tag) FROM t",
+            f"WITH RECURSIVE t(tag) AS ({_SKIP_SCAN.format(table=table)}) SELECT count(tag) FROM t",
             [application_id, application_id],
         )
         return cursor.fetchone()[0]
@@ -221,3 +238,107 @@ def remove_everywhere(application_id: int, tags: list[str], *, chunk: int = DELE
         if deleted < chunk:
             break
     return total
+
+
+# Set-based forms of ``add`` and ``remove`` for one tag and many devices (the console's bulk
+# action, tag imports): the devices are a QuerySet, never read into Python.
+
+
+@dataclass
+class Tagged:
+    """What ``add_to`` did: ``added`` rows, and the devices it left out (``refused``, a lazy
+    QuerySet: those of the set still without the tag, which carry ``MAX_TAGS_PER_DEVICE``)."""
+
+    added: int
+    refused: QuerySet
+
+
+def _subquery_sql(devices: QuerySet) -> tuple[str, tuple]:
+    return devices.order_by().values("pk").query.sql_with_params()
+
+
+def without(devices: QuerySet, tag: str) -> QuerySet:
+    """The devices of ``devices`` that do not carry ``tag``."""
+    carrying = DeviceTag.objects.filter(device=OuterRef("pk"), tag=tag)
+    return devices.filter(~Exists(carrying))
+
+
+def add_to(application_id: int, devices: QuerySet, tag: str) -> Tagged:
+    """Bind ``tag`` to ``devices`` (devices of the application) in one INSERT … SELECT. A
+    device that carries ``MAX_TAGS_PER_DEVICE`` tags already is left out (``Tagged.refused``),
+    as ``add`` leaves it out. Raises AppTagLimit (nothing written) if the tag is new to the
+    application and would pass its limit, ValueError for a name ``name_fault`` refuses.
+
+    As in ``add``, the devices' rows are locked (in id order) before their tags are counted."""
+    if fault := name_fault(tag):
+        raise ValueError(f"tag: {fault}")
+    devices = devices.filter(application_id=application_id)
+    sub, params = _subquery_sql(devices)
+    device_table, table = Device._meta.db_table, DeviceTag._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT id FROM {device_table} "
+                f"WHERE id IN ({sub}) ORDER BY id FOR UPDATE) AS locked",
+                params,
+            )
+        check_app_limit(application_id, [tag])
+        cursor.execute(
+            f"INSERT INTO {table} (device_id, application_id, tag) "
+            f"SELECT d.id, %s, %s FROM {device_table} d "
+            f"WHERE d.application_id = %s AND d.id IN ({sub}) "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.device_id = d.id AND t.tag = %s) "
+            f"AND (SELECT count(*) FROM {table} t WHERE t.device_id = d.id) < %s "
+            f"ON CONFLICT DO NOTHING",
+            [application_id, tag, application_id, *params, tag, MAX_TAGS_PER_DEVICE],
+        )
+        added = cursor.rowcount
+    return Tagged(added=added, refused=without(devices, tag))
+
+
+def remove_from(application_id: int, devices: QuerySet, tag: str) -> int:
+    """Unbind ``tag`` from ``devices`` in one DELETE; returns the rows deleted."""
+    deleted, _ = DeviceTag.objects.filter(
+        application_id=application_id, tag=tag, device_id__in=devices.values("pk")
+    ).delete()
+    return deleted
+
+
+def counts(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """How many devices carry each (application id, tag): one GROUP BY over
+    ``push_tag_audience_idx`` (application, tag, device), read for these tags only."""
+    by_app: dict[int, list[str]] = defaultdict(list)
+    for application_id, tag in pairs:
+        by_app[application_id].append(tag)
+    if not by_app:
+        return {}
+    wanted = Q(pk__in=[])
+    for application_id, app_tags in by_app.items():
+        wanted |= Q(application_id=application_id, tag__any=app_tags)
+    rows = (
+        DeviceTag.objects.filter(wanted)
+        .values("application_id", "tag")
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list("application_id", "tag", "n")
+    )
+    return {(a, t): n for a, t, n in rows}
+
+
+def names(application_id: int) -> list[str]:
+    """The distinct tags of the application, in order (at most ``MAX_TAGS_PER_APP``)."""
+    if connection.vendor != "postgresql":
+        return list(
+            DeviceTag.objects.filter(application_id=application_id)
+            .values_list("tag", flat=True)
+            .distinct()
+            .order_by("tag")
+        )
+    table = DeviceTag._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE t(tag) AS ({_SKIP_SCAN.format(table=table)}) "
+            f"SELECT tag FROM t WHERE tag IS NOT NULL ORDER BY tag",
+            [application_id, application_id],
+        )
+        return [row[0] for row in cursor.fetchall()]

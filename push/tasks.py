@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from . import fallback, fanout, rollup, sender
+from . import applications, fallback, fanout, rollup, sender
 from .models import SweepRun
 
 # A sweep stops taking new batches after this many, or after this long (a batch in hand is
@@ -17,10 +17,28 @@ def start_push(push_id: int) -> bool:
 
 
 def push_sweep() -> dict:
-    """Every minute: start due or lost pushes, expire old deliveries."""
-    result = {"started": fanout.start_due(), "expired": fanout.expire()}
+    """Every minute: start due or lost pushes, expire old deliveries, carry on the purge of
+    deleted applications a lost task left (``push.applications``)."""
+    result = {
+        "started": fanout.start_due(),
+        "expired": fanout.expire(),
+        "purged_applications": applications.purge_deleted(),
+    }
     SweepRun.record("push", result)
     return result
+
+
+# A purge task stops after this long and queues the rest (the cluster's timeout is 240 s).
+PURGE_TASK_SECONDS = 60
+
+
+def purge_application(app_id: int) -> bool:
+    """Queued when a large application is deleted: remove its rows, handing on while more is
+    left; True once it is gone."""
+    done = applications.purge(app_id, seconds=PURGE_TASK_SECONDS)
+    if not done:
+        applications.queue_purge(app_id)
+    return done
 
 
 def fallback_sweep() -> dict:
@@ -82,3 +100,11 @@ def purge_call_counts() -> int:
 def rollup_daily_stats() -> int:
     """Every minute: the dashboard's figures for today and yesterday, and recent pushes'."""
     return rollup.refresh() + rollup.refresh_pushes()
+
+
+def import_tags(job_id: int) -> dict:
+    """Queued by a tag import's upload (``push.tag_import``): apply its lines chunk by chunk,
+    handing on to a new task while more is left."""
+    from . import tag_import
+
+    return tag_import.run(job_id)

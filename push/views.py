@@ -33,6 +33,7 @@ from sms.numbers import InvalidNumber, normalize
 from sms.sending import default_signature
 
 from . import channel_health, channel_views, channels, control, stats
+from .applications import rotate as rotate_secret
 from .forms import (
     DEVICE_SORTING,
     ApplicationForm,
@@ -52,6 +53,7 @@ from .models import (
     Push,
 )
 from .preview import before_sending, preview
+from .tag_forms import DeviceTagForm
 from .timeline import timeline
 from .tpns import TpnsError, parse
 from .tpns.submit import TEST_OPTION, submit
@@ -154,7 +156,7 @@ def application_detail(request, pk):
 def application_rotate(request, pk):
     """A new SecretKey, shown on this response only; the old one is refused from now on."""
     app = get_object_or_404(Application, pk=pk, account=request.account)
-    new_secret = app.rotate_secret()
+    new_secret = rotate_secret(app, by=request.user)
     return _application_page(request, app, new_secret=new_secret)
 
 
@@ -225,12 +227,12 @@ class _AnyOf(Func):
     output_field = BooleanField()
 
 
-@account_view()
-def devices(request):
+def matching_devices(request, filters: dict):
+    """(the account's devices the devices list's ``filters`` match, a message for a person when
+    the search is refused or wrong, else ""): the list shows them, and its tag action
+    (``push.tag_views``) applies to all of them when asked to."""
     account = request.account
     reveal = request.membership.masking.reveal
-    form = DeviceFilterForm(request.GET or None, account=account)
-    filters = form.cleaned_data if form.is_valid() else {}
     # The account's application ids, not a join on the account: the devices, bindings and tags
     # are then read on their (application, …) indexes (a device search on (application,
     # token), the list newest first on (application, id)).
@@ -269,6 +271,16 @@ def devices(request):
         qs = qs.filter(pk__in=tags.filter(tag=tag).values("device_id"))
     if notifications := filters.get("notifications"):
         qs = qs.filter(notifications_enabled=notifications == "on")
+    return qs, error
+
+
+@account_view()
+def devices(request):
+    reveal = request.membership.masking.reveal
+    form = DeviceFilterForm(request.GET or None, account=request.account)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs, error = matching_devices(request, filters)
+    token = filters.get("token", "").strip()
     # Newest first by default, on an index (last_seen_at has none: the SDK's calls rewrite it
     # all day long, and an index would make every one of those writes touch it); a token
     # search in token order, which its prefix index gives without sorting the matches. The
@@ -290,6 +302,10 @@ def devices(request):
             "query": _query_without_page(request),
             "sort": DEVICE_SORTING.links(request.GET, key, descending),
             "reveal": reveal,
+            # Ticking devices to add or remove a tag (``push.tag_views.devices_tag``).
+            "tag_form": DeviceTagForm(auto_id="tagging-%s")  # (the filter has a tag field too)
+            if request.membership.has_role(Role.OPERATOR)
+            else None,
         },
     )
 
@@ -466,7 +482,8 @@ def push_detail(request, pk):
             "preview": preview(push) if request.GET.get("preview") and sms["enabled"] else None,
             "can_control": request.membership.has_role(Role.OPERATOR),
             "editable": push.status == Push.Status.WAIT
-            and not ComposeForm.initial_from(push, account.tz)[1],
+            and not ComposeForm.initial_from(push, account.tz, editing=True)[1],
+            "composer_options": ComposeForm.options_shown(push, account.tz),
             "is_test": bool(push.options.get(TEST_OPTION)),
             # What control.stop takes back (a failed or expired push has nothing left).
             "stoppable": push.status in STOPPABLE
@@ -569,6 +586,11 @@ def _composer(request, form: ComposeForm, **extra):
         "push/compose.html",
         {
             "form": form,
+            "open_sections": form.open_sections(),
+            # Which options apply: the chosen application's platform (the page's script).
+            "app_platforms": {
+                str(app.pk): app.platform for app in form.fields["application"].queryset
+            },
             "sms_templates": {
                 t.code: {"content": t.content, "params": t.param_count, "region": t.region}
                 for t in form.sms_templates
@@ -628,6 +650,7 @@ def _confirmation_page(request, form, body: dict, unsent: Push, *, action_url: s
                 unsent.audience_type, unsent.get_audience_type_display()
             ),
             "estimate": before_sending(unsent),
+            "composer_options": ComposeForm.options_shown(unsent, request.account.tz),
             "confirmation": signing.dumps(_digest(body), salt=_confirmation_salt(request)),
             "changed": bool(request.POST.get("confirmation")),
             "action_url": action_url,
@@ -636,7 +659,11 @@ def _confirmation_page(request, form, body: dict, unsent: Push, *, action_url: s
 
 
 def _tpns_error(form, exc: TpnsError, field=None) -> None:
-    form.add_error(field, f"{exc.message} (ret_code {exc.code.value})")
+    """A refusal on the field it names; unknown tokens of a token push are said in words,
+    with the offer to skip them (``ComposeForm.offer_to_ignore``)."""
+    if field is None and form.offer_to_ignore(exc):
+        return
+    form.show_tpns_error(exc, field=field)
 
 
 @account_view(Role.OPERATOR)
@@ -670,15 +697,18 @@ def compose(request):
                 note = _("Test push %(id)s sent to %(token)s: %(status)s.")
             else:
                 note = _("Push %(id)s accepted: %(status)s.")
-            messages.success(
-                request,
-                note
-                % {
-                    "id": push.pk,
-                    "status": push.get_status_display(),
-                    "token": form.cleaned_data["test_token"].strip(),
-                },
-            )
+            note %= {
+                "id": push.pk,
+                "status": push.get_status_display(),
+                "token": form.cleaned_data["test_token"].strip(),
+            }
+            if skipped := len(push.invalid_targets or ()):
+                note += " " + ngettext(
+                    "%(n)s unknown token was skipped.",
+                    "%(n)s unknown tokens were skipped.",
+                    skipped,
+                ) % {"n": skipped}
+            messages.success(request, note)
             return redirect("push_push", account_id=account.pk, pk=push.pk)
     return _composer(request, form, duplicate_of=source if initial else "", lost=lost)
 
@@ -700,7 +730,7 @@ def push_edit(request, pk):
     if push.status != Push.Status.WAIT:
         messages.error(request, _started(push))
         return redirect("push_push", account_id=account.pk, pk=push.pk)
-    initial, lost = ComposeForm.initial_from(push, account.tz)
+    initial, lost = ComposeForm.initial_from(push, account.tz, editing=True)
     if lost:  # a package audience, tag rules the composer cannot show: never edited blind
         messages.error(request, CANNOT_EDIT)
         return redirect("push_push", account_id=account.pk, pk=push.pk)

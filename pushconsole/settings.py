@@ -139,6 +139,14 @@ def _tencent_endpoint(env):
     return endpoint
 
 
+def _console_url(env, default):
+    url = env.str("CONSOLE_URL", default=default).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("CONSOLE_URL: give the console's address, like https://push.example.com")
+    return url
+
+
 def _choice(env, name, default, choices):
     value = env.str(name, default=default)
     if value not in choices:
@@ -241,6 +249,9 @@ with _reported():
     # <it>/callbacks/push/<channel>/<key>. Empty: no per-message receipt URL is sent (Xiaomi,
     # OPPO, vivo), and the console says so.
     PUSH_RECEIPT_BASE_URL = _env.str("PUSH_RECEIPT_BASE_URL", default="")
+    # The console's address as people open it: links in e-mails sent without a request (the
+    # SMS package warnings). Default: the public address above, else the local `make run`.
+    CONSOLE_URL = _console_url(_env, PUSH_RECEIPT_BASE_URL or "http://127.0.0.1:8000")
     PUSH_CHANNEL_CA_FILE = _env.str("PUSH_CHANNEL_CA_FILE", default="")
     PUSH_CHANNEL_TIMEOUT = _int(_env, "PUSH_CHANNEL_TIMEOUT", 10, 1, range_error=True)
     PUSH_SEND_BATCH_SIZE = _int(_env, "PUSH_SEND_BATCH_SIZE", 1000, 1, range_error=True)

@@ -29,6 +29,9 @@ def overview(request):
     """The dashboard: today / 7 / 30 days of pushes and SMS, with charts, and the account."""
     account = request.account
     period = dashboard.normalize_period(request.GET.get("period"))
+    now = timezone.now()
+    days = dashboard.period_days(account, period, now)
+    live = dashboard.today(account, now)
     return render(
         request,
         "pushconsole/overview.html",
@@ -36,7 +39,12 @@ def overview(request):
             "period": period,
             "periods": dashboard.period_choices(),
             "period_label": dashboard.PERIODS[period].label,
-            "figures": dashboard.figures(account, period),
+            "since": days[0].isoformat(),
+            "until": days[-1].isoformat(),
+            "figures": dashboard.figures(account, period, now, live),
+            "today": live,
+            "series": dashboard.series(account, period, now, live),
+            "chart_labels": {**dashboard.chart_labels(), "period": dashboard.PERIODS[period].label},
             "members": account.memberships.select_related("user").order_by("user__username"),
             "auth": account.find_authorization(),
             "my_key_count": ApiKeyPair.objects.filter(user=request.user).count(),
@@ -47,7 +55,7 @@ def overview(request):
 
 @account_view()
 def dashboard_series(request):
-    """Per-day series for the dashboard's charts."""
+    """Per-day series of the period and per-hour series of today, for the dashboard's charts."""
     period = dashboard.normalize_period(request.GET.get("period"))
     return JsonResponse(dashboard.series(request.account, period))
 

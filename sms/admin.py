@@ -24,6 +24,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import review
 from .models import (
@@ -49,7 +51,8 @@ PROOF_KINDS = {
     b"\xff\xd8\xff": "image/jpeg",
     b"%PDF-": "application/pdf",
 }
-REASON_HELP = "Required to reject: the applicant sees it as the review reply."
+REASON_HELP = gettext_lazy("Required to reject: the applicant sees it as the review reply.")
+REASON_REQUIRED = gettext_lazy("Give a reason to reject: the applicant sees it.")
 
 # The review queue: pending items first, oldest first; then the decided ones, newest first.
 PENDING_FIRST = [
@@ -62,23 +65,27 @@ class DecisionForm(forms.ModelForm):
     """The change form of a pending item: nothing of the application, just the reason."""
 
     reason = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), help_text=REASON_HELP
+        label=gettext_lazy("Reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=REASON_HELP,
     )
 
     def clean(self):
         cleaned = super().clean()
         if REJECT in self.data and not cleaned.get("reason", "").strip():
-            self.add_error("reason", "Give a reason to reject: the applicant sees it.")
+            self.add_error("reason", REASON_REQUIRED)
         if APPROVE in self.data and (why := self.instance.missing_proof()):
-            self.add_error(None, f"Not approved: {why}")
+            self.add_error(None, _("Not approved: %(why)s") % {"why": why})
         return cleaned
 
 
 class RejectForm(forms.Form):
     reason = forms.CharField(
+        label=gettext_lazy("Reason"),
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         help_text=REASON_HELP,
-        error_messages={"required": "Give a reason to reject: the applicant sees it."},
+        error_messages={"required": REASON_REQUIRED},
     )
 
 
@@ -120,13 +127,13 @@ class ReviewedAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
             (None, {"fields": self.application_fields}),
-            ("Review", {"fields": self.review_fields}),
+            (_("Review"), {"fields": self.review_fields}),
         ]
         if self.provider_fields:
-            fieldsets.append(("Tencent Cloud", {"fields": self.provider_fields}))
-        fieldsets.append(("Audit trail", {"fields": ["audit_trail"]}))
+            fieldsets.append((_("Tencent Cloud"), {"fields": self.provider_fields}))
+        fieldsets.append((_("Audit trail"), {"fields": ["audit_trail"]}))
         if self.can_decide(request, obj):
-            fieldsets.append(("Decision", {"fields": ["reason"]}))
+            fieldsets.append((_("Decision"), {"fields": ["reason"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -137,7 +144,7 @@ class ReviewedAdmin(admin.ModelAdmin):
             kwargs["form"] = DecisionForm
         return super().get_form(request, obj, change, **kwargs)
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=gettext_lazy("Audit trail"))
     def audit_trail(self, obj):
         decisions = obj.decisions.select_related("by") if obj and obj.pk else []
         return render_to_string("admin/sms/audit_trail.html", {"decisions": decisions})
@@ -169,35 +176,52 @@ class ReviewedAdmin(admin.ModelAdmin):
         if approve is None:
             return super().response_change(request, obj)
         if obj._decided:
-            self.message_user(request, f"{obj} — {obj.get_status_display().lower()}.")
+            self.message_user(
+                request,
+                _("%(item)s — %(status)s.")
+                % {"item": obj, "status": obj.get_status_display().lower()},
+            )
         else:
             self.message_user(
                 request,
-                f"{obj} was no longer pending (someone decided meanwhile); nothing changed.",
+                _("%(item)s was no longer pending (someone decided meanwhile); nothing changed.")
+                % {"item": obj},
                 messages.WARNING,
             )
         return self.response_post_save_change(request, obj)
 
     # -- bulk actions -------------------------------------------------------------------------
 
-    def _report(self, request, verb: str, result: review.Decided) -> None:
+    def _report(self, request, approved: bool, result: review.Decided) -> None:
         decided, skipped, refused = result
-        text = f"{verb} {decided} {model_ngettext(self.opts, decided)}."
+        values = {"count": decided, "items": model_ngettext(self.opts, decided)}
+        if approved:
+            text = _("Approved %(count)s %(items)s.") % values
+        else:
+            text = _("Rejected %(count)s %(items)s.") % values
         if skipped:
-            text += f" {skipped} skipped: no longer pending."
+            text += " " + ngettext(
+                "%(count)s skipped: no longer pending.",
+                "%(count)s skipped: no longer pending.",
+                skipped,
+            ) % {"count": skipped}
         self.message_user(
             request, text, messages.WARNING if skipped or refused else messages.SUCCESS
         )
         for why in refused:
-            self.message_user(request, f"Not approved: {why}", messages.ERROR)
+            self.message_user(request, _("Not approved: %(why)s") % {"why": why}, messages.ERROR)
 
-    @admin.action(description="Approve selected %(verbose_name_plural)s", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Approve selected %(verbose_name_plural)s"),
+        permissions=["change"],
+    )
     def approve_selected(self, request, queryset):
-        self._report(
-            request, "Approved", review.decide_many(queryset, approve=True, by=request.user)
-        )
+        self._report(request, True, review.decide_many(queryset, approve=True, by=request.user))
 
-    @admin.action(description="Reject selected %(verbose_name_plural)s…", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Reject selected %(verbose_name_plural)s…"),
+        permissions=["change"],
+    )
     def reject_selected(self, request, queryset):
         """Ask for the reason on an intermediate page (like the delete confirmation)."""
         form = RejectForm(request.POST if request.POST.get("post") else None)
@@ -205,12 +229,12 @@ class ReviewedAdmin(admin.ModelAdmin):
             result = review.decide_many(
                 queryset, approve=False, by=request.user, reason=form.cleaned_data["reason"]
             )
-            self._report(request, "Rejected", result)
+            self._report(request, False, result)
             return None  # back to the changelist
         pending = list(queryset.pending())
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Reject {self.opts.verbose_name_plural}",
+            "title": _("Reject %(items)s") % {"items": self.opts.verbose_name_plural},
             "subtitle": None,
             "opts": self.opts,
             "objects_name": model_ngettext(self.opts, len(pending)),
@@ -224,7 +248,7 @@ class ReviewedAdmin(admin.ModelAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/sms/reject_selected.html", context)
 
-    @admin.display(boolean=True, description="Sendable")
+    @admin.display(boolean=True, description=gettext_lazy("Sendable"))
     def sendable(self, obj):
         return obj.is_sendable
 
@@ -264,7 +288,7 @@ class ReviewedAdmin(admin.ModelAdmin):
         response["Content-Security-Policy"] = "sandbox; default-src 'none'"
         return response
 
-    @admin.display(description="Proof document")
+    @admin.display(description=gettext_lazy("Proof document"))
     def proof_link(self, obj):
         if obj is None or obj.pk is None or obj.proof_document is None:
             return "—"
@@ -275,9 +299,11 @@ class ReviewedAdmin(admin.ModelAdmin):
             args=[obj.pk],
             current_app=self.admin_site.name,
         )
-        return format_html('<a href="{}" target="_blank" rel="noopener">View the proof</a>', url)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("View the proof")
+        )
 
-    @admin.display(boolean=True, description="Proof")
+    @admin.display(boolean=True, description=gettext_lazy("Proof"))
     def has_proof(self, obj):
         return bool(obj.proof_document)
 
@@ -297,15 +323,18 @@ class ProviderSyncedAdmin(ReviewedAdmin):
     )
 
     @admin.action(
-        description="Submit selected %(verbose_name_plural)s to Tencent Cloud again",
+        description=gettext_lazy("Submit selected %(verbose_name_plural)s to Tencent Cloud again"),
         permissions=["change"],
     )
     def submit_to_tencent_again(self, request, queryset):
         queued = review.resubmit_to_provider(queryset)
         self.message_user(
             request,
-            f"Queued {queued} {model_ngettext(self.opts, queued)} for Tencent Cloud. Only items "
-            "whose submission failed, of accounts with a confirmed authorization, are retried.",
+            _(
+                "Queued %(count)s %(items)s for Tencent Cloud. Only items whose submission "
+                "failed, of accounts with a confirmed authorization, are retried."
+            )
+            % {"count": queued, "items": model_ngettext(self.opts, queued)},
             messages.SUCCESS if queued else messages.WARNING,
         )
 
@@ -388,7 +417,7 @@ class IdentityApplicationAdmin(ReviewedAdmin):
         "proof_link",
     )
 
-    @admin.display(description="Account is now", ordering="account__identity")
+    @admin.display(description=gettext_lazy("Account is now"), ordering="account__identity")
     def account_identity(self, obj):
         return obj.account.get_identity_display()
 
@@ -420,7 +449,7 @@ class ReviewDecisionAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     ordering = ["-at", "-id"]
 
-    @admin.display(description="Item")
+    @admin.display(description=gettext_lazy("Item"))
     def item_link(self, obj):
         ct = obj.content_type
         try:
@@ -478,7 +507,7 @@ class PackageForm(forms.ModelForm):
         cleaned = super().clean()
         start, end = cleaned.get("valid_from"), cleaned.get("valid_until")
         if start and end and end <= start:
-            self.add_error("valid_until", "A package must end after it starts.")
+            self.add_error("valid_until", _("A package must end after it starts."))
         return cleaned
 
 
@@ -520,7 +549,7 @@ class PackageAdmin(admin.ModelAdmin):
         fixed = ["account", "region", "quantity"] if obj else []
         return [*fixed, "used", "left", "purchased_at", "created_by"]
 
-    @admin.display(description="Left")
+    @admin.display(description=gettext_lazy("Left"))
     def left(self, obj):
         return obj.left if obj and obj.pk else "—"
 

@@ -126,7 +126,9 @@ def _apply(request, serializer, account):
     summary="Apply for a signature",
     description="The new signature is pending until reviewed (and, when the account is "
     "authorized, submitted to Tencent Cloud). Operators and above. Send JSON with "
-    "`proof_image` as base64, or multipart/form-data with a file part.",
+    "`proof_image` as base64, or multipart/form-data with a file part. A text the account "
+    "already has pending or approved in the region (letters in any case) is a 400 naming "
+    "`text`.",
     request=SignatureApplySerializer,
     responses={201: SignatureSerializer, **ERRORS},
 )
@@ -134,9 +136,15 @@ def _apply(request, serializer, account):
 def signatures(request):
     if request.method == "POST":
         account = select(request, Role.OPERATOR).account
-        serializer = SignatureApplySerializer(data=request.data)
+        serializer = SignatureApplySerializer(data=request.data, context={"account": account})
         serializer.is_valid(raise_exception=True)
-        item = _apply(request, serializer, account)
+        try:
+            item = _apply(request, serializer, account)
+        except IntegrityError:
+            # Another request applied for the same text between the check and the insert.
+            raise ValidationError(
+                {"text": ["This account already has an application for this signature text."]}
+            ) from None
         return Response(SignatureSerializer(item).data, status=status.HTTP_201_CREATED)
     account = select(request).account
     items = Signature.objects.filter(account=account, **_filters(ReviewFilter, request))

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class SmsConfig(AppConfig):
     name = "sms"
-    verbose_name = "SMS"
+    verbose_name = _("SMS")
 
     def ready(self):
         from .review import ensure_reviewers_group

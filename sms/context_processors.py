@@ -1,4 +1,4 @@
-from .models import Region
+from .models import Package, Region
 from .quota import level_of, usage_by_region
 
 
@@ -12,7 +12,8 @@ def sms_usage(request) -> dict[str, dict]:
 
 
 def quota_banner(request):
-    """Warn on every page of an account whose package balance is 80 % used or exhausted."""
+    """Warn on every page of an account whose package balance is 80 % used or exhausted, or
+    that has a package with parts left ending within ``EXPIRY_WARNING`` (7 days)."""
     account = getattr(request, "account", None)
     if account is None:
         return {}
@@ -21,4 +22,14 @@ def quota_banner(request):
         level = level_of(totals)
         if level:
             banners.append({"region": Region(region).label, "level": level, **totals})
+    # A package whose parts are lost within days, unless they are spent first.
+    for package in Package.objects.expiring_with_balance().filter(account=account):
+        banners.append(
+            {
+                "region": package.get_region_display(),
+                "level": "expiring",
+                "left": package.left,
+                "valid_until": package.valid_until,
+            }
+        )
     return {"quota_banners": banners}

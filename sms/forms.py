@@ -1,7 +1,10 @@
+import re
+
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import sources
+from . import sending, sources
 from .models import (
     IdentityApplication,
     RateLimitPolicy,
@@ -14,6 +17,24 @@ from .numbers import InvalidNumber, normalize
 
 
 class SignatureForm(forms.ModelForm):
+    """Apply for a signature, or (with ``instance``) edit a pending one or resubmit a rejected
+    one. A text the account already holds (``SignatureQuerySet.text_taken``) is refused."""
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean(self):
+        data = super().clean()
+        text, region = data.get("text"), data.get("region")
+        if text and region:
+            taken = Signature.objects.text_taken(
+                self.account, region, text, exclude_pk=self.instance.pk
+            )
+            if taken:
+                self.add_error("text", taken)
+        return data
+
     class Meta:
         model = Signature
         fields = [
@@ -34,6 +55,8 @@ class SignatureForm(forms.ModelForm):
             "proof_image": _("Proof image"),
             "remark": _("Remark"),
         }
+        # Not ClearableFileInput: it would link the stored proof, which is never public media.
+        widgets = {"proof_image": forms.FileInput}
 
 
 class TemplateForm(forms.ModelForm):
@@ -60,6 +83,17 @@ class TemplateForm(forms.ModelForm):
         if value and Template.objects.filter(account=self.account, code=value).exists():
             raise forms.ValidationError(_("This account already has a template with this ID."))
         return value
+
+
+class TemplateEditForm(forms.ModelForm):
+    """Edit a pending template or resubmit a rejected one; its ID stays."""
+
+    class Meta(TemplateForm.Meta):
+        fields = ["name", "content", "kind", "region", "remark"]
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
 
 
 class SmsApplicationForm(forms.ModelForm):
@@ -151,3 +185,133 @@ class MessageFilterForm(forms.Form):
             if (group_id := self.cleaned_data.get(source.group)) is not None:
                 return {"source_type": source, "session_context": source.context(group_id)}
         return {}
+
+
+# A number list is split on new lines, commas and semicolons (as people paste them); spaces
+# may sit inside a number ("137 1111 2222").
+NUMBER_SEPARATORS = re.compile(r"[\n\r,;，；]+")
+
+
+class OneOffSmsForm(forms.Form):
+    """A one-off SMS: an approved template with its parameters to a few numbers.
+
+    Checked by ``sending.prepare``, exactly as ``POST /api/v1/sms/send`` is (``prepare`` names
+    the field it refuses; it is shown on the form's field). One field per parameter of the
+    chosen template. ``token`` is the form's one-time key (``OneOffSend.claim``)."""
+
+    MAX_NUMBERS = 20
+    # sending.SmsRejected.field → the form's field.
+    FIELDS = {
+        "template_id": "template",
+        "params": "template",
+        "sign_name": "signature",
+        "sdk_app_id": "application",
+        "numbers": "numbers",
+        "authorization": None,
+    }
+
+    template = forms.ModelChoiceField(queryset=Template.objects.none(), label=_("Template"))
+    signature = forms.ModelChoiceField(
+        queryset=Signature.objects.none(),
+        required=False,
+        label=_("Signature"),
+        empty_label=_("The newest approved signature of the template's region"),
+    )
+    application = forms.ModelChoiceField(
+        queryset=SmsApplication.objects.none(), label="SdkAppId", empty_label=None
+    )
+    numbers = forms.CharField(
+        label=_("Phone numbers"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "One per line (or separated by commas), at most 20; Chinese mainland numbers may go "
+            "without +86."
+        ),
+    )
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, data=None, *, account, template=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.account = account
+        templates = Template.objects.sendable().filter(account=account).order_by("code")
+        self.fields["template"].queryset = templates
+        self.fields["template"].label_from_instance = lambda t: f"{t.code} · {t.name}"
+        signatures = Signature.objects.sendable().filter(account=account).order_by("text")
+        self.fields["signature"].queryset = signatures
+        self.fields["signature"].label_from_instance = lambda s: (
+            f"【{s.text}】 {s.get_region_display()}"
+        )
+        self.fields["application"].queryset = SmsApplication.objects.filter(account=account)
+        # The template whose parameters the form asks for: the one posted, else the one asked
+        # for (?template=), else the first.
+        wanted = (data or {}).get("template") or template
+        self.chosen = templates.filter(pk=wanted).first() if str(wanted or "").isdigit() else None
+        self.chosen = self.chosen or (None if data else templates.first())
+        if self.chosen is not None and not data:
+            self.initial.setdefault("template", self.chosen.pk)
+        params = self.chosen.param_count if self.chosen else 0
+        for n in range(1, params + 1):
+            self.fields[f"param_{n}"] = forms.CharField(
+                label=gettext("Parameter {%(n)s}") % {"n": n},
+                max_length=500,
+                strip=False,
+                required=False,
+            )
+        self.order_fields(
+            ["template", *(f"param_{n}" for n in range(1, params + 1)), "signature", "application"]
+        )
+
+    def param_fields(self):
+        return [self[name] for name in self.fields if name.startswith("param_")]
+
+    def clean_numbers(self):
+        numbers = [n.strip() for n in NUMBER_SEPARATORS.split(self.cleaned_data["numbers"])]
+        numbers = [n for n in numbers if n]
+        if not numbers:
+            raise forms.ValidationError(_("Enter at least one number."))
+        if len(numbers) > self.MAX_NUMBERS:
+            raise forms.ValidationError(
+                _("At most %(max)s numbers at once; got %(n)s.")
+                % {"max": self.MAX_NUMBERS, "n": len(numbers)}
+            )
+        return numbers
+
+    def params(self) -> list[str]:
+        count = self.chosen.param_count if self.chosen else 0
+        return [self.cleaned_data.get(f"param_{n}", "") for n in range(1, count + 1)]
+
+    def prepare(self, *, by) -> "sending.SmsOrder | None":
+        """The send, prepared by ``sending.prepare`` as the API prepares it; None (with the
+        reason on the field it names) if it cannot go ahead."""
+        data = self.cleaned_data
+        try:
+            return sending.prepare(
+                self.account,
+                sdk_app_id=data["application"].sdk_app_id,
+                template_id=data["template"].code,
+                sign_name=data["signature"].text if data["signature"] else "",
+                params=self.params(),
+                numbers=data["numbers"],
+                created_by=by,
+            )
+        except sending.SmsRejected as rejected:
+            self.refuse(rejected)
+            return None
+
+    def refuse(self, rejected: "sending.SmsRejected") -> None:
+        """Show a refusal of ``sending`` on the field it names."""
+        name, _, index = rejected.field.partition("[")
+        message = rejected.message
+        if name == "params" and index:
+            field = f"param_{int(index.rstrip(']')) + 1}"
+        elif name == "numbers" and index:
+            field = "numbers"
+            number = self.cleaned_data["numbers"][int(index.rstrip("]"))]
+            message = gettext("%(number)s (number %(n)s): %(error)s") % {
+                "number": number,
+                "n": int(index.rstrip("]")) + 1,
+                "error": message,
+            }
+        else:
+            field = self.FIELDS.get(name)
+        self.add_error(field if field in self.fields else None, message)

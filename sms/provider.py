@@ -92,8 +92,8 @@ def submit(item: Signature | Template) -> bool:
 
     True if Tencent accepted it for review (``provider_id`` set, status "under review"). False
     if it was not submitted: Tencent answered with an error (kept in ``provider_error``), the
-    account has no confirmed authorization, the item was rejected here, or it was already
-    submitted (or is being submitted) — a task that runs twice never submits twice.
+    account has no confirmed authorization, the item was rejected or withdrawn here, or it was
+    already submitted (or is being submitted) — a task that runs twice never submits twice.
     """
     if not isinstance(item, Signature | Template):
         raise TypeError(f"only signatures and templates go to Tencent Cloud, not {item!r}")
@@ -106,7 +106,7 @@ def submit(item: Signature | Template) -> bool:
     claimed = (
         model.objects.filter(pk=item.pk, provider_id="", provider_error="")
         .filter(provider_status__isnull=True)
-        .exclude(status=ReviewStatus.REJECTED)
+        .exclude(status__in=[ReviewStatus.REJECTED, ReviewStatus.WITHDRAWN])
         .update(provider_error=SUBMITTING)
     )
     if not claimed:

@@ -9,13 +9,18 @@ import logging
 from collections import defaultdict
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 
+from accounts.audit import AuditEvent
+from accounts.audit import record as audit
 from accounts.models import Role
+from accounts.preferences import Preference
 
 from .models import Package, PackageCharge, QuotaAlert, Region, SmsMessage
 
@@ -144,9 +149,11 @@ def level_of(totals) -> str | None:
 
 
 def check_alerts(account, region, now=None) -> str | None:
-    """Warn the owners once per level since the last purchase (80 % used, exhausted)."""
+    """Warn the owner and admins once per level since the region's last purchase (80 % used,
+    exhausted): a package recorded later (``record_package``) starts the levels afresh."""
     now = now or timezone.now()
-    level = level_of(usage(account, region, now))
+    totals = usage(account, region, now)
+    level = level_of(totals)
     if level is None:
         return None
     last_purchase = (
@@ -161,21 +168,117 @@ def check_alerts(account, region, now=None) -> str | None:
     if already.exists():
         return None
     QuotaAlert.objects.create(account=account, region=region, level=level, created_at=now)
-    owners = list(
-        account.memberships.filter(role__in=[Role.OWNER, Role.ADMIN])
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
-    label = dict(QuotaAlert.Level.choices)[level]
-    if owners:
-        send_mail(
-            f"[pushconsole] {account.name}: {region} SMS package {label.lower()}",
-            f"The {region} SMS packages of {account.name} are {label.lower()}.\n"
-            "Supplementary SMS and API sends are blocked as insufficient_package once the "
-            "balance is exhausted. Buy a new package to keep sending.",
-            settings.DEFAULT_FROM_EMAIL,
-            owners,
-            fail_silently=True,
-        )
+    send_alert_emails(account, region, level, totals)
     log.info("quota alert %s for account %s region %s", level, account.pk, region)
     return level
+
+
+# Who is warned: the members who can act on it (the owner records packages; admins run the
+# account and are told too).
+ALERT_ROLES = (Role.OWNER, Role.ADMIN)
+
+
+def alert_recipients(account) -> list[tuple[str, str]]:
+    """(e-mail address, language) of each member warned: the language the member chose in
+    the console, else the site's default (an account has no language of its own)."""
+    members = list(
+        account.memberships.filter(role__in=ALERT_ROLES)
+        .exclude(user__email="")
+        .order_by("user_id")
+        .values_list("user_id", "user__email")
+    )
+    chosen = dict(
+        Preference.objects.filter(user_id__in=[user for user, _ in members])
+        .exclude(language="")
+        .values_list("user_id", "language")
+    )
+    return [(email, chosen.get(user, settings.LANGUAGE_CODE)) for user, email in members]
+
+
+def send_alert_emails(account, region: str, level: str, totals: dict) -> int:
+    """One e-mail per recipient, each in the recipient's language; how many went out. A
+    failure is logged: the alert is recorded, and the banner shows it anyway."""
+    link = settings.CONSOLE_URL + reverse("sms_packages", kwargs={"account_id": account.pk})
+    messages = []
+    for email, language in alert_recipients(account):
+        with translation.override(language), timezone.override(account.tz):
+            context = {
+                "account": account.name,
+                "region": str(Region(region).label),
+                "exhausted": level == QuotaAlert.Level.EXHAUSTED,
+                "percent": round(100 * totals["ratio"]) if totals["ratio"] is not None else 100,
+                "link": link,
+                **totals,
+            }
+            subject = render_to_string("sms/email/quota_alert_subject.txt", context)
+            body = render_to_string("sms/email/quota_alert.txt", context)
+        messages.append(
+            EmailMessage(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, [email])
+        )
+    if not messages:
+        return 0
+    try:
+        return get_connection().send_messages(messages) or 0
+    except Exception:
+        log.exception("quota alert e-mails of account %s could not be sent", account.pk)
+        return 0
+
+
+def _period(quantity: int, valid_from, valid_until, account) -> str:
+    def local(moment):
+        return f"{timezone.localtime(moment, account.tz):%Y-%m-%d %H:%M}"
+
+    return f"{quantity} ({local(valid_from)} – {local(valid_until)}, {account.time_zone})"
+
+
+def record_package(
+    account,
+    *,
+    by,
+    region: str,
+    quantity: int,
+    valid_from,
+    valid_until,
+    note: str = "",
+    request_key=None,
+    now=None,
+) -> tuple[Package, bool]:
+    """Record a purchased package, with its audit event, in one transaction; (package, True).
+
+    A ``request_key`` already used for the account (the same form posted twice) records
+    nothing and gives (the package it recorded, False). The purchase time is ``now``, which
+    starts the region's warnings afresh (``check_alerts``)."""
+    now = now or timezone.now()
+    if request_key is not None:
+        found = Package.objects.filter(account=account, request_key=request_key).first()
+        if found is not None:
+            return found, False
+    try:
+        with transaction.atomic():
+            package = Package.objects.create(
+                account=account,
+                region=region,
+                quantity=quantity,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                purchased_at=now,
+                note=note,
+                created_by=by,
+                request_key=request_key,
+            )
+            audit(
+                account,
+                by,
+                AuditEvent.Action.SMS_PACKAGE_RECORDED,
+                target=f"#{package.pk} {region}",
+                after=_period(quantity, valid_from, valid_until, account),
+                detail={"package": package.pk, "note": note},
+                now=now,
+            )
+    except IntegrityError:
+        # Both posts of a double click at once: the other one's insert won the unique key.
+        found = Package.objects.filter(account=account, request_key=request_key).first()
+        if request_key is None or found is None:
+            raise
+        return found, False
+    return package, True

@@ -19,13 +19,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection, send_mail
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 
-from accounts.models import TencentCloudAuthorization
+from accounts.models import Role, TencentCloudAuthorization
+from accounts.preferences import Preference
 
 from .models import ProviderSynced, ReviewDecision, ReviewStatus
 
@@ -63,12 +66,31 @@ def ensure_reviewers_group(using: str = "default", **kwargs) -> Group:
     return group
 
 
+def _reviewers():
+    return (
+        get_user_model()
+        .objects.filter(Q(groups__name=REVIEWERS_GROUP) | Q(is_superuser=True), is_active=True)
+        .exclude(email="")
+    )
+
+
 def reviewer_emails() -> list[str]:
     """Active reviewers and superusers who have an e-mail address."""
-    users = get_user_model().objects.filter(
-        Q(groups__name=REVIEWERS_GROUP) | Q(is_superuser=True), is_active=True
+    return sorted(set(_reviewers().values_list("email", flat=True)))
+
+
+def reviewer_emails_by_language() -> dict[str, list[str]]:
+    """``reviewer_emails`` grouped by the language each reviewer chose in the console (their
+    ``accounts.preferences.Preference``), else the site's default."""
+    chosen = dict(
+        Preference.objects.filter(user__in=_reviewers())
+        .exclude(language="")
+        .values_list("user_id", "language")
     )
-    return sorted(set(users.exclude(email="").values_list("email", flat=True)))
+    grouped: dict[str, set[str]] = {}
+    for user_id, email in _reviewers().values_list("pk", "email"):
+        grouped.setdefault(chosen.get(user_id, settings.LANGUAGE_CODE), set()).add(email)
+    return {language: sorted(emails) for language, emails in sorted(grouped.items())}
 
 
 def admin_path(item) -> str:
@@ -78,21 +100,37 @@ def admin_path(item) -> str:
 
 def notify_reviewers(item) -> int:
     """E-mail the reviewers that ``item`` waits for them; returns the number of messages sent."""
-    recipients = reviewer_emails()
-    if not recipients:
+    by_language = reviewer_emails_by_language()
+    if not by_language:
         log.warning("nobody to notify of %s %s: no reviewer has an e-mail address", item, item.pk)
         return 0
-    kind = item._meta.verbose_name.capitalize()
     opts = item._meta
     queue = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
-    subject = f"{kind} of {item.account} waits for review"
-    body = (
-        f"{kind} {item} of account {item.account} (#{item.account_id}) was submitted "
-        f"for review.\n\n"
-        f"Review it in the admin: {admin_path(item)}\n"
-        f"Pending queue: {queue}?status__exact=pending\n"
-    )
-    return send_mail(subject, body, None, recipients)
+    sent = 0
+    # One message per language, to the reviewers who read it.
+    for language, recipients in by_language.items():
+        with translation.override(language):
+            values = {
+                "kind": capfirst(opts.verbose_name),
+                "item": item,
+                "account": item.account,
+                "account_id": item.account_id,
+            }
+            subject = gettext("%(kind)s of %(account)s waits for review") % values
+            body = (
+                gettext(
+                    "%(kind)s %(item)s of account %(account)s (#%(account_id)s) was submitted "
+                    "for review."
+                )
+                % values
+                + "\n\n"
+                + gettext("Review it in the admin: %(url)s") % {"url": admin_path(item)}
+                + "\n"
+                + gettext("Pending queue: %(url)s") % {"url": f"{queue}?status__exact=pending"}
+                + "\n"
+            )
+        sent += send_mail(subject, body, None, recipients)
+    return sent
 
 
 def enqueue_provider_submission(item) -> None:
@@ -133,6 +171,19 @@ def submit(item, *, by=None, now=None) -> ReviewDecision:
     return decision
 
 
+def amend(item, fields: list[str], *, by=None, now=None) -> ReviewDecision | None:
+    """The applicant's change of an application (``Reviewed.amend``): a pending one is edited
+    in place, a rejected one goes back to review — then, as on ``submit``, the reviewers are
+    e-mailed and (for an authorized account) it goes to Tencent. None if a reviewer decided
+    meanwhile (nothing changed)."""
+    decision = item.amend(fields, by=by, now=now)
+    if decision is not None and decision.action == ReviewDecision.Action.RESUBMITTED:
+        transaction.on_commit(partial(notify_reviewers, item), robust=True)
+        if submits_to_provider(item):
+            transaction.on_commit(partial(enqueue_provider_submission, item), robust=True)
+    return decision
+
+
 class ProofMissing(ValidationError):
     """Approval refused: the application's proof document is missing (the message says which)."""
 
@@ -142,7 +193,97 @@ def decide(item, *, approve: bool, by, reason: str = "", now=None) -> bool:
     raises ProofMissing (nothing changes). False if it was no longer pending."""
     if approve and item.status == ReviewStatus.PENDING and (why := item.missing_proof()):
         raise ProofMissing(why)
-    return item.decide(approve=approve, by=by, reason=reason, now=now)
+    decided = item.decide(approve=approve, by=by, reason=reason, now=now)
+    if decided:
+        # robust: the decision stands whether or not the mail server takes the notice.
+        transaction.on_commit(partial(notify_applicant, item), robust=True)
+    return decided
+
+
+# Who hears of a decision when the applicant cannot (gone, or no e-mail address): the members
+# who run the account.
+DECISION_FALLBACK_ROLES = (Role.OWNER, Role.ADMIN)
+
+
+def applicant_recipients(item) -> list[tuple[str, str]]:
+    """(e-mail address, language) of whom a decision on ``item`` is told: the member who
+    applied, else the account's owners and admins; each in the language they chose in the
+    console (``accounts.preferences``), else the site's default."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    applicant = users.filter(pk=item.created_by_id)
+    if not applicant.exists():
+        applicant = users.filter(
+            memberships__account_id=item.account_id,
+            memberships__role__in=DECISION_FALLBACK_ROLES,
+        )
+    people = list(applicant.order_by("pk").distinct().values_list("pk", "email"))
+    chosen = dict(
+        Preference.objects.filter(user_id__in=[pk for pk, _email in people])
+        .exclude(language="")
+        .values_list("user_id", "language")
+    )
+    return [(email, chosen.get(pk, settings.LANGUAGE_CODE)) for pk, email in people]
+
+
+def _title(item) -> str:
+    """What the applicant calls the item: the signature's text, the template's ID and name,
+    the company's name."""
+    if hasattr(item, "text"):
+        return f"【{item.text}】"
+    if hasattr(item, "code"):
+        return f"{item.code} {item.name}"
+    return getattr(item, "company_name", str(item))
+
+
+def _console_link(item) -> str:
+    opts, account_id = item._meta, item.account_id
+    if opts.model_name in ("signature", "template"):
+        path = reverse(f"sms_{opts.model_name}", kwargs={"account_id": account_id, "pk": item.pk})
+    else:
+        path = reverse("sms_policy", kwargs={"account_id": account_id})
+    return settings.CONSOLE_URL + path
+
+
+def notify_applicant(item) -> int:
+    """E-mail the applicant that ``item`` was approved or rejected (with the reviewers'
+    reply), in their own language; returns the number of messages sent."""
+    messages = []
+    link = _console_link(item)
+    for email, language in applicant_recipients(item):
+        with translation.override(language):
+            values = {
+                "kind": capfirst(item._meta.verbose_name),
+                "item": _title(item),
+                "account": item.account,
+                "reply": item.review_reply,
+                "url": link,
+            }
+            if item.status == ReviewStatus.APPROVED:
+                subject = gettext("%(kind)s %(item)s was approved") % values
+                body = (
+                    gettext(
+                        "%(kind)s %(item)s of account %(account)s was approved by the reviewers "
+                        "and can be used from now on."
+                    )
+                    % values
+                )
+            else:
+                subject = gettext("%(kind)s %(item)s was rejected") % values
+                body = (
+                    gettext(
+                        "%(kind)s %(item)s of account %(account)s was rejected by the "
+                        "reviewers. Their reply:"
+                    )
+                    % values
+                    + f"\n\n{item.review_reply}\n\n"
+                    + gettext("Change it and submit it again in the console.")
+                )
+            body += "\n\n" + gettext("Open it in the console: %(url)s") % values + "\n"
+        messages.append(EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
+    if not messages:
+        log.warning("nobody to tell of the decision on %s %s", item._meta.label, item.pk)
+        return 0
+    return get_connection().send_messages(messages) or 0
 
 
 class Decided(NamedTuple):
@@ -162,7 +303,7 @@ def decide_many(queryset, *, approve: bool, by, reason: str = "", now=None) -> D
     stay pending.
     """
     if not approve and not reason.strip():
-        raise ValidationError({"reason": "A rejection needs a reason."})
+        raise ValidationError({"reason": gettext("A rejection needs a reason.")})
     now = now or timezone.now()
     decided = skipped = 0
     refused = []

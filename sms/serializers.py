@@ -205,6 +205,15 @@ class SignatureApplySerializer(serializers.ModelSerializer):
             "proof_image",
         ]
 
+    def validate(self, attrs):
+        # The console's rule (``SignatureQuerySet.text_taken``), answered as a 400 naming
+        # ``text``; the view gives ``account`` in the context.
+        region = attrs.get("region", Signature._meta.get_field("region").default)
+        taken = Signature.objects.text_taken(self.context["account"], region, attrs["text"])
+        if taken:
+            raise serializers.ValidationError({"text": [taken]})
+        return attrs
+
 
 class ReviewFilter(AccountQuery):
     # An empty filter (``?region=``, as a form sends it) means no filter: allow_blank says so

@@ -1,10 +1,10 @@
-"""Console pages of the SMS platform: signatures, templates, applications, rate limits,
-packages and SMS records."""
+"""Console pages of the SMS platform: signatures, templates, applications, rate limits and
+SMS records (the packages' pages are ``sms.package_views``)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import capfirst
@@ -15,29 +15,30 @@ from accounts.decorators import account_view
 from accounts.models import Role, TencentCloudAuthorization
 from lib.exports import export_url
 
-from . import authorization, quota, review
-from .context_processors import sms_usage
+from . import authorization, review, sending
 from .exports import csv_response
 from .forms import (
     IdentityApplicationForm,
     MessageFilterForm,
+    OneOffSmsForm,
     PolicyForm,
     SignatureForm,
     SmsApplicationForm,
+    TemplateEditForm,
     TemplateForm,
 )
 from .models import (
     INDIVIDUAL_POLICY,
     IdentityApplication,
-    Package,
-    PackageCharge,
+    OneOffSend,
     RateLimitPolicy,
-    Region,
+    ReviewStatus,
     Signature,
     SmsApplication,
     SmsMessage,
     Template,
 )
+from .models.oneoff import new_token
 from .numbers import InvalidNumber, normalize
 from .tencentcloud import NETWORK_ERROR_CODES
 
@@ -53,11 +54,18 @@ def _apply(request, form, redirect_to):
     _require(request, Role.OPERATOR)
     if not form.is_valid():
         return None
-    with transaction.atomic():
-        item = form.save(commit=False)
-        item.account, item.created_by = request.account, request.user
-        item.save()
-        review.submit(item, by=request.user)
+    try:
+        with transaction.atomic():
+            item = form.save(commit=False)
+            item.account, item.created_by = request.account, request.user
+            item.save()
+            review.submit(item, by=request.user)
+    except IntegrityError:
+        # Another request took the same signature text (``sms_signature_text_once``) or
+        # template ID between the form's check and the insert.
+        field = "text" if isinstance(form, SignatureForm) else None
+        form.add_error(field, _("Another application was saved a moment ago with the same value."))
+        return None
     messages.success(request, _("%(item)s submitted for review.") % {"item": item})
     return redirect(redirect_to, account_id=request.account.pk)
 
@@ -84,19 +92,88 @@ def _review_item(request, model, pk):
     return render(
         request,
         "sms/review_item.html",
-        {"item": item, "kind": model.__name__, "kind_label": kind_label},
+        {
+            "item": item,
+            "kind": model.__name__,
+            "kind_label": kind_label,
+            "can_change": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+def _detail(item):
+    name = "sms_signature" if isinstance(item, Signature) else "sms_template"
+    return redirect(name, account_id=item.account_id, pk=item.pk)
+
+
+def _withdraw(request, model, pk):
+    """Take a pending application back (out of the reviewers' queue)."""
+    item = get_object_or_404(model, pk=pk, account=request.account)
+    if item.withdraw(by=request.user):
+        messages.success(request, _("%(item)s withdrawn.") % {"item": item})
+    else:
+        messages.error(
+            request,
+            _("%(item)s is no longer pending (a reviewer decided meanwhile); nothing changed.")
+            % {"item": item},
+        )
+    return _detail(item)
+
+
+def _change(request, model, pk, form_class):
+    """Edit a pending application, or resubmit a rejected one after changing it."""
+    item = get_object_or_404(model, pk=pk, account=request.account)
+    if not item.can_edit:
+        messages.error(request, _("%(item)s cannot be changed now.") % {"item": item})
+        return _detail(item)
+    resubmit = item.status == ReviewStatus.REJECTED
+    form = form_class(
+        request.POST or None, request.FILES or None, instance=item, account=request.account
+    )
+    if request.method == "POST" and form.is_valid():
+        fields = [name for name in form.changed_data if name in form._meta.fields]
+        item = form.save(commit=False)
+        try:
+            decision = review.amend(item, fields, by=request.user)
+        except IntegrityError:  # the same signature text was applied for a moment ago
+            form.add_error(
+                "text", _("Another application was saved a moment ago with the same value.")
+            )
+        else:
+            if decision is None:
+                messages.error(request, _("A reviewer decided meanwhile; nothing changed."))
+            elif resubmit:
+                messages.success(request, _("%(item)s resubmitted for review.") % {"item": item})
+            else:
+                messages.success(request, _("%(item)s changed.") % {"item": item})
+            return _detail(item)
+    return render(
+        request,
+        "sms/application_change.html",
+        {"item": item, "form": form, "resubmit": resubmit, "kind": model.__name__},
     )
 
 
 @account_view()
 def signatures(request):
-    form = SignatureForm(request.POST or None, request.FILES or None)
+    form = SignatureForm(request.POST or None, request.FILES or None, account=request.account)
     return _applications_page(request, form, Signature, "sms/signatures.html", "sms_signatures")
 
 
 @account_view()
 def signature_detail(request, pk):
     return _review_item(request, Signature, pk)
+
+
+@require_POST
+@account_view(Role.OPERATOR)
+def signature_withdraw(request, pk):
+    return _withdraw(request, Signature, pk)
+
+
+@account_view(Role.OPERATOR)
+def signature_change(request, pk):
+    return _change(request, Signature, pk, SignatureForm)
 
 
 @account_view()
@@ -108,6 +185,73 @@ def templates(request):
 @account_view()
 def template_detail(request, pk):
     return _review_item(request, Template, pk)
+
+
+@require_POST
+@account_view(Role.OPERATOR)
+def template_withdraw(request, pk):
+    return _withdraw(request, Template, pk)
+
+
+@account_view(Role.OPERATOR)
+def template_change(request, pk):
+    return _change(request, Template, pk, TemplateEditForm)
+
+
+@account_view(Role.OPERATOR)
+def send_sms(request):
+    """A one-off SMS: fill in the form, preview (the text, each number's outcome, the parts),
+    send. Checked, gated and sent by ``sending`` exactly as ``POST /api/v1/sms/send``."""
+    form = OneOffSmsForm(
+        request.POST or None,
+        account=request.account,
+        template=request.GET.get("template"),
+        initial={"token": new_token()},
+    )
+    quote = order = None
+    if request.method == "POST" and form.is_valid() and (order := form.prepare(by=request.user)):
+        if "send" in request.POST:
+            return _send_once(request, form, order)
+        quote = sending.quote(order)
+    outcomes = (
+        [(r.number, quote.blocked.get(i)) for i, r in enumerate(order.recipients)] if quote else []
+    )
+    chosen = form.chosen
+    # What the page's script fills the template's text with as one types (the preview the
+    # server gives with the quote is the one that counts).
+    live = chosen and {
+        "content": chosen.content,
+        "signatures": {s.pk: s.text for s in form.fields["signature"].queryset},
+        "default": getattr(sending.default_signature(request.account, chosen.region), "text", ""),
+    }
+    return render(
+        request,
+        "sms/send.html",
+        {"form": form, "order": order, "quote": quote, "outcomes": outcomes, "live": live},
+    )
+
+
+def _send_once(request, form, order):
+    done, sent = OneOffSend.send_once(order, form.cleaned_data["token"], by=request.user)
+    if not sent:  # this form was sent already (a double click, a reload)
+        messages.info(request, _("This form was sent already; nothing was sent again."))
+    return redirect("sms_send_result", account_id=request.account.pk, pk=done.pk)
+
+
+@account_view(Role.OPERATOR)
+def send_result(request, pk):
+    done = get_object_or_404(OneOffSend, pk=pk, account=request.account)
+    sent = list(done.messages())
+    return render(
+        request,
+        "sms/send_result.html",
+        {
+            "done": done,
+            "sent": sent,
+            "fee": sum(m.charged for m in sent),
+            "reveal": request.membership.masking.reveal,
+        },
+    )
 
 
 @account_view()
@@ -181,27 +325,6 @@ def apply_identity(request):
 
 
 @account_view()
-def packages(request):
-    account = request.account
-    regions = [
-        {"region": Region(region), "level": quota.level_of(totals), **totals}
-        for region, totals in sms_usage(request).items()
-    ]
-    history = PackageCharge.objects.filter(package__account=account).select_related(
-        "message", "package"
-    )
-    return render(
-        request,
-        "sms/packages.html",
-        {
-            "regions": regions,
-            "packages": Package.objects.filter(account=account).order_by("-purchased_at"),
-            "charges": history.order_by("-at")[:50],
-        },
-    )
-
-
-@account_view()
 def records(request):
     account = request.account
     form = MessageFilterForm(request.GET or None)
@@ -247,6 +370,7 @@ def records(request):
             "query": query.urlencode(),
             "export_url": export_url(reverse("sms_records", args=[account.pk]), query.urlencode()),
             "reveal": request.membership.masking.reveal,
+            "can_send": request.membership.has_role(Role.OPERATOR),
             # What the streamed export's progress line says (the page's script fills it in).
             "export_text": {
                 "exporting": _("Exporting…"),
@@ -255,6 +379,18 @@ def records(request):
                 "failed": _("Export failed; try the link again."),
             },
         },
+    )
+
+
+@account_view()
+def record_detail(request, pk):
+    message = get_object_or_404(
+        SmsMessage.objects.select_related("template", "application"),
+        pk=pk,
+        account=request.account,
+    )
+    return render(
+        request, "sms/record.html", {"m": message, "reveal": request.membership.masking.reveal}
     )
 
 

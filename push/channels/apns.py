@@ -94,6 +94,8 @@ _APPLE_ID = re.compile(r"[A-Z0-9]{10}")
 _BUNDLE_ID = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 # What TPNS's message.ios.aps carries through to Apple's aps as it is.
 _APS_AS_GIVEN = ("sound", "category", "mutable-content", "interruption-level")
+# The payload's own keys: a custom_content key of these names never reaches the app.
+RESERVED_KEYS = frozenset({"aps", "xg"})
 
 
 # -- the payload -------------------------------------------------------------------------------

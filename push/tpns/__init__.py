@@ -55,6 +55,10 @@ class TpnsError(Exception):
         self.code, self.message, self.status = code, message, status
         self.headers = headers or {}
         self.seq = 0  # the request's seq, echoed by the push API's error answers
+        # A token push refused for invalid tokens: those tokens, and how many valid ones are
+        # left (what ignore_invalid_token: 1 would push to; the console offers that).
+        self.invalid_targets: list[str] = []
+        self.valid_targets = 0
 
 
 def invalid(field: str, message: str) -> TpnsError:

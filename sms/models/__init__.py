@@ -12,6 +12,7 @@ from .applications import SmsApplication, new_receipt_token
 from .checkpoints import Checkpoint
 from .limits import INDIVIDUAL_POLICY, ExemptNumber, RateLimitPolicy
 from .messages import UNKNOWN_AFTER, SmsMessage, SmsMessageQuerySet
+from .oneoff import OneOffSend
 from .packages import Package, PackageCharge, PackageQuerySet, QuotaAlert
 from .regions import Region, region_of
 from .review import (
@@ -42,6 +43,7 @@ __all__ = [
     "Checkpoint",
     "ExemptNumber",
     "IdentityApplication",
+    "OneOffSend",
     "Package",
     "PackageCharge",
     "PackageQuerySet",

@@ -1,6 +1,8 @@
 """Prepaid quota: packages per region, the charges that spend them on messages, and the alerts
 sent as they run out (consumed by ``sms.quota``)."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -11,11 +13,21 @@ from accounts.models import Account
 
 from .regions import Region
 
+# The packages page highlights a package ending within EXPIRING_SOON; the banner warns of one
+# with parts left ending within EXPIRY_WARNING (its parts are lost then).
+EXPIRING_SOON = timedelta(days=30)
+EXPIRY_WARNING = timedelta(days=7)
+
 
 class PackageQuerySet(models.QuerySet):
     def valid(self, now=None):
         now = now or timezone.now()
         return self.filter(valid_from__lte=now, valid_until__gt=now)
+
+    def expiring_with_balance(self, now=None, within: timedelta = EXPIRY_WARNING):
+        """Valid packages with parts left that end within ``within``: their parts are lost."""
+        now = now or timezone.now()
+        return self.valid(now).filter(valid_until__lte=now + within, used__lt=F("quantity"))
 
 
 class Package(models.Model):
@@ -32,6 +44,9 @@ class Package(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The one-time key of the console form that recorded it (``sms.package_views``): a second
+    # post of the same form (a double click, a resend) finds it taken and records nothing.
+    request_key = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = PackageQuerySet.as_manager()
 
@@ -44,6 +59,9 @@ class Package(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(valid_until__gt=F("valid_from")), name="sms_package_valid_period"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "request_key"], name="sms_package_one_per_request"
             ),
         ]
         indexes = [
@@ -59,6 +77,22 @@ class Package(models.Model):
     @property
     def left(self) -> int:
         return self.quantity - self.used
+
+    def state(self, now=None) -> str:
+        """``upcoming``, ``expired``, ``used_up``, ``expiring`` (ends within EXPIRING_SOON) or
+        ``valid``: what the packages page marks it as."""
+        now = now or timezone.now()
+        if now < self.valid_from:
+            return "upcoming"
+        if now >= self.valid_until:
+            return "expired"
+        if self.left <= 0:
+            return "used_up"
+        return "expiring" if self.valid_until - now <= EXPIRING_SOON else "valid"
+
+    def days_left(self, now=None) -> int:
+        """Whole days until it ends (0 in its last day; negative once it ended)."""
+        return (self.valid_until - (now or timezone.now())) // timedelta(days=1)
 
 
 class QuotaAlert(models.Model):

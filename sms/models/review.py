@@ -19,6 +19,8 @@ class ReviewStatus(models.TextChoices):
     PENDING = "pending", _("Pending review")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
+    # Taken back by the applicant while pending: out of the reviewers' queue, never sendable.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class ProviderStatus(models.IntegerChoices):
@@ -38,18 +40,30 @@ class ReviewDecision(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
         PROVIDER = "provider", _("Provider status changed")
+        WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
+        EDITED = "edited", _("Edited while pending")
+        RESUBMITTED = "resubmitted", _("Edited and resubmitted")
 
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
-    object_id = models.PositiveBigIntegerField()
-    item = GenericForeignKey("content_type", "object_id")
-    action = models.CharField(max_length=20, choices=Action.choices)
-    reason = models.TextField(blank=True)
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, verbose_name=_("kind of item")
     )
-    at = models.DateTimeField(default=timezone.now)
+    object_id = models.PositiveBigIntegerField(_("item ID"))
+    item = GenericForeignKey("content_type", "object_id")
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
         ordering = ["at", "id"]
         indexes = [
             # The audit trail shown on an item's admin and console page.
@@ -81,17 +95,27 @@ class Reviewed(models.Model):
     """
 
     status = models.CharField(
-        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+        _("status"), max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
     )
-    review_reply = models.TextField(blank=True)
+    review_reply = models.TextField(_("review reply"), blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
     decisions = GenericRelation(ReviewDecision)
 
     objects = ReviewedQuerySet.as_manager()
@@ -119,9 +143,15 @@ class Reviewed(models.Model):
             return ""
         label = self._meta.get_field(self.proof_field).verbose_name
         if not document:
-            return f"{self} has no {label}: the applicant must apply again with the document."
+            return _(
+                "%(item)s has no %(document)s: the applicant must apply again with the document."
+            ) % {"item": self, "document": label}
         if not document.storage.exists(document.name):
-            return f"The {label} of {self} is missing from storage ({document.name})."
+            return _("The %(document)s of %(item)s is missing from storage (%(file)s).") % {
+                "document": label,
+                "item": self,
+                "file": document.name,
+            }
         return ""
 
     def record(self, action, *, by=None, reason="", now=None) -> ReviewDecision:
@@ -137,7 +167,7 @@ class Reviewed(models.Model):
         """
         reason = reason.strip()
         if not approve and not reason:
-            raise ValidationError({"reason": "A rejection needs a reason."})
+            raise ValidationError({"reason": _("A rejection needs a reason.")})
         now = now or timezone.now()
         status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
         # Conditional update: two reviewers deciding at once cannot both win.
@@ -162,17 +192,88 @@ class Reviewed(models.Model):
     def on_decided(self):
         """Hook for what follows a decision (e.g. an identity application changes the account)."""
 
+    # -- the applicant's changes: withdraw a pending item, edit it, resubmit a rejected one ----
+    # Each is one conditional UPDATE on the status it starts from, so of an applicant and a
+    # reviewer acting at the same moment exactly one wins (the other finds the row changed and
+    # changes nothing), as with two reviewers in ``decide``.
+
+    def changeable(self) -> dict:
+        """Extra conditions the row must meet for the applicant to edit it (none here)."""
+        return {}
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.status == ReviewStatus.PENDING
+
+    @property
+    def can_edit(self) -> bool:
+        """Edit (pending) or resubmit (rejected), as far as this copy of the row knows."""
+        return self.status in (ReviewStatus.PENDING, ReviewStatus.REJECTED) and all(
+            getattr(self, name) == value for name, value in self.changeable().items()
+        )
+
+    @transaction.atomic
+    def withdraw(self, *, by, now=None) -> bool:
+        """Take a pending application back; False if it was no longer pending (nothing changes)."""
+        now = now or timezone.now()
+        changed = (
+            type(self)
+            .objects.filter(pk=self.pk, status=ReviewStatus.PENDING)
+            .update(status=ReviewStatus.WITHDRAWN)
+        )
+        if not changed:
+            return False
+        self.status = ReviewStatus.WITHDRAWN
+        self.record(ReviewDecision.Action.WITHDRAWN, by=by, now=now)
+        return True
+
+    @transaction.atomic
+    def amend(self, fields: list[str], *, by, now=None) -> ReviewDecision | None:
+        """Write the application's ``fields`` (changed on this instance by the caller): a pending
+        one stays pending (edited), a rejected one goes back to review (resubmitted; its
+        rejection stays in the audit trail). None if the row is no longer in the status this
+        instance has (a reviewer decided meanwhile): nothing is written.
+
+        A new upload in a file field is stored first; an approved item is never changed."""
+        was = self.status
+        if was not in (ReviewStatus.PENDING, ReviewStatus.REJECTED):
+            return None
+        now = now or timezone.now()
+        values = {}
+        for name in fields:
+            field = self._meta.get_field(name)
+            values[field.attname] = field.pre_save(self, add=False)
+        if was == ReviewStatus.REJECTED:
+            values.update(
+                status=ReviewStatus.PENDING, review_reply="", reviewed_by=None, reviewed_at=None
+            )
+        changed = (
+            type(self).objects.filter(pk=self.pk, status=was, **self.changeable()).update(**values)
+        )
+        if not changed:
+            return None
+        for attname, value in values.items():
+            setattr(self, attname, value)
+        action = (
+            ReviewDecision.Action.RESUBMITTED
+            if was == ReviewStatus.REJECTED
+            else ReviewDecision.Action.EDITED
+        )
+        shown = [name for name in fields if self._meta.get_field(name).editable]
+        note = "Changed: " + ", ".join(shown) if shown else ""
+        return self.record(action, by=by, reason=note, now=now)
+
 
 class ProviderSynced(Reviewed):
     """A reviewed item that is also submitted to Tencent Cloud when the account is authorized."""
 
-    provider_id = models.CharField(max_length=40, blank=True)
+    provider_id = models.CharField(_("Tencent ID"), max_length=40, blank=True)
     provider_status = models.SmallIntegerField(
-        choices=ProviderStatus.choices, null=True, blank=True
+        _("Tencent status"), choices=ProviderStatus.choices, null=True, blank=True
     )
-    provider_reply = models.TextField(blank=True)
-    provider_error = models.CharField(max_length=200, blank=True)
-    provider_synced_at = models.DateTimeField(null=True, blank=True)
+    provider_reply = models.TextField(_("Tencent's reply"), blank=True)
+    provider_error = models.CharField(_("Tencent submission error"), max_length=200, blank=True)
+    provider_synced_at = models.DateTimeField(_("synced with Tencent at"), null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -181,22 +282,34 @@ class ProviderSynced(Reviewed):
     def is_sendable(self) -> bool:
         return self.is_approved and self.provider_status in (None, ProviderStatus.APPROVED)
 
+    def changeable(self) -> dict:
+        # Once at Tencent Cloud (or on its way there) our copy must stay what Tencent reviews:
+        # a change there is made in Tencent's console. Withdrawing stays possible.
+        return {"provider_id": "", "provider_error": ""}
+
 
 class IdentityApplication(Reviewed):
     """An individual account's application to become an organization (reviewed like signatures)."""
 
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="identity_applications"
+        Account,
+        on_delete=models.CASCADE,
+        related_name="identity_applications",
+        verbose_name=_("account"),
     )
-    company_name = models.CharField(max_length=200)
+    company_name = models.CharField(_("company name"), max_length=200)
     credential_number = models.CharField(
-        max_length=50, help_text="Unified social credit code or business registration number."
+        _("credential number"),
+        max_length=50,
+        help_text=_("Unified social credit code or business registration number."),
     )
-    proof = models.FileField(upload_to="accounts/identity/%Y/%m/", blank=True)
+    proof = models.FileField(_("proof"), upload_to="accounts/identity/%Y/%m/", blank=True)
 
     proof_field = "proof"
 
     class Meta:
+        verbose_name = _("identity application")
+        verbose_name_plural = _("identity applications")
         ordering = ["-created_at", "-id"]
 
     def __str__(self):

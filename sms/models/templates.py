@@ -49,25 +49,38 @@ class Template(ProviderSynced):
     # Tencent's SmsType for AddSmsTemplate.
     PROVIDER_SMS_TYPE = {Kind.MARKETING: 1, Kind.NOTIFICATION: 2, Kind.VERIFICATION: 3}
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_templates")
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="sms_templates",
+        verbose_name=_("account"),
+    )
     # The template's public ID, which ``sms_info.sms_template_id`` and the API's ``template_id``
     # carry. Named ``code`` in Python so that it is not mistaken for a foreign key's id column
     # (``SmsMessage.template_id`` is the template row's pk); the column keeps its name.
     code = models.CharField(
-        "template ID",
+        _("template ID"),
         max_length=40,
         db_column="template_id",
-        help_text="The ID that sms_info.sms_template_id carries. For a template that already "
-        "exists at Tencent Cloud, give its Tencent TemplateId.",
+        help_text=_(
+            "The ID that sms_info.sms_template_id carries. For a template that already "
+            "exists at Tencent Cloud, give its Tencent TemplateId."
+        ),
     )
-    name = models.CharField(max_length=100)
-    content = models.TextField(validators=[validate_template_content])
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NOTIFICATION)
-    region = models.CharField(max_length=10, choices=Region.choices, default=Region.MAINLAND)
-    param_count = models.PositiveSmallIntegerField(default=0, editable=False)
-    remark = models.CharField(max_length=500, blank=True)
+    name = models.CharField(_("name"), max_length=100)
+    content = models.TextField(_("content"), validators=[validate_template_content])
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=Kind.choices, default=Kind.NOTIFICATION
+    )
+    region = models.CharField(
+        _("region"), max_length=10, choices=Region.choices, default=Region.MAINLAND
+    )
+    param_count = models.PositiveSmallIntegerField(_("parameters"), default=0, editable=False)
+    remark = models.CharField(_("remark"), max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "code"], name="sms_template_id_per_account")
@@ -82,6 +95,11 @@ class Template(ProviderSynced):
         if not self.code:
             self.code = self._next_code()
         super().save(*args, **kwargs)
+
+    def amend(self, fields: list[str], **kwargs):
+        # The parameter count follows the content, as on save.
+        self.param_count = template_params(self.content)
+        return super().amend([*fields, "param_count"], **kwargs)
 
     def _next_code(self) -> str:
         # Numeric like Tencent's; random so that IDs are not guessable across tenants.

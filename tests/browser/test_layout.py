@@ -22,7 +22,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from push import fallback, fanout
-from push.models import Delivery, Push
+from push.models import Delivery, DeviceTag, Push, TagImport, TagImportLine
+from sms import sending
+from sms.models import OneOffSend, Template
 from tests.browser.conftest import SCREENSHOTS, choose_language
 from tests.conftest import PASSWORD
 from tests.push.conftest import add_device
@@ -74,19 +76,67 @@ def console(personas, sms, app):
     fallback.sweep(timezone.now() + timedelta(seconds=301))
     delivery = Delivery.objects.filter(push=push).order_by("id").first()
     device = delivery.device
+    # A one-off SMS sent from the console, and a template application waiting for review.
+    one_off, _ = OneOffSend.send_once(
+        sending.prepare(
+            personas.org,
+            sdk_app_id="1400006666",
+            template_id="449739",
+            params=["报销单 42", "明天"],
+            numbers=["+8613711119999"],
+        ),
+        "layout",
+        by=personas.owner,
+    )
+    record = one_off.messages().first()
+    waiting = Template.objects.create(account=personas.org, name="Order", content="订单{1}已发货")
+    # A tag, and a finished tag import with a line in its error report.
+    DeviceTag.objects.create(device=device, application=app, tag="vip")
+    tag_job = TagImport.objects.create(
+        application=app,
+        kind="token",
+        action="add",
+        tag="vip",
+        name="tokens.csv",
+        lines=3,
+        done_lines=3,
+        changed=2,
+        bad_lines=1,
+        state="done",
+    )
+    TagImportLine.objects.create(job=tag_job, line=2, value="a,b", problem="format")
     a = f"/a/{personas.org.pk}"
     return [
         ("overview", f"{a}/", f"{a}/"),
         ("sms-records", f"{a}/sms/records/", f"{a}/sms/records/"),
+        ("sms-record", f"{a}/sms/records/{record.pk}/", f"{a}/sms/records/"),
+        ("sms-send", f"{a}/sms/send/", f"{a}/sms/records/"),
+        ("sms-send-result", f"{a}/sms/send/{one_off.pk}/", f"{a}/sms/records/"),
+        ("sms-template", f"{a}/sms/templates/{waiting.pk}/", f"{a}/sms/templates/"),
+        ("sms-template-edit", f"{a}/sms/templates/{waiting.pk}/edit/", f"{a}/sms/templates/"),
         ("sms-templates", f"{a}/sms/templates/", f"{a}/sms/templates/"),
         ("sms-signatures", f"{a}/sms/signatures/", f"{a}/sms/signatures/"),
         ("sms-applications", f"{a}/sms/applications/", f"{a}/sms/applications/"),
         ("sms-policy", f"{a}/sms/policy/", f"{a}/sms/policy/"),
         ("sms-packages", f"{a}/sms/packages/", f"{a}/sms/packages/"),
+        ("sms-package-new", f"{a}/sms/packages/new/", f"{a}/sms/packages/"),
         ("push-applications", f"{a}/push/applications/", f"{a}/push/applications/"),
         ("push-application", f"{a}/push/applications/{app.pk}/", f"{a}/push/applications/"),
+        (
+            "push-application-edit",
+            f"{a}/push/applications/{app.pk}/edit",
+            f"{a}/push/applications/",
+        ),
+        (
+            "push-application-delete",
+            f"{a}/push/applications/{app.pk}/delete",
+            f"{a}/push/applications/",
+        ),
         ("push-devices", f"{a}/push/devices/", f"{a}/push/devices/"),
         ("push-device", f"{a}/push/devices/{device.pk}/", f"{a}/push/devices/"),
+        ("push-tags", f"{a}/push/tags/", f"{a}/push/tags/"),
+        ("push-tag-import-new", f"{a}/push/tags/imports/new", f"{a}/push/tags/"),
+        ("push-tag-import", f"{a}/push/tags/imports/{tag_job.pk}/", f"{a}/push/tags/"),
         ("push-pushes", f"{a}/push/pushes/", f"{a}/push/pushes/"),
         ("push-push", f"{a}/push/pushes/{push.pk}/", f"{a}/push/pushes/"),
         (

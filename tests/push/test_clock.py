@@ -34,37 +34,86 @@ def test_a_due_sms_is_decided_at_the_first_look_after_its_due_time(app, sms):
     assert outcomes(push) == {"tok-a": "sent"}
 
 
-@pytest.mark.django_db(transaction=True)  # the start task is queued on commit
-def test_a_scheduled_push_starts_at_the_first_look_after_its_send_time(app):
-    add_device(app, "tok-a")
-    now = timezone.now()
-    push = fanout.accept(
-        Push(
-            application=app,
-            audience_type="all",
-            message_type="notify",
-            title="t",
-            content="c",
-            send_at=now + timedelta(seconds=30),
-        ),
-        now=now,
-    )
-    assert push.status == "PUSH_WAIT"
+def scheduled(app, at, **fields) -> Push:
+    now = at - timedelta(seconds=30)
+    fields.setdefault("audience_type", "all")
+    push = Push(application=app, message_type="notify", title="t", content="c", **fields)
+    push.send_at = at
+    return fanout.accept(push, now=now)
 
+
+def queued_tasks() -> list:
+    from django_q.models import OrmQ
+
+    return [(q.func(), q.args()) for q in OrmQ.objects.all()]
+
+
+@pytest.mark.django_db(transaction=True)  # a start task is queued on commit
+def test_a_scheduled_broadcast_starts_at_the_first_look_and_a_task_writes_the_rest(app, settings):
+    settings.FANOUT_CHUNK = 2
+    for i in range(3):
+        add_device(app, f"tok-{i}")
+    at = timezone.now() + timedelta(seconds=30)
+    push = scheduled(app, at)
+    assert push.status == "PUSH_WAIT"
     from django_q.models import OrmQ
 
     OrmQ.objects.all().delete()
-    assert clock.tick(now + timedelta(seconds=29)) == {}
-    assert clock.tick(now + timedelta(seconds=31)) == {"started": 1}
+
+    assert clock.tick(at - timedelta(seconds=1)) == {}
+    assert clock.tick(at + timedelta(seconds=1)) == {"started": 1}
     push.refresh_from_db()
-    # Released with a start task of its own: the clock never writes a broadcast's chunks.
-    assert push.status == "PUSH_INIT"
-    assert [(q.func(), q.args()) for q in OrmQ.objects.all()] == [
-        ("push.tasks.start_push", (push.pk,))
-    ]
-    assert clock.tick(now + timedelta(seconds=32)) == {}  # released once
+    # Started within the look (its first chunk, by the clock), not when a worker is free.
+    assert push.status == "PUSH_STARTED"
+    assert push.started_at == at + timedelta(seconds=1)
+    assert push.deliveries.count() == 2
+    assert queued_tasks() == [("push.tasks.start_push", (push.pk,))]  # the rest
+    assert clock.tick(at + timedelta(seconds=2)) == {}  # released once
     fanout.start(push.pk)
-    assert push.deliveries.count() == 1
+    assert push.deliveries.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduled_list_push_is_written_whole_by_the_clock(app):
+    for token in ("tok-a", "tok-b"):
+        add_device(app, token)
+    at = timezone.now() + timedelta(seconds=30)
+    push = scheduled(
+        app, at, audience_type="token_list", audience={"token_list": ["tok-a", "tok-b"]}
+    )
+    from django_q.models import OrmQ
+
+    OrmQ.objects.all().delete()
+
+    assert clock.tick(at) == {"started": 1}
+    push.refresh_from_db()
+    assert push.status == "PUSH_FINISHED"
+    assert push.deliveries.count() == 2
+    assert queued_tasks() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pushes_beyond_the_clocks_start_time_get_a_start_task_each(app):
+    add_device(app, "tok-a")
+    at = timezone.now() + timedelta(seconds=30)
+    first, second, third = (scheduled(app, at + timedelta(milliseconds=i)) for i in range(3))
+    from django_q.models import OrmQ
+
+    OrmQ.objects.all().delete()
+    moments = iter([0.0, 0.0, 0.5, 1.5])  # the second start ends past the clock's second
+
+    ids = fanout.release_due(
+        at + timedelta(seconds=1), inline_seconds=1.0, clock=lambda: next(moments)
+    )
+
+    assert ids == [first.pk, second.pk, third.pk]
+    states = dict(Push.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert states == {
+        first.pk: "PUSH_FINISHED",
+        second.pk: "PUSH_FINISHED",
+        third.pk: "PUSH_INIT",
+    }
+    assert queued_tasks() == [("push.tasks.start_push", (third.pk,))]
 
 
 def test_the_clock_looks_once_a_second_then_hands_over(app):

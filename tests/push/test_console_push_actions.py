@@ -485,15 +485,13 @@ def in_thread(target):
     return thread
 
 
-def edited_push(app, now, title):
+def edited_push(app, now, title, in_=timedelta(minutes=10)):
     body = {
         "audience_type": "all",
         "message_type": "notify",
         "message": {"title": title, "content": f"{title} content"},
         "expire_time": 7200,
-        "send_time": timezone.localtime(now + timedelta(minutes=10), parse.BEIJING).strftime(
-            "%Y-%m-%d %H:%M:%S"
-        ),
+        "send_time": timezone.localtime(now + in_, parse.BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
     }
     return parse.parse_push(app, body, now=now)
 
@@ -524,6 +522,34 @@ def test_a_clock_release_waiting_for_an_edit_starts_the_whole_edit(app, devices)
     assert push.status == Push.Status.INIT  # released, with all of the edit
     assert (push.title, push.content, push.expire_time) == ("Edited", "Edited content", 7200)
     assert push.expires_at == push.send_at + timedelta(seconds=7200)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_clock_release_waiting_for_an_edit_that_moves_it_later_leaves_it_waiting(app, devices):
+    now = timezone.now()
+    push = scheduled(app, now=now, in_=timedelta(minutes=10))
+    edited = edited_push(app, now, "Edited", in_=timedelta(minutes=30))
+    locked, release = threading.Event(), threading.Event()
+
+    def edit():
+        with transaction.atomic():
+            control.edit_waiting(app, push.pk, edited, now)
+            locked.set()
+            release.wait()
+
+    editor = in_thread(edit)
+    locked.wait()
+    clock = in_thread(lambda: fanout.release_due(now=push.send_at))  # the old send time
+    wait_for_a_lock_wait()
+    release.set()
+    editor.result()
+
+    assert clock.result() == []  # the send time is checked again once the lock is had
+    push.refresh_from_db()
+    assert push.status == Push.Status.WAIT
+    assert push.send_at > now + timedelta(minutes=29)
+    assert fanout.release_due(now=push.send_at) == [push.pk]
 
 
 @pytest.mark.postgres

@@ -262,6 +262,27 @@ def test_unusual_polls_get_the_web_applications_own_answers(server, app, client,
     assert server.hub.waiting == {}
 
 
+def test_headers_are_read_as_django_reads_them(server, app, client):
+    """Admission reads headers without Django's request: a key sent under an underscored
+    name (which Django ignores, so that it cannot pass for another header) is no key, and a
+    query string that is not UTF-8 is a 400, as the web application answers them."""
+    add_device(app, "tok-a")
+    spoofed = {"X-Access-Id": str(app.access_id), "X_Access_Key": app.access_key}
+    ours = httpx.get(
+        f"{server.url}/sdk/v1/messages", params={"token": "tok-a", "wait": 30}, headers=spoofed
+    )
+    web = client.get("/sdk/v1/messages", {"token": "tok-a"}, headers={"X-Access-Id": "1"})
+    assert ours.status_code == 401
+    assert ours.json()["error"]["code"] == web.json()["error"]["code"]
+
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"GET /sdk/v1/messages?token=t\xff&wait=30 HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = raw.recv(4096)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert server.hub.waiting == {}
+
+
 def test_a_locked_out_address_is_refused_even_with_the_right_key(server, app, settings):
     add_device(app, "tok-a")
     settings.API_AUTH_FAILURE_LIMIT = 2

@@ -68,10 +68,15 @@ def _tokens(f: Fields, push: Push) -> None:
                 f"its push service refused the device's token (until the app registers "
                 f"again): {listed(pruned)}"
             )
-        raise TpnsError(
+        error = TpnsError(
             RetCode.TOKEN_NOT_VALID,
             f"token_list: {'; '.join(why)} (send ignore_invalid_token: 1 to skip invalid tokens)",
         )
+        error.invalid_targets, error.valid_targets = (
+            invalid_tokens,
+            len(tokens) - len(invalid_tokens),
+        )
+        raise error
     unknown.update(pruned)
     valid = [t for t in tokens if t not in unknown]
     if not valid:

@@ -21,13 +21,13 @@ Decided where TPNS is silent or contradicts itself:
 
 from dataclasses import dataclass, field
 
-from push.models import DeviceTag
+from push import tags
 
 from .. import invalid, missing
 from .fields import Fields
 
 MAX_ITEMS = 500  # token_list, tag_list, tag_token_list
-TAG_MAX_LENGTH = DeviceTag._meta.get_field("tag").max_length  # 50, as TPNS
+TAG_MAX_LENGTH = tags.TAG_MAX_LENGTH  # 50, as TPNS
 
 OPERATOR_TYPES = tuple(range(1, 11))
 ADD = (1, 3, 7, 9)
@@ -58,18 +58,19 @@ class TagOperation:
 def check_tag(value, name: str) -> str:
     if not isinstance(value, str):
         raise invalid(name, "must be a string")
-    if not value.strip():
+    fault = tags.name_fault(value)
+    if fault == tags.BLANK:
         raise invalid(name, "must not be empty")
-    if len(value) > TAG_MAX_LENGTH:
+    if fault == tags.TOO_LONG:
         raise invalid(name, f"at most {TAG_MAX_LENGTH} characters")
     return value
 
 
 def _tags(f: Fields, key: str, *, first_only: bool = False) -> list[str]:
-    tags = f.strings(key, required=True, max_items=MAX_ITEMS)
+    values = f.strings(key, required=True, max_items=MAX_ITEMS)
     if first_only:
-        tags = tags[:1]
-    return [check_tag(t, f"{key}[{i}]") for i, t in enumerate(tags)]
+        values = values[:1]
+    return [check_tag(t, f"{key}[{i}]") for i, t in enumerate(values)]
 
 
 def _pair(value, name: str) -> tuple[str, str]:
