@@ -3,7 +3,7 @@ cost of answering every waiting phone at once and taking their next polls, with 
 in between: no database, no authentication, no inbox, no rendering.
 
 ``python -m bench.bareserver PORT``: uvicorn, configured as ``manage.py runpoll`` is (uvloop,
-httptools, the same backlog), serving a bare ASGI application. ``GET /sdk/v1/messages`` with
+httptools, the same backlog, no proxy headers), serving a bare ASGI application. ``GET /sdk/v1/messages`` with
 ``after`` below the current round is answered at once with one message of the round; otherwise
 it waits for the next round. ``POST /release`` starts a new round: every waiting poll is answered
 (a body of the size of a real one-notification answer), and the phones' next polls wait again.
@@ -117,4 +117,5 @@ if __name__ == "__main__":
         access_log=False,
         log_level="warning",
         lifespan="on",
+        proxy_headers=False,
     )

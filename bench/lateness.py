@@ -305,8 +305,7 @@ def _started(pushes: list[Push]) -> int:
 
 def _start_rows(by_kind: dict[str, list[float]], pushes: list[Push], window: float) -> list[dict]:
     values = sorted(v for kind in by_kind.values() for v in kind)
-    poll = settings.Q_CLUSTER.get("poll", 0) if "orm" in settings.Q_CLUSTER else 0
-    limit = clock.TICK_SECONDS + poll
+    limit = clock.TICK_SECONDS  # the clock starts a push itself at its first look
     kinds = {k: sum(p.audience_type == k and not p.loop_id for p in pushes) for k in ("all",)}
     looped = sum(bool(p.loop_id) for p in pushes)
     rows = []
@@ -332,8 +331,9 @@ def _start_rows(by_kind: dict[str, list[float]], pushes: list[Push], window: flo
                 f"{values[-1]:.2f} s late (all pushes p99 "
                 f"{_quantile(by_kind['all'], 0.99):.2f} s, list pushes and occurrences p99 "
                 f"{_quantile(by_kind['token_list'], 0.99):.2f} s); limit = one "
-                f"{clock.TICK_SECONDS:.0f} s tick + the broker's poll ({poll:.0f} s on the ORM "
-                "broker: the start task the clock queues is fetched that late at worst)"
+                f"{clock.TICK_SECONDS:.0f} s tick: the due clock starts a push itself at its "
+                "first look after the send time (a list push whole, a broadcast its first "
+                "chunk), within its time for starts"
             )
         rows.append(row)
     return rows

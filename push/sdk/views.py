@@ -99,7 +99,8 @@ def seen(device: Device, now: datetime) -> None:
 
 
 def seen_all(device_ids: list[int], now: datetime) -> None:
-    Device.objects.filter(pk__in=device_ids, last_seen_at__lt=now - SEEN_RESOLUTION).update(
+    # (One array parameter: ten thousand ids after a broadcast, not ten thousand placeholders.)
+    Device.objects.filter(pk__any=device_ids, last_seen_at__lt=now - SEEN_RESOLUTION).update(
         last_seen_at=now
     )
 

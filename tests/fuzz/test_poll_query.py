@@ -66,3 +66,28 @@ def test_the_everyday_form_is_taken_without_a_serializer():
     }
     for spoilt in ("token=tok-a&wait=31", "token=%20tok", "after=1", "token=tok-a&after=-1"):
         assert MessagesQuery.everyday(QueryDict(spoilt)) is None
+
+
+raw_parts = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["token", "after", "wait", "x", ""]),
+            st.just("="),
+            st.text(alphabet="ab=;%+-_.019 \u00e9", max_size=6),
+        ).map("".join),
+        st.text(alphabet="token=;%+&x", max_size=6),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw_parts.map("&".join))
+def test_a_query_string_is_split_as_django_splits_it(query_string):
+    from push.sdk.longpoll import Headers
+
+    scope = {"query_string": query_string.encode(), "headers": [], "client": ("127.0.0.1", 1)}
+    django = QueryDict(query_string)
+    ours = Headers(scope).GET
+    for name in ("token", "after", "wait", "x", ""):
+        assert ours.get(name) == django.get(name), name

@@ -20,6 +20,7 @@ from django.utils import timezone
 from push import fanout
 from push.models import Push
 from push.sdk import longpoll
+from pushconsole.management.commands.runpoll import server_config
 from tests.push.conftest import add_device
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -44,7 +45,9 @@ class PollServer:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(self.app, lifespan="on", log_level="warning", access_log=False)
+        # As ``manage.py runpoll`` runs it (its asyncio loop: uvloop would not start in a
+        # test's thread twice over).
+        config = server_config(self.app, loop="asyncio", log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
@@ -281,6 +284,23 @@ def test_headers_are_read_as_django_reads_them(server, app, client):
         head = raw.recv(4096)
     assert head.startswith(b"HTTP/1.1 400"), head
     assert server.hub.waiting == {}
+
+
+def test_the_address_counted_is_the_connections_as_under_gunicorn(server, app, settings):
+    """With no proxy of ours in front (TRUSTED_PROXY_COUNT 0), a poll that claims another
+    address in X-Forwarded-For is counted by its connection's, as the web application under
+    gunicorn counts it: the poll server does not take the header's word for it either."""
+    from accounts.models import FailedAuthCount
+
+    add_device(app, "tok-a")
+    settings.TRUSTED_PROXY_COUNT = 0
+    spoofed = {**headers(app, key="wrong"), "X-Forwarded-For": "203.0.113.9"}
+    answer = httpx.get(
+        f"{server.url}/sdk/v1/messages", params={"token": "tok-a", "wait": 30}, headers=spoofed
+    )
+
+    assert answer.status_code == 401
+    assert list(FailedAuthCount.objects.values_list("key", flat=True)) == ["sdk:127.0.0.1"]
 
 
 def test_a_locked_out_address_is_refused_even_with_the_right_key(server, app, settings):
