@@ -42,6 +42,10 @@ class ApiKeyPairAdmin(admin.ModelAdmin):
     fields = ["user", "name", "secret_id", "masked_secret", "enabled", "created_at", "last_used_at"]
     readonly_fields = ["user", "secret_id", "masked_secret", "created_at", "last_used_at"]
 
+    @admin.display(description="SecretKey")
+    def masked_secret(self, obj):
+        return obj.masked_secret
+
     def has_add_permission(self, request):
         return False  # created in the console, where the SecretKey is shown once
 
@@ -63,6 +67,10 @@ class TencentCloudAuthorizationAdmin(admin.ModelAdmin):
         "error_message",
     ]
     readonly_fields = fields
+
+    @admin.display(description="SecretKey")
+    def masked_secret_key(self, obj):
+        return obj.masked_secret_key
 
     def has_add_permission(self, request):
         return False  # entered by the account's owners in the console

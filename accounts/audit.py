@@ -35,23 +35,33 @@ class AuditEvent(models.Model):
         SMS_PACKAGE_RECORDED = "sms_package_recorded", _("SMS package recorded")
 
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="audit_events"
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="audit_events",
+        verbose_name=_("account"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     # The actor's username when it happened: the trail still says who after the user is gone.
-    actor_name = models.CharField(max_length=150)
-    action = models.CharField(max_length=40, choices=Action.choices)
+    actor_name = models.CharField(max_length=150, verbose_name=_("actor name"))
+    action = models.CharField(max_length=40, choices=Action.choices, verbose_name=_("action"))
     # Whom or what it was done to, as people read it: an e-mail address, a username.
-    target = models.CharField(max_length=254, blank=True)
-    before = models.CharField(max_length=200, blank=True)
-    after = models.CharField(max_length=200, blank=True)
+    target = models.CharField(max_length=254, blank=True, verbose_name=_("target"))
+    before = models.CharField(max_length=200, blank=True, verbose_name=_("before"))
+    after = models.CharField(max_length=200, blank=True, verbose_name=_("after"))
     # What nobody filters on (e.g. the invitation's id, its expiry).
-    detail = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(default=timezone.now)
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
         indexes = [
             # The audit page: an account's events, newest first, paged ...

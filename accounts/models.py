@@ -57,19 +57,25 @@ class Account(models.Model):
         INDIVIDUAL = "individual", _("Individual")
         ORGANIZATION = "organization", _("Organization")
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
     identity = models.CharField(
-        max_length=20, choices=Identity.choices, default=Identity.INDIVIDUAL
+        max_length=20,
+        choices=Identity.choices,
+        default=Identity.INDIVIDUAL,
+        verbose_name=_("identity"),
     )
     time_zone = models.CharField(
         max_length=64,
         default="Asia/Shanghai",
         validators=[validate_time_zone],
-        help_text="Calendar-day SMS limits and daily figures use this time zone.",
+        help_text=_("Calendar-day SMS limits and daily figures use this time zone."),
+        verbose_name=_("time zone"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         ordering = ["name", "id"]
 
     def __str__(self):
@@ -123,15 +129,24 @@ class MembershipQuerySet(models.QuerySet):
 
 class Membership(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
-    created_at = models.DateTimeField(default=timezone.now)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("account")
+    )
+    role = models.CharField(
+        max_length=20, choices=Role.choices, default=Role.VIEWER, verbose_name=_("role")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     objects = MembershipQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "account"], name="accounts_one_membership"),
             # Exactly one owner: at most one by this partial unique index; at least one because
@@ -244,22 +259,26 @@ class ApiKeyPair(models.Model):
     LAST_USED_RESOLUTION = timedelta(minutes=1)
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("user"),
     )
-    name = models.CharField(max_length=100, blank=True)
-    slot = models.PositiveSmallIntegerField()
-    secret_id = models.CharField("SecretId", max_length=40, unique=True)
-    secret_prefix = models.CharField(max_length=4)
-    secret_hash = models.CharField(max_length=64)
-    secret_sealed = models.TextField()
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=100, blank=True, verbose_name=_("name"))
+    slot = models.PositiveSmallIntegerField(verbose_name=_("slot"))
+    secret_id = models.CharField(_("SecretId"), max_length=40, unique=True)
+    secret_prefix = models.CharField(max_length=4, verbose_name=_("secret prefix"))
+    secret_hash = models.CharField(max_length=64, verbose_name=_("secret hash"))
+    secret_sealed = models.TextField(verbose_name=_("secret sealed"))
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
 
     objects = ApiKeyPairQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "API key pair"
+        verbose_name_plural = _("API key pairs")
+        verbose_name = _("API key pair")
         ordering = ["created_at", "id"]
         constraints = [
             # Enforces "at most two per user" race-free: a third pair has no slot to take.
@@ -377,24 +396,35 @@ class TencentCloudAuthorization(models.Model):
         REFUSED = "refused", _("Refused by Tencent Cloud")
 
     account = models.OneToOneField(
-        Account, on_delete=models.CASCADE, related_name="tencent_cloud_authorization"
+        Account,
+        on_delete=models.CASCADE,
+        related_name="tencent_cloud_authorization",
+        verbose_name=_("account"),
     )
-    secret_id = models.CharField("SecretId", max_length=100)
-    secret_key_sealed = models.TextField()
-    secret_key_hint = models.CharField(max_length=4)
+    secret_id = models.CharField(_("SecretId"), max_length=100)
+    secret_key_sealed = models.TextField(verbose_name=_("secret key sealed"))
+    secret_key_hint = models.CharField(max_length=4, verbose_name=_("secret key hint"))
     authorized_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("authorized by"),
     )
-    authorized_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNCONFIRMED)
-    checked_at = models.DateTimeField(null=True, blank=True)
-    error_code = models.CharField(max_length=100, blank=True)
-    error_message = models.TextField(blank=True)
+    authorized_at = models.DateTimeField(default=timezone.now, verbose_name=_("authorized at"))
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.UNCONFIRMED, verbose_name=_("status")
+    )
+    checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("checked at"))
+    error_code = models.CharField(max_length=100, blank=True, verbose_name=_("error code"))
+    error_message = models.TextField(blank=True, verbose_name=_("error message"))
 
     objects = TencentCloudAuthorizationQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "Tencent Cloud authorization"
+        verbose_name_plural = _("Tencent Cloud authorizations")
+        verbose_name = _("Tencent Cloud authorization")
 
     def __str__(self):
         return f"{self.account}: {self.secret_id}"

@@ -39,6 +39,32 @@ class Preference(models.Model):
         return cls.objects.filter(user=user).values_list("language", flat=True).first() or ""
 
     @classmethod
+    def languages_of(cls, user_ids) -> dict[int, str]:
+        """user id → the language to write to that user in (an e-mail, sent outside any
+        request of theirs): the one they chose in the console, else the site's default. One
+        query, for all of them."""
+        user_ids = list(user_ids)
+        chosen = dict(
+            cls.objects.filter(user_id__in=user_ids)
+            .exclude(language="")
+            .values_list("user_id", "language")
+        )
+        return {pk: chosen.get(pk, settings.LANGUAGE_CODE) for pk in user_ids}
+
+    @classmethod
+    def language_for_email(cls, email: str, default: str) -> str:
+        """The language to write to an address in: its user's choice (an active user with
+        that address who chose one), else ``default``."""
+        found = (
+            cls.objects.filter(user__email__iexact=email, user__is_active=True)
+            .exclude(language="")
+            .order_by("user_id")
+            .values_list("language", flat=True)
+            .first()
+        )
+        return found or default
+
+    @classmethod
     def choose(cls, user, language: str) -> None:
         cls.objects.update_or_create(user=user, defaults={"language": language})
 

@@ -30,12 +30,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .audit import AuditEvent, record
 from .invitations import INVITABLE_ROLES, Invitation
 from .models import Account, Membership, Role, validate_time_zone
+from .preferences import Preference
 
 log = logging.getLogger(__name__)
 
@@ -134,18 +135,25 @@ def _check_send_rate(account: Account, now) -> None:
         )
 
 
-def send_invitation_email(invitation: Invitation, link: str) -> None:
+def send_invitation_email(invitation: Invitation, link: str, inviters_language: str = "") -> None:
+    """The invitation, in the invitee's language: the one they chose if the address is a
+    user's already, else the one the inviter is using (who knows whom they invite)."""
     account = invitation.account
     inviter = invitation.invited_by
-    context = {
-        "account": account,
-        "inviter": inviter.get_full_name() or inviter.get_username() if inviter else "",
-        "role": invitation.get_role_display(),
-        "link": link,
-        "expires_at": invitation.expires_at,
-        "time_zone": account.time_zone,
-    }
-    with timezone.override(account.tz):  # the expiry in the account's time zone, as labelled
+    language = Preference.language_for_email(
+        invitation.email,
+        default=inviters_language or translation.get_language() or settings.LANGUAGE_CODE,
+    )
+    # The expiry in the account's time zone, as labelled.
+    with translation.override(language), timezone.override(account.tz):
+        context = {
+            "account": account,
+            "inviter": inviter.get_full_name() or inviter.get_username() if inviter else "",
+            "role": invitation.get_role_display(),
+            "link": link,
+            "expires_at": invitation.expires_at,
+            "time_zone": account.time_zone,
+        }
         subject = render_to_string("accounts/email/invitation_subject.txt", context)
         body = render_to_string("accounts/email/invitation.txt", context)
         html = render_to_string("accounts/email/invitation.html", context)
@@ -161,10 +169,12 @@ def send_invitation_email(invitation: Invitation, link: str) -> None:
 
 def _mail_after_commit(sent: Sent, url_for: Callable[[str], str]) -> None:
     link = url_for(sent.token)
+    # The inviter's language now: the callback may run when it is no longer active.
+    language = translation.get_language() or ""
 
     def send():
         try:
-            send_invitation_email(sent.invitation, link)
+            send_invitation_email(sent.invitation, link, language)
         except Exception:  # the invitation is committed; the inviter is told to resend
             log.exception("invitation %s: the e-mail could not be sent", sent.invitation.pk)
             sent.mailed = False

@@ -3,12 +3,13 @@ cost of answering every waiting phone at once and taking their next polls, with 
 in between: no database, no authentication, no inbox, no rendering.
 
 ``python -m bench.bareserver PORT``: uvicorn, configured as ``manage.py runpoll`` is (uvloop,
-httptools, the same backlog, no proxy headers), serving a bare ASGI application. ``GET /sdk/v1/messages`` with
-``after`` below the current round is answered at once with one message of the round; otherwise
-it waits for the next round. ``POST /release`` starts a new round: every waiting poll is answered
-(a body of the size of a real one-notification answer), and the phones' next polls wait again.
-``GET /healthz/poll`` says how many wait, as the real server does. The same load generator
-(``bench.pollclient``) reads the answers, on the same cores.
+httptools, the same backlog, no proxy headers), serving a bare ASGI application.
+``GET /sdk/v1/messages`` with ``after`` below the current round is answered at once with one
+message of the round; otherwise it waits for the next round. ``POST /release`` starts a new
+round: every waiting poll is answered (a body of the size of a real one-notification answer),
+and the phones' next polls wait again. ``GET /healthz/poll`` says how many wait, as the real
+server does. The same load generator (``bench.pollclient``) reads the answers, on the same
+cores.
 """
 
 import asyncio

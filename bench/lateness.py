@@ -39,6 +39,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from push import clock, fallback, fanout
@@ -434,10 +435,24 @@ def run(size: int) -> list[dict]:
                 p.pk: Delivery.objects.filter(push=p, fallback="decided", outcome="sent").count()
                 for p in (steady, spike)
             }
-            assert decided == {steady.pk: size, spike.pk: size}, decided
+            if decided != {steady.pk: size, spike.pk: size}:
+                outcomes = {
+                    p.pk: {
+                        f"{row['fallback']}:{row['outcome']}": row["n"]
+                        for row in Delivery.objects.filter(push=p)
+                        .values("fallback", "outcome")
+                        .annotate(n=Count("id"))
+                        .order_by()
+                    }
+                    for p in (steady, spike)
+                }
+                raise AssertionError(f"not every SMS was sent: {outcomes}; see {log_path}")
             steady_late, spike_late = _lateness(steady, received), _lateness(spike, received)
             start_late = _start_lateness(scheduled)
-            os.unlink(log_path)  # kept when the run failed: the cluster's own account of it
+            if os.environ.get("BENCH_KEEP_LOGS"):  # the cluster's own account of a good run
+                print(f"lateness: the cluster log {log_path}; the spike fell due at {spike_at}")
+            else:
+                os.unlink(log_path)  # kept when the run failed: the cluster's own account of it
             engine("after")
         # The limits take the engine's rate over both measurements (their mean time).
         throughput = 2 * size / (t["before"] + t["after"])

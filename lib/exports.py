@@ -10,6 +10,7 @@ import csv
 from datetime import datetime
 
 from django.http import StreamingHttpResponse
+from django.utils import translation
 
 from .masking import FULL, Masking
 
@@ -35,20 +36,36 @@ PERSONAL = {"phone_number": "number", "token": "token", "content": "content"}
 
 
 def csv_rows(queryset, *, columns, masking: Masking = FULL, cell=_blank_none):
-    """The header and the rows of ``columns`` (``(header, field)`` pairs), read in chunks of
-    2000. ``cell`` formats each value; the personal columns (``PERSONAL``) go through
-    ``masking``."""
+    """The header and the rows of ``columns`` (``(header, field)`` pairs, or ``(header, field,
+    words)`` for a column that puts a field in words, e.g. a reason code's label beside the
+    code), read in chunks of 2000. ``cell`` formats each value; the personal columns
+    (``PERSONAL``) go through ``masking``."""
     writer = csv.writer(_Echo())
-    headers = [name for name, _ in columns]
+    headers = [name for name, *_ in columns]
     yield writer.writerow(headers)
-    fields = [field for _, field in columns]
+    # A plain column selects its field; a words column reads its field's plain column (or
+    # selects the field once more at the end).
+    fields = [field for _, field, *rest in columns if not rest]
+    at_field, words, plain = [], [], 0
+    for _name, field, *rest in columns:
+        if not rest:
+            at_field.append(plain)
+            plain += 1
+        else:
+            if field not in fields:
+                fields.append(field)
+            at_field.append(fields.index(field))
+        words.append(rest[0] if rest else None)
     personal = [(at, PERSONAL[name]) for at, name in enumerate(headers) if name in PERSONAL]
     if masking.reveal:
         personal = []
     if any(kind == "content" for _, kind in personal):
         fields.append("params")
     for values in queryset.values_list(*fields).iterator(chunk_size=2000):
-        row = [cell(v) for v in values[: len(headers)]]
+        row = [
+            cell(values[at]) if say is None else (say(values[at]) if values[at] else "")
+            for at, say in zip(at_field, words, strict=True)
+        ]
         for at, kind in personal:
             if not row[at]:
                 continue
@@ -83,12 +100,26 @@ def csv_response(
     spreadsheets) led by UTF-8's byte-order mark."""
     if tz is not None:
         options["cell"] = in_time_zone(tz, options.get("cell", _blank_none))
-    rows = csv_rows(queryset, **options)
+    rows = _spoken(translation.get_language(), csv_rows(queryset, **options))
     if bom:
         rows = _led_by(BOM, rows)
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _spoken(language, rows):
+    """The rows, each made in ``language``: a streamed download is read after its view has
+    returned (and its request's language was let go), its words columns still speak the
+    language of the request that asked for it. Activated per row, not around the loop: under
+    ASGI each chunk may be made in another thread."""
+    rows = iter(rows)
+    while True:
+        with translation.override(language):
+            row = next(rows, None)
+        if row is None:
+            return
+        yield row
 
 
 def _led_by(first: str, rows):

@@ -3,7 +3,8 @@
 A key is ``hashtextextended('<namespace>:' || <part>, 0)``, a 64-bit hash PostgreSQL computes
 itself (a batch of keys costs no Python). Namespaces in use: ``sms-limit`` (``sms.limits``: per
 account and number), ``push-fanout`` (``push.fanout``: per application) and ``push-tags``
-(``push.tags``: per application, when a call binds tags new to it).
+(``push.tags``: per application, when a call binds tags new to it), ``push-rollup``
+(``push.rollup``: per time zone, while a run replaces its days' rows).
 """
 
 

@@ -2,6 +2,8 @@
 count, numbered pages, a page asked for that is not one, and a whitelisted sort order."""
 
 from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Value
 from django.http import QueryDict
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -12,9 +14,20 @@ class CappedPaginator(Paginator):
     list of a million devices costs a walk over its first ``cap`` rows, not all of them. Past
     the cap the list says "more than" and offers the pages up to it (filters narrow it)."""
 
-    def __init__(self, object_list, per_page, *, cap: int = 10_000):
+    def __init__(self, object_list, per_page, *, cap: int = 10_000, rows=None):
         super().__init__(object_list, per_page)
         self.cap = cap
+        # ``rows(bottom, top)``: a page's rows when slicing ``object_list`` is not how to read
+        # them (``merged_rows``); ``object_list`` is still what is counted.
+        self.rows = rows
+
+    def page(self, number):
+        if self.rows is None:
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        return self._get_page(self.rows(bottom, top), number, self)
 
     @cached_property
     def _counted(self) -> int:
@@ -106,3 +119,45 @@ class Sorting:
                 "aria_sort": ("descending" if descending else "ascending") if k == key else "",
             }
         return out
+
+
+def merged_rows(qs, field: str, parts: dict, order: list[str], bottom: int, top: int) -> list:
+    """Rows ``bottom`` to ``top`` of ``qs`` in ``order``, where ``qs`` keeps to ``field`` IN
+    ``parts``: each part's first ``top`` rows are read in order on its own (an index that
+    starts with ``field`` gives them without sorting), and the outcome merged, a few hundred
+    rows at most. PostgreSQL cannot walk one index in such an order across several values of
+    its first column (no skip scan before 18): it would sort every matching row.
+
+    ``parts`` maps each value to the columns constant within it (``{"application__name":
+    "Shop"}``): an order on one of those is an order of the parts, each part then read on its
+    own order's other columns."""
+    names = [term.lstrip("-") for term in order]
+    if not parts or top <= bottom:
+        return []
+
+    def branch(value, constants: dict):
+        given = {f"sort_{i}": Value(constants[n]) for i, n in enumerate(names) if n in constants}
+        ordered = qs.filter(**{field: value}).annotate(**given)
+        ordered = ordered.order_by(
+            *(term for term, name in zip(order, names, strict=True) if name not in constants)
+        )
+        columns = [f"sort_{i}" if n in constants else n for i, n in enumerate(names)]
+        return ordered.values_list(*columns), columns
+
+    if len(parts) == 1:
+        [(value, constants)] = parts.items()
+        rows = branch(value, constants)[0][bottom:top]
+    elif not connections[qs.db].features.supports_slicing_ordering_in_compound:  # SQLite
+        rows = qs.order_by(*order).values_list(*names)[bottom:top]
+    else:
+        branches = [branch(value, constants) for value, constants in parts.items()]
+        columns = branches[0][1]
+        outer = [
+            ("-" if term.startswith("-") else "") + column
+            for term, column in zip(order, columns, strict=True)
+        ]
+        first, *rest = (values[:top] for values, _columns in branches)
+        rows = first.union(*rest, all=True).order_by(*outer)[bottom:top]
+    ids = [row[names.index("id")] for row in rows]
+    found = {row.pk: row for row in qs.filter(pk__in=ids)}
+    return [found[pk] for pk in ids if pk in found]

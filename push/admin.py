@@ -13,7 +13,6 @@ from django.utils.translation import ngettext
 from lib.ids import bigint_id
 
 from .models import Application, Delivery, Device, DeviceAccount, DeviceTag, Push, SweepRun
-from .stats import OUTCOMES
 
 
 class NumberSearchMixin:
@@ -177,7 +176,7 @@ class OutcomeFilter(admin.SimpleListFilter):
     parameter_name = "outcome"
 
     def lookups(self, request, model_admin):
-        return [(o, o) for o in OUTCOMES]
+        return Delivery.Outcome.choices
 
     def queryset(self, request, queryset):
         return queryset.filter(outcome=self.value()) if self.value() else queryset

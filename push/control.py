@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 
-from .models import Application, ChannelKind, Delivery, Push
+from .models import Application, ChannelKind, Delivery, Push, PushStats
 
 
 class NoSuchPush(Exception):
@@ -247,7 +247,7 @@ def _halt(push: Push, state: str, now: datetime) -> int:
     """One UPDATE: the push's undelivered deliveries become ``state``; those whose SMS is
     still waiting are decided ``canceled`` (every CASE reads the row as it was)."""
     waiting = Q(fallback=Delivery.Fallback.WAITING)
-    return (
+    halted = (
         Delivery.objects.filter(push=push)
         .filter(UNDELIVERED)
         .update(
@@ -264,3 +264,5 @@ def _halt(push: Push, state: str, now: datetime) -> int:
             decided_at=Case(When(waiting, then=Value(now)), default=F("decided_at")),
         )
     )
+    PushStats.objects.mark_changed([push.pk], now)
+    return halted

@@ -40,7 +40,7 @@ from django.utils.dateparse import parse_datetime
 
 from lib.ids import bigint_id
 
-from .models import Delivery, Device, EventSource
+from .models import Delivery, Device, EventSource, PushStats
 
 ARRIVE, CLICK, DISMISS = "arrive", "click", "dismiss"
 EVENT_TYPES = (ARRIVE, CLICK, DISMISS)
@@ -195,10 +195,15 @@ def record(
     counts = {"accepted": 0, "duplicates": 0, "unknown": unknown}
     update = _UPDATES.get(connection.vendor, _update_portable)
     items = list(rows.values())
+    touched: set[int] = set()
     with transaction.atomic():
         for start in range(0, len(items), ROWS_PER_STATEMENT):
             chunk = {row.push_id: row for row in items[start : start + ROWS_PER_STATEMENT]}
-            _count(counts, chunk, update(device, chunk, source))
+            empty = update(device, chunk, source)
+            _count(counts, chunk, empty)
+            touched.update(empty)
+        # Last, after every delivery row lock of the batch (see PushStats.mark_changed).
+        PushStats.objects.mark_changed(touched, now)
     return counts
 
 
@@ -221,6 +226,7 @@ def record_by_token(
         rows.update({(token, push_id): row for push_id, row in planned.items()})
     counts = {"accepted": 0, "duplicates": 0, "unknown": unknown}
     items = list(rows.items())
+    touched: set[int] = set()
     with transaction.atomic():
         for start in range(0, len(items), ROWS_PER_STATEMENT):
             chunk = dict(items[start : start + ROWS_PER_STATEMENT])
@@ -236,6 +242,8 @@ def record_by_token(
             else:
                 empty = _by_token_portable(application_id, channel, chunk)
             _count(counts, chunk, empty)
+            touched.update(push_id for _, push_id in empty)
+        PushStats.objects.mark_changed(touched, now)
     return counts
 
 

@@ -30,7 +30,7 @@ from django.utils import timezone
 from sms.sending import SmsRejected, send_rows
 
 from . import plan
-from .models import Delivery
+from .models import Delivery, PushStats
 from .plan import Decision, Due, Group, Outcome
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,9 @@ def default_lease() -> timedelta:
 def claim(now, *, limit: int | None = None, lease: timedelta | None = None) -> list[Due]:
     """Take up to ``limit`` due deliveries (and any whose lease ran out) for this worker."""
     rows = Delivery.objects.claim_due(now, limit or default_batch_size(), lease or default_lease())
-    return [Due(*row) for row in rows]
+    claimed = [Due(*row) for row in rows]
+    PushStats.objects.mark_changed({d.push_id for d in claimed}, now)
+    return claimed
 
 
 # Deciding -------------------------------------------------------------------------------------
@@ -105,6 +107,7 @@ def process(batch: list[Due], now) -> dict:
     for group in planned.groups:
         send_group(group, decisions, now)
     decisions.write(now)
+    PushStats.objects.mark_changed({d.push_id for d in batch}, now)
     counts = defaultdict(int)
     for (outcome, _), group_ids in decisions.by_outcome.items():
         counts[outcome] += len(group_ids)

@@ -38,7 +38,7 @@ from django.utils import timezone
 from sms.sending import SmsRejected
 
 from . import audience, channels, control, inbox, sender
-from .models import Delivery, Push
+from .models import Delivery, Push, PushStats
 
 # A push with expire_time 0 ("real time only") still waits this long for a polling device.
 REAL_TIME_WINDOW = timedelta(seconds=60)
@@ -191,6 +191,7 @@ def start(
             if done:
                 progress.update(status=Push.Status.FINISHED, finished_at=now)
             Push.objects.filter(pk=push.pk).update(**progress)
+            PushStats.objects.mark_changed([push.pk], now)
             wrote = True
         if done:
             return True
@@ -292,4 +293,5 @@ def expire(now=None) -> int:
             state__in=[Delivery.State.QUEUED, Delivery.State.SENT, Delivery.State.UNKNOWN],
         ).update(state=Delivery.State.EXPIRED)
         Push.objects.filter(pk__in=ids).update(deliveries_expired_at=now)
+        PushStats.objects.mark_changed(ids, now)
     return expired

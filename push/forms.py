@@ -1,6 +1,7 @@
 """Forms of the push console: creating an application, the filters of the lists, and the
 push composer (``ComposeForm``)."""
 
+import copy
 import json
 import re
 
@@ -12,9 +13,8 @@ from lib.paging import Sorting
 
 from .channels import apns, fcm, huawei
 from .models import Application, Delivery, Device, Platform, Push
-from .stats import OUTCOMES
 from .tpns.parse import SMS_DELAY_MIN, beijing_time
-from .tpns.parse.message import INTERRUPTION_LEVELS
+from .tpns.parse.message import INTERRUPTION_LEVELS, VENDOR_CATEGORIES
 
 # An Android package name or an iOS bundle ID: dot-separated segments, at least two.
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$")
@@ -72,8 +72,9 @@ class ApplicationChoiceForm(forms.Form):
 
 
 # The device list's orders (``?sort=``), each on columns the list shows; ``id`` ends every order
-# (``lib.paging.Sorting``). "registered" is the id itself: the (application, id) index gives
-# it without sorting, as the token prefix index gives a token search in token order.
+# (``lib.paging.Sorting``). Each is served by an index that starts with the application
+# (``Device.Meta``: (application, id) for "registered" and "application", the unique
+# (application, token), and the ``push_device_*_sort_idx``), read application by application.
 DEVICE_SORTS = {
     "registered": (),
     "token": ("token",),
@@ -151,7 +152,7 @@ class DeliveryFilterForm(forms.Form):
         required=False, choices=ANY + Delivery.State.choices, label=_("State")
     )
     outcome = forms.ChoiceField(
-        required=False, choices=ANY + [(o, o) for o in OUTCOMES], label=_("SMS outcome")
+        required=False, choices=ANY + Delivery.Outcome.choices, label=_("SMS outcome")
     )
 
 
@@ -194,8 +195,13 @@ WEEKDAYS = [  # TPNS: 0 is Sunday
 ]
 LOOP_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
-# What the composer sets in the message object; an edit replaces these and keeps the rest.
-MESSAGE_KEYS = ("title", "content", "xg_media_resources", "thread_id")
+# What the composer sets in the message object (``_message``), per platform: an edit removes
+# these paths from the stored message and puts the form's over it, so that every other field
+# an API request gave (accept_time's siblings, an action's aty_attr, the other platform's part,
+# ...) is kept as it was (``_merged_message``).
+MESSAGE_KEYS = ("title", "content", "accept_time")
+ANDROID_MESSAGE_KEYS = ("xg_media_resources",)
+IOS_MESSAGE_KEYS = ("thread_id",)
 ANDROID_KEYS = (
     "custom_content",
     "action",
@@ -204,15 +210,12 @@ ANDROID_KEYS = (
     "ring_raw",
     "vibrate",
     "lights",
-    "n_ch_id",
-    "n_ch_name",
-    "hw_category",
-    "xm_ch_id",
-    "oppo_ch_id",
-    "vivo_ch_id",
 )
 IOS_KEYS = ("custom_content",)
 APS_KEYS = ("badge_type", "sound", "category", "interruption-level", "mutable-content")
+# What of an action the form sets; the rest of it (aty_attr, browser.confirm) is kept while the
+# edit keeps the kind of action.
+ACTION_KEYS = ("action_type", "activity", "intent")
 # Android string fields the form shows as they are: (form field, TPNS key).
 ANDROID_TEXTS = (
     ("android_channel", "n_ch_id"),
@@ -221,7 +224,26 @@ ANDROID_TEXTS = (
     ("oppo_ch_id", "oppo_ch_id"),
     ("hw_category", "hw_category"),
     ("vivo_ch_id", "vivo_ch_id"),
+    ("oppo_category", "oppo_category"),
+    ("vivo_category", "vivo_category"),
+    ("small_icon", "small_icon"),
+    ("icon_res", "icon_res"),
 )
+# Android integer fields (form field = TPNS key): empty is "not given".
+ANDROID_INTEGERS = (
+    "hw_importance",
+    "oppo_notify_level",
+    "n_id",
+    "builder_id",
+    "style_id",
+    "clearable",
+    "show_type",
+    "icon_type",
+    "icon_color",
+)
+ANDROID_SET = (*ANDROID_KEYS, *(key for _f, key in ANDROID_TEXTS), *ANDROID_INTEGERS)
+# accept_time as the form takes it: "HH:MM-HH:MM", comma-separated.
+WINDOW = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)\s*[-–~]\s*([01]?\d|2[0-3]):([0-5]\d)$")
 
 # A TPNS error names the field by its path; the form field that sets it shows the error.
 # The first prefix that matches wins (the more specific first).
@@ -248,6 +270,13 @@ TPNS_PATHS = (
     ("message.android.oppo_ch_id", "oppo_ch_id"),
     ("message.android.hw_category", "hw_category"),
     ("message.android.vivo_ch_id", "vivo_ch_id"),
+    ("message.android.oppo_category", "oppo_category"),
+    ("message.android.oppo_notify_level", "oppo_notify_level"),
+    ("message.android.vivo_category", "vivo_category"),
+    ("message.android.small_icon", "small_icon"),
+    ("message.android.icon_res", "icon_res"),
+    *((f"message.android.{key}", key) for key in ANDROID_INTEGERS),
+    ("message.accept_time", "accept_time"),
     ("message.ios.aps.category", "ios_category"),
     ("message.ios.aps.interruption-level", "ios_interruption_level"),
     ("environment", "ios_environment"),
@@ -395,6 +424,78 @@ class ComposeForm(forms.Form):
     )
     xm_ch_id = _text(_("Xiaomi channel ID"))
     oppo_ch_id = _text(_("OPPO channel ID"))
+    # The phone makers' own message classes (pushconsole's oppo_/vivo_category beside TPNS's
+    # hw_importance, which Honor reads too), and the notification's style on Android.
+    hw_importance = _choice(
+        _("Huawei and Honor importance"),
+        [
+            ("", _("not given")),
+            ("1", _("marketing (LOW, capped daily)")),
+            ("2", _("service and communication (NORMAL)")),
+        ],
+    )
+    oppo_category = _choice(
+        _("OPPO message category"),
+        [("", _("not given (a public message, capped daily)"))]
+        + [(c, c) for c in VENDOR_CATEGORIES],
+        help_text=_("Only a category the app was granted by OPPO: OPPO refuses the others."),
+    )
+    oppo_notify_level = _choice(
+        _("OPPO notify level"),
+        [
+            ("", _("not given")),
+            ("1", _("notification bar")),
+            ("2", _("notification bar and lock screen")),
+            ("16", _("bar, lock screen, banner, sound and vibration (needs a category)")),
+        ],
+    )
+    vivo_category = _choice(
+        _("vivo message category"),
+        [("", _("not given"))] + [(c, c) for c in VENDOR_CATEGORIES],
+        help_text=_("Decides vivo's message class when the class above is not given."),
+    )
+    accept_time = _text(
+        _("Show only between"),
+        help_text=_(
+            "Times of day, e.g. 08:00-12:00, 14:00-22:00, in the account's time zone: outside "
+            "them the app holds the notification until the next one begins (built-in channel)."
+        ),
+        widget=forms.TextInput(attrs={"placeholder": "08:00-22:00", "autocomplete": "off"}),
+    )
+    n_id = forms.IntegerField(
+        required=False,
+        label=_("Notification ID"),
+        help_text=_("A notification replaces the app's earlier one with the same ID (n_id)."),
+    )
+    builder_id = forms.IntegerField(
+        required=False,
+        min_value=0,
+        label=_("Notification builder ID"),
+        help_text=_("A notification style the app registered with the SDK (builder_id)."),
+    )
+    style_id = forms.IntegerField(required=False, min_value=0, label=_("Style ID"))
+    clearable = _choice(
+        _("Can be swiped away"),
+        [("", _("yes (the default)")), ("1", _("yes")), ("0", _("no"))],
+        help_text=_("Built-in channel and Meizu."),
+    )
+    show_type = _choice(
+        _("While the app is open"),
+        [("", _("show it (the default)")), ("2", _("show it")), ("1", _("do not show it"))],
+    )
+    small_icon = _text(
+        _("Small icon"), help_text=_("The status bar icon's resource name (FCM's icon too).")
+    )
+    icon_type = _choice(
+        _("Large icon from"),
+        [("", _("not given")), ("0", _("a resource of the app")), ("1", _("an image address"))],
+    )
+    icon_res = _text(_("Large icon"), help_text=_("Its resource name or image address."))
+    icon_color = forms.IntegerField(
+        required=False,
+        label=_("Icon colour"),
+        help_text=_("An ARGB colour as a number (icon_color)."),
+    )
     # iOS options.
     ios_environment = _choice(
         _("APNs environment"),
@@ -495,10 +596,27 @@ class ComposeForm(forms.Form):
         "android_channel_name",
         "vibrate",
         "lights",
+    )
+    VENDOR_FIELDS = (
         "hw_category",
-        "vivo_ch_id",
+        "hw_importance",
         "xm_ch_id",
         "oppo_ch_id",
+        "oppo_category",
+        "oppo_notify_level",
+        "vivo_ch_id",
+        "vivo_category",
+    )
+    STYLE_FIELDS = (
+        "n_id",
+        "builder_id",
+        "style_id",
+        "clearable",
+        "show_type",
+        "small_icon",
+        "icon_type",
+        "icon_res",
+        "icon_color",
     )
     IOS_FIELDS = (
         "ios_environment",
@@ -544,6 +662,9 @@ class ComposeForm(forms.Form):
             "click": self.ANDROID_FIELDS[:4],
             "badge": ("badge", "badge_number", "sound", "sound_name"),
             "android": self.ANDROID_FIELDS[4:],
+            "vendors": self.VENDOR_FIELDS,
+            "style": self.STYLE_FIELDS,
+            "quiet": ("accept_time",),
             "ios": self.IOS_FIELDS,
             "loop": self.LOOP_FIELDS,
             "custom": [n for n in self.fields if n.startswith("custom_")],
@@ -619,6 +740,20 @@ class ComposeForm(forms.Form):
         return custom
 
     # -- validation -------------------------------------------------------------------------
+
+    def clean_accept_time(self) -> list[dict]:
+        """TPNS's accept_time from "HH:MM-HH:MM, …" (the hours as TPNS's examples give them)."""
+        windows = []
+        for text in self.cleaned_data["accept_time"].split(","):
+            if not text.strip():
+                continue
+            if not (m := WINDOW.match(text.strip())):
+                raise forms.ValidationError(
+                    _("%(text)s is not a time window HH:MM-HH:MM.") % {"text": text.strip()}
+                )
+            h1, m1, h2, m2 = (f"{int(part):02d}" for part in m.groups())
+            windows.append({"start": {"hour": h1, "min": m1}, "end": {"hour": h2, "min": m2}})
+        return windows
 
     def clean(self):
         data = super().clean()
@@ -757,7 +892,17 @@ class ComposeForm(forms.Form):
             if k not in ("send_time", "loop_param", "loop_times", "loop_interval")
         }
         body = {**kept, **self.tpns_body()}
-        body["message"] = _merged_message(push.message or {}, body["message"])
+        body["message"] = _merged_message(
+            push.message or {}, body["message"], push.application.platform
+        )
+        # Tag rules the form shows (one rule, one item: ``_simple_tags``) keep what else they
+        # said (tag_type, is_not, the operators of the rule and the item).
+        rules = (push.audience or {}).get("tag_rules")
+        if "tag_rules" in body and rules and _simple_tags(push.audience):
+            kept = copy.deepcopy(rules)
+            item, new = kept[0]["tag_items"][0], body["tag_rules"][0]["tag_items"][0]
+            item.update(tags=new["tags"], tags_operator=new["tags_operator"])
+            body["tag_rules"] = kept
         if push.environment:
             body.setdefault("environment", push.environment)
         if push.seq:
@@ -777,7 +922,7 @@ class ComposeForm(forms.Form):
             "title": push.title,
             "content": push.content,
             "expire_time": push.expire_time,
-            "account_type": push.account_type,
+            "account_type": push.account_type or 0,  # (None when the API gave none)
         }
         if push.audience_type in Push.Audience.TOKENS:
             initial["audience_type"] = Push.Audience.TOKEN_LIST
@@ -846,7 +991,13 @@ class ComposeForm(forms.Form):
             if sound == "named":
                 shown = f"{shown}: {initial.get('sound_name')}"
             rows.append((fields["sound"].label, shown))
-        for name in (*cls.ANDROID_FIELDS[4:], *cls.IOS_FIELDS):
+        for name in (
+            *cls.ANDROID_FIELDS[4:],
+            *cls.VENDOR_FIELDS,
+            *cls.STYLE_FIELDS,
+            "accept_time",
+            *cls.IOS_FIELDS,
+        ):
             value = initial.get(name)
             if value in (None, "", False) or value == fields[name].initial:
                 continue
@@ -931,6 +1082,8 @@ def _badge_type(d: dict) -> int | None:
 def _message(d: dict) -> dict:
     """The message object: title and content, and the options of the app's platform."""
     message: dict = {"title": d["title"], "content": d["content"]}
+    if d.get("accept_time"):
+        message["accept_time"] = d["accept_time"]
     custom = d.get("custom_content") or {}
     badge, sound, name = (
         _badge_type(d),
@@ -983,29 +1136,73 @@ def _message(d: dict) -> dict:
     for field, key in ANDROID_TEXTS:
         if value := (d.get(field) or "").strip():
             android[key] = value
+    for key in ANDROID_INTEGERS:
+        if d.get(key) not in (None, ""):
+            android[key] = int(d[key])
     if android:
         message["android"] = android
     return message
 
 
-def _merged_message(old: dict, new: dict) -> dict:
-    """The edited message: ``new`` (the form's) over what of ``old`` the form does not set."""
-    parts = ("android", "ios")
-    merged = {k: v for k, v in old.items() if k not in MESSAGE_KEYS and k not in parts}
-    merged.update({k: v for k, v in new.items() if k not in parts})
-    old_ios, new_ios = old.get("ios") or {}, new.get("ios") or {}
-    android = {k: v for k, v in (old.get("android") or {}).items() if k not in ANDROID_KEYS}
-    android.update(new.get("android") or {})
-    ios = {k: v for k, v in old_ios.items() if k not in IOS_KEYS and k != "aps"}
-    ios.update({k: v for k, v in new_ios.items() if k != "aps"})
-    aps = {k: v for k, v in (old_ios.get("aps") or {}).items() if k not in APS_KEYS}
-    aps.update(new_ios.get("aps") or {})
-    if aps:
-        ios["aps"] = aps
-    for name, part in (("android", android), ("ios", ios)):
-        if part:
-            merged[name] = part
+def _merged_message(old: dict, new: dict, platform: str) -> dict:
+    """The edited message: ``new`` (the form's) over ``old`` without what the form sets on
+    ``platform`` (``MESSAGE_KEYS`` and the rest), so that every field the form does not show
+    stays as it was. An action keeps its other keys (aty_attr, browser.confirm) while the edit
+    keeps its kind; another kind of action is the form's alone."""
+    merged = copy.deepcopy(old)
+    if platform == Platform.IOS:
+        paths = [
+            *MESSAGE_KEYS,
+            *IOS_MESSAGE_KEYS,
+            *(f"ios.{k}" for k in IOS_KEYS),
+            *(f"ios.aps.{k}" for k in APS_KEYS),
+        ]
+    else:
+        paths = [*MESSAGE_KEYS, *ANDROID_MESSAGE_KEYS]
+        paths += [f"android.{k}" for k in ANDROID_SET if k != "action"]
+        old_action = (old.get("android") or {}).get("action")
+        new_action = (new.get("android") or {}).get("action")
+        if _action_kind(old_action) == _action_kind(new_action):
+            paths += [f"android.action.{k}" for k in ACTION_KEYS] + ["android.action.browser.url"]
+        else:
+            paths.append("android.action")
+    for path in paths:
+        _remove(merged, path.split("."))
+    _merge(merged, new)
     return merged
+
+
+def _action_kind(action) -> int:
+    """What a tap does, as the form reads it back (``_initial_options``): 1 an activity, 2 a
+    URL, 3 an intent, 0 the app itself."""
+    if not isinstance(action, dict):
+        return 0
+    kind = action.get("action_type")
+    if kind == 1 and not action.get("activity"):
+        return 0
+    return kind if kind in (1, 2, 3) else 0
+
+
+def _remove(tree: dict, path: list[str]) -> None:
+    """Remove ``path`` from ``tree``, and the objects it leaves empty."""
+    head, *rest = path
+    if not rest:
+        tree.pop(head, None)
+        return
+    child = tree.get(head)
+    if isinstance(child, dict):
+        _remove(child, rest)
+        if not child:
+            del tree[head]
+
+
+def _merge(tree: dict, new: dict) -> None:
+    """``new`` into ``tree``, object by object."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(tree.get(key), dict):
+            _merge(tree[key], value)
+        else:
+            tree[key] = copy.deepcopy(value)
 
 
 def _badge_initial(badge, initial: dict) -> None:
@@ -1020,6 +1217,12 @@ def _initial_options(push: Push, initial: dict, lost: list) -> None:
     message = push.message or {}
     ios = push.application.platform == Platform.IOS
     part = message.get("ios" if ios else "android") or {}
+    initial["accept_time"] = ", ".join(
+        "{}:{}-{}:{}".format(
+            *(f"{int(w[end][unit]):02d}" for end in ("start", "end") for unit in ("hour", "min"))
+        )
+        for w in message.get("accept_time") or ()
+    )
     try:
         custom = json.loads(part.get("custom_content") or "{}")
     except ValueError:
@@ -1068,6 +1271,9 @@ def _initial_options(push: Push, initial: dict, lost: list) -> None:
     for field, key in ANDROID_TEXTS:
         if part.get(key):
             initial[field] = str(part[key])
+    for key in ANDROID_INTEGERS:
+        if isinstance(part.get(key), int) and not isinstance(part[key], bool):
+            initial[key] = str(part[key])
     if message.get("xg_media_resources"):
         initial["image_url"] = message["xg_media_resources"]
 

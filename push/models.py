@@ -12,12 +12,14 @@ import re
 import secrets
 import string
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts import crypto
 from accounts.models import Account, random_string, sign
@@ -134,26 +136,35 @@ class ApplicationManager(models.Manager.from_queryset(ApplicationQuerySet)):
 class Application(models.Model):
     """An app on one platform, as in TPNS: AccessID + AccessKey (SDK) + SecretKey (server)."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="push_apps")
-    name = models.CharField(max_length=100)
-    platform = models.CharField(max_length=10, choices=Platform.choices)
-    access_id = models.BigIntegerField("AccessID", unique=True)
-    access_key = models.CharField("AccessKey", max_length=32)
-    secret_sealed = models.TextField()
-    secret_hint = models.CharField(max_length=4)
-    secret_rotated_at = models.DateTimeField(default=timezone.now)
-    package_names = models.JSONField(
-        default=list, blank=True, help_text="Other package names of the app (multi_pkg)."
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="push_apps", verbose_name=_("account")
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    platform = models.CharField(max_length=10, choices=Platform.choices, verbose_name=_("platform"))
+    access_id = models.BigIntegerField(_("AccessID"), unique=True)
+    access_key = models.CharField(_("AccessKey"), max_length=32)
+    secret_sealed = models.TextField(verbose_name=_("secret sealed"))
+    secret_hint = models.CharField(max_length=4, verbose_name=_("secret hint"))
+    secret_rotated_at = models.DateTimeField(
+        default=timezone.now, verbose_name=_("secret rotated at")
+    )
+    package_names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Other package names of the app (multi_pkg)."),
+        verbose_name=_("package names"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     # Set by ``push.applications.delete``: the app is gone for everyone at once, and its rows
     # are purged in the background (``push.applications.purge``), then this row itself.
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("deleted at"))
 
     objects = ApplicationManager()
     all_objects = ApplicationQuerySet.as_manager()  # deleted ones too: the purge
 
     class Meta:
+        verbose_name = _("application")
+        verbose_name_plural = _("applications")
         ordering = ["name", "id"]
 
     def __str__(self):
@@ -305,35 +316,54 @@ class Device(models.Model):
 
     # Indexed with the id (``push_device_app_idx``): fan-out walks an app's devices in id order.
     application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="devices", db_index=False
+        Application,
+        on_delete=models.CASCADE,
+        related_name="devices",
+        db_index=False,
+        verbose_name=_("application"),
     )
-    token = models.CharField(max_length=TOKEN_MAX_LENGTH)
-    platform = models.CharField(max_length=10, choices=Platform.choices)
-    app_version = models.CharField(max_length=40, blank=True)
-    sdk_version = models.CharField(max_length=40, blank=True)
-    os_version = models.CharField(max_length=40, blank=True)
-    device_brand = models.CharField(max_length=40, blank=True)
-    system_language = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True)
-    notifications_enabled = models.BooleanField(default=True)
-    notifications_changed_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
+    token = models.CharField(max_length=TOKEN_MAX_LENGTH, verbose_name=_("token"))
+    platform = models.CharField(max_length=10, choices=Platform.choices, verbose_name=_("platform"))
+    app_version = models.CharField(max_length=40, blank=True, verbose_name=_("app version"))
+    sdk_version = models.CharField(max_length=40, blank=True, verbose_name=_("SDK version"))
+    os_version = models.CharField(max_length=40, blank=True, verbose_name=_("OS version"))
+    device_brand = models.CharField(max_length=40, blank=True, verbose_name=_("device brand"))
+    system_language = models.CharField(max_length=20, blank=True, verbose_name=_("system language"))
+    country = models.CharField(max_length=2, blank=True, verbose_name=_("country"))
+    notifications_enabled = models.BooleanField(
+        default=True, verbose_name=_("notifications enabled")
+    )
+    notifications_changed_at = models.DateTimeField(
+        default=timezone.now, verbose_name=_("notifications changed at")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    last_seen_at = models.DateTimeField(default=timezone.now, verbose_name=_("last seen at"))
     # How the device is reached, and the push service's token for it (the latest registration
     # wins). ``token`` above stays the device's identity for every server API. A token the
     # service refused for good is marked invalid (time and reason) and not pushed to again
     # until the device registers a new one.
     channel = models.CharField(
-        max_length=10, choices=ChannelKind.choices, default=ChannelKind.BUILTIN
+        max_length=10,
+        choices=ChannelKind.choices,
+        default=ChannelKind.BUILTIN,
+        verbose_name=_("channel"),
     )
-    channel_token = models.CharField(max_length=4096, blank=True)
-    channel_token_at = models.DateTimeField(null=True, blank=True)
-    channel_token_invalid_at = models.DateTimeField(null=True, blank=True)
-    channel_token_invalid_reason = models.CharField(max_length=100, blank=True)
+    channel_token = models.CharField(max_length=4096, blank=True, verbose_name=_("channel token"))
+    channel_token_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("channel token at")
+    )
+    channel_token_invalid_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("channel token invalid at")
+    )
+    channel_token_invalid_reason = models.CharField(
+        max_length=100, blank=True, verbose_name=_("channel token invalid reason")
+    )
 
     objects = DeviceQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = pgettext_lazy("admin", "devices")
         constraints = [
             models.UniqueConstraint(fields=["application", "token"], name="push_device_token")
         ]
@@ -351,6 +381,21 @@ class Device(models.Model):
                 fields=["application", "channel_token"],
                 name="push_device_vendor_token_idx",
                 condition=Q(channel__in=[kind.value for kind in ChannelKind.vendors()]),
+            ),
+            # The console's devices list sorted by a column (``push.views.devices``, read one
+            # application at a time by ``lib.paging.merged_rows``): its first page is the
+            # first rows of each of these, either way. The token order is the unique index's.
+            # last_seen_at changes only when a device registers again (``push.sdk``), so this
+            # costs that write an index entry, not the polls and events.
+            models.Index(
+                fields=["application", "notifications_enabled", "id"],
+                name="push_device_notif_sort_idx",
+            ),
+            models.Index(
+                fields=["application", "app_version", "id"], name="push_device_version_sort_idx"
+            ),
+            models.Index(
+                fields=["application", "last_seen_at", "id"], name="push_device_seen_sort_idx"
             ),
         ]
 
@@ -393,11 +438,17 @@ class Device(models.Model):
 
 
 class DeviceTag(models.Model):
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tags")
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
-    tag = models.CharField(max_length=50)
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="tags", verbose_name=_("device")
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="+", verbose_name=_("application")
+    )
+    tag = models.CharField(max_length=50, verbose_name=_("tag"))
 
     class Meta:
+        verbose_name = _("device tag")
+        verbose_name_plural = _("device tags")
         constraints = [models.UniqueConstraint(fields=["device", "tag"], name="push_device_tag")]
         indexes = [
             # Tag audiences: the devices of an app carrying a tag.
@@ -555,15 +606,21 @@ class DeviceAccount(models.Model):
     One account per type per device: binding a new one overwrites.
     """
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="accounts")
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
-    account_type = models.IntegerField(default=0)
-    account = models.CharField(max_length=128)
-    created_at = models.DateTimeField(default=timezone.now)
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="accounts", verbose_name=_("device")
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="+", verbose_name=_("application")
+    )
+    account_type = models.IntegerField(default=0, verbose_name=_("account type"))
+    account = models.CharField(max_length=128, verbose_name=_("account"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     objects = DeviceAccountQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("device account")
+        verbose_name_plural = _("device accounts")
         constraints = [
             models.UniqueConstraint(
                 fields=["device", "account_type"], name="push_one_account_per_type"
@@ -599,23 +656,24 @@ class Push(models.Model):
     Status = PushStatus
 
     class Audience(models.TextChoices):
-        ALL = "all"
-        TAG = "tag"
-        TOKEN = "token"  # noqa: S105 (an audience type, not a secret)
-        TOKEN_LIST = "token_list"  # noqa: S105
-        ACCOUNT = "account"
-        ACCOUNT_LIST = "account_list"
-        PACKAGE_ACCOUNT = "package_account_push"
-        PACKAGE_TOKEN = "package_token_push"  # noqa: S105
+        ALL = "all", _("All devices")
+        TAG = "tag", _("Tag")
+        TOKEN = "token", _("Token")  # noqa: S105 (an audience type, not a secret)
+        TOKEN_LIST = "token_list", _("Token list")  # noqa: S105
+        ACCOUNT = "account", _("Account")
+        ACCOUNT_LIST = "account_list", _("Account list")
+        PACKAGE_ACCOUNT = "package_account_push", _("Account package")
+        PACKAGE_TOKEN = "package_token_push", _("Token package")  # noqa: S105
 
         # Groupings, written once (nonmember: they are not choices). TOKEN and ACCOUNT are
         # the one-target forms of TOKEN_LIST and ACCOUNT_LIST; broadcasts (all, tag,
         # packages) can be scheduled and loop, and are limited to one per second; list
         # audiences are fanned out from the request.
-        TOKENS = enum.nonmember((TOKEN, TOKEN_LIST))
-        ACCOUNTS = enum.nonmember((ACCOUNT, ACCOUNT_LIST))
-        BROADCASTS = enum.nonmember((ALL, TAG, PACKAGE_ACCOUNT, PACKAGE_TOKEN))
-        LISTS = enum.nonmember((TOKEN, TOKEN_LIST, ACCOUNT, ACCOUNT_LIST))
+        # (In the class body each name is still its (value, label) pair: hence ``[0]``.)
+        TOKENS = enum.nonmember((TOKEN[0], TOKEN_LIST[0]))
+        ACCOUNTS = enum.nonmember((ACCOUNT[0], ACCOUNT_LIST[0]))
+        BROADCASTS = enum.nonmember((ALL[0], TAG[0], PACKAGE_ACCOUNT[0], PACKAGE_TOKEN[0]))
+        LISTS = enum.nonmember((TOKEN[0], TOKEN_LIST[0], ACCOUNT[0], ACCOUNT_LIST[0]))
 
     class MessageType(models.TextChoices):
         NOTIFY = "notify", _("Notification")
@@ -626,82 +684,135 @@ class Push(models.Model):
         NOT_ARRIVED = 1, _("Not arrived")
         NOT_CLICKED = 2, _("Not clicked")
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="pushes")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.INIT)
-    audience_type = models.CharField(max_length=20, choices=Audience.choices)
-    audience = models.JSONField(
-        default=dict, blank=True, help_text="token_list / account_list / tag_rules as given."
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="pushes", verbose_name=_("application")
     )
-    message_type = models.CharField(max_length=10, choices=MessageType.choices)
-    title = models.CharField(max_length=200, blank=True)
-    content = models.TextField(blank=True)
-    message = models.JSONField(default=dict, help_text="The message object as given.")
-    environment = models.CharField(max_length=10, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.INIT, verbose_name=_("status")
+    )
+    audience_type = models.CharField(
+        max_length=20, choices=Audience.choices, verbose_name=_("audience type")
+    )
+    audience = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("token_list / account_list / tag_rules as given."),
+        verbose_name=_("audience"),
+    )
+    message_type = models.CharField(
+        max_length=10, choices=MessageType.choices, verbose_name=_("message type")
+    )
+    title = models.CharField(max_length=200, blank=True, verbose_name=_("title"))
+    content = models.TextField(blank=True, verbose_name=_("content"))
+    message = models.JSONField(
+        default=dict, help_text=_("The message object as given."), verbose_name=_("message")
+    )
+    environment = models.CharField(max_length=10, blank=True, verbose_name=_("environment"))
     # expire_time in seconds, as TPNS has it: one day unless given, 1–799 are raised to 800
     # (0 means real-time only), at most three days.
     EXPIRE_DEFAULT, EXPIRE_FLOOR, EXPIRE_MAX = 86400, 800, 259200
-    expire_time = models.PositiveIntegerField(default=EXPIRE_DEFAULT)
-    send_at = models.DateTimeField(null=True, blank=True)
-    seq = models.BigIntegerField(default=0)
-    options = models.JSONField(default=dict, blank=True, help_text="Other TPNS fields as given.")
-    account_type = models.IntegerField(default=0)
-    account_push_type = models.PositiveSmallIntegerField(default=0)
+    expire_time = models.PositiveIntegerField(default=EXPIRE_DEFAULT, verbose_name=_("expire time"))
+    send_at = models.DateTimeField(null=True, blank=True, verbose_name=_("send at"))
+    seq = models.BigIntegerField(default=0, verbose_name=_("seq"))
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Other TPNS fields as given."),
+        verbose_name=_("options"),
+    )
+    account_type = models.IntegerField(default=0, verbose_name=_("account type"))
+    account_push_type = models.PositiveSmallIntegerField(
+        default=0, verbose_name=_("account push type")
+    )
     # Supplementary SMS (TPNS resend_by_sms + sms_info, and our max_sms budget cap).
-    resend_by_sms = models.BooleanField(default=False)
-    sms_delay = models.PositiveIntegerField(null=True, blank=True)
-    sms_trigger = models.PositiveSmallIntegerField(choices=Trigger.choices, null=True, blank=True)
-    sms_app_id = models.CharField(max_length=40, blank=True)
-    sms_template_id = models.CharField(max_length=40, blank=True)
-    sms_sign_name = models.CharField(max_length=12, blank=True)
-    sms_params = models.JSONField(default=list, blank=True)
-    sms_max = models.PositiveIntegerField(null=True, blank=True)
+    resend_by_sms = models.BooleanField(default=False, verbose_name=_("resend by SMS"))
+    sms_delay = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("SMS delay"))
+    sms_trigger = models.PositiveSmallIntegerField(
+        choices=Trigger.choices, null=True, blank=True, verbose_name=_("SMS trigger")
+    )
+    sms_app_id = models.CharField(max_length=40, blank=True, verbose_name=_("SMS app ID"))
+    sms_template_id = models.CharField(max_length=40, blank=True, verbose_name=_("SMS template ID"))
+    sms_sign_name = models.CharField(max_length=12, blank=True, verbose_name=_("SMS sign name"))
+    sms_params = models.JSONField(default=list, blank=True, verbose_name=_("SMS params"))
+    sms_max = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("SMS max"))
     # Ours (sms_info.send_on_refusal): a delivery its channel refused for good gets its SMS as
     # soon as the refusal is known, not at the due time (it can never arrive).
-    sms_on_refusal = models.BooleanField(default=False)
+    sms_on_refusal = models.BooleanField(default=False, verbose_name=_("SMS on refusal"))
     # The template and signature ``sms_info`` resolved to when the push was accepted: every SMS
     # of the push uses these, so approving another signature later cannot re-brand it
     # (``resolved_sms``). A null template is a push accepted before pinning whose sms_info no
     # longer resolved then: it is resolved at send time, as it was. RESTRICT: a signature or
     # template that pushes use cannot be deleted on its own, only with its account.
     pinned_template = models.ForeignKey(
-        "sms.Template", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
+        "sms.Template",
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="+",
+        verbose_name=_("pinned template"),
     )
     pinned_signature = models.ForeignKey(
-        "sms.Signature", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
+        "sms.Signature",
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="+",
+        verbose_name=_("pinned signature"),
     )
-    idempotency_key = models.CharField(max_length=100, blank=True)
-    request_hash = models.CharField(max_length=64, blank=True)
-    targets = models.PositiveIntegerField(default=0)
-    invalid_targets = models.JSONField(default=list, blank=True)
-    error_message = models.TextField(blank=True)
+    idempotency_key = models.CharField(
+        max_length=100, blank=True, verbose_name=_("idempotency key")
+    )
+    request_hash = models.CharField(max_length=64, blank=True, verbose_name=_("request hash"))
+    targets = models.PositiveIntegerField(default=0, verbose_name=_("targets"))
+    invalid_targets = models.JSONField(default=list, blank=True, verbose_name=_("invalid targets"))
+    error_message = models.TextField(blank=True, verbose_name=_("error message"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     # When the expiry sweep (``fanout.expire``) expired the push's unarrived deliveries: each
     # push is swept once, so the sweep never scans the history.
-    deliveries_expired_at = models.DateTimeField(null=True, blank=True)
+    deliveries_expired_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("deliveries expired at")
+    )
     # Fan-out progress (``fanout.start`` writes deliveries in chunks, in device id order): the
     # last device id done, and when the last chunk was written (a stale one means its worker
     # died, and the minute sweep carries on from the device after).
-    fanned_out_to = models.BigIntegerField(default=0)
-    fanout_chunk_at = models.DateTimeField(null=True, blank=True)
+    fanned_out_to = models.BigIntegerField(default=0, verbose_name=_("fanned out to"))
+    fanout_chunk_at = models.DateTimeField(null=True, blank=True, verbose_name=_("fanout chunk at"))
     # Push control (TPNS stop_push_msg, revoke_push_msg): when it was stopped or revoked.
-    stopped_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stopped at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
     # A package push's package (``package_account_push`` / ``package_token_push``).
     package = models.ForeignKey(
-        "PushPackage", null=True, blank=True, on_delete=models.PROTECT, related_name="pushes"
+        "PushPackage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pushes",
+        verbose_name=_("audience package"),
     )
     # An occurrence of a loop push.
     loop = models.ForeignKey(
-        "PushLoop", null=True, blank=True, on_delete=models.CASCADE, related_name="occurrences"
+        "PushLoop",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="occurrences",
+        verbose_name=_("loop"),
     )
 
     class Meta:
+        verbose_name = _("push")
+        verbose_name_plural = _("pushes")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -887,8 +998,11 @@ class DeliveryQuerySet(models.QuerySet):
             [LOST_ANSWER, now],
             [now],
             limit,
+            returning="push_id",
         ) as cursor:
-            return cursor.rowcount
+            pushes = [row[0] for row in cursor.fetchall()]
+        PushStats.objects.mark_changed(pushes, now)
+        return len(pushes)
 
     @contextmanager
     def _update_picked(
@@ -1178,14 +1292,16 @@ class Delivery(models.Model):
         the rule when blocked, the provider's code when failed, the SMS row's state or code
         when unknown)."""
 
-        NOT_NEEDED = "not_needed", "Not needed"  # the trigger condition does not hold
-        SENT = "sent", "Sent"
-        NO_PHONE = "no_phone", "No phone number"
-        DUPLICATE_NUMBER = "duplicate_number", "Duplicate number"  # one SMS per number per push
-        BLOCKED = "blocked", "Blocked"  # detail: a ``Rule``
-        FAILED = "failed", "Failed"  # detail: the provider's code
-        UNKNOWN = "unknown", "Unknown"  # may have been sent: never re-sent, settled by receipts
-        CANCELED = "canceled", "Canceled"  # the push was stopped or revoked first
+        NOT_NEEDED = "not_needed", _("Not needed")  # the trigger condition does not hold
+        SENT = "sent", _("SMS sent")
+        NO_PHONE = "no_phone", _("No phone number")
+        # One SMS per number per push.
+        DUPLICATE_NUMBER = "duplicate_number", _("Duplicate number")
+        BLOCKED = "blocked", _("Blocked")  # detail: a ``Rule``
+        FAILED = "failed", _("Failed")  # detail: the provider's code
+        # May have been sent: never re-sent, settled by receipts.
+        UNKNOWN = "unknown", _("Unknown (may have been sent)")
+        CANCELED = "canceled", _("Canceled")  # the push was stopped or revoked first
 
     # Why a delivery's SMS was blocked (its ``outcome_detail``): the SMS platform's vocabulary.
     Rule = Rule
@@ -1193,57 +1309,93 @@ class Delivery(models.Model):
     # No index of their own: the (push, id) and (device, id) indexes below cover both, and
     # every delivery write would pay for two more.
     push = models.ForeignKey(
-        Push, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+        Push,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        verbose_name=_("push"),
     )
     device = models.ForeignKey(
-        Device, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+        Device,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        verbose_name=_("device"),
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    notifications_enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    arrived_at = models.DateTimeField(null=True, blank=True)
-    clicked_at = models.DateTimeField(null=True, blank=True)
-    dismissed_at = models.DateTimeField(null=True, blank=True)
-    fallback = models.CharField(max_length=10, choices=Fallback.choices, default=Fallback.NONE)
-    sms_due_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, blank=True, choices=Outcome.choices)
-    outcome_detail = models.CharField(max_length=100, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.QUEUED, verbose_name=_("state")
+    )
+    notifications_enabled = models.BooleanField(
+        default=True, verbose_name=_("notifications enabled")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    arrived_at = models.DateTimeField(null=True, blank=True, verbose_name=_("arrived at"))
+    clicked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("clicked at"))
+    dismissed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("dismissed at"))
+    fallback = models.CharField(
+        max_length=10, choices=Fallback.choices, default=Fallback.NONE, verbose_name=_("fallback")
+    )
+    sms_due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("SMS due at"))
+    claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed until"))
+    outcome = models.CharField(
+        max_length=20, blank=True, choices=Outcome.choices, verbose_name=_("outcome")
+    )
+    outcome_detail = models.CharField(max_length=100, blank=True, verbose_name=_("outcome detail"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     sms_attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="SMS attempts that failed in a retryable way."
+        default=0,
+        help_text=_("SMS attempts that failed in a retryable way."),
+        verbose_name=_("SMS attempts"),
     )
     # The channel that carries it (``push.sender``): the built-in inbox, or APNs / FCM with
     # the device's channel token. Queued deliveries wait for ``send_after`` (a retry's backoff);
     # the channel's answer is kept: its message id when accepted, its reason when refused.
     channel = models.CharField(
-        max_length=10, choices=ChannelKind.choices, default=ChannelKind.BUILTIN
+        max_length=10,
+        choices=ChannelKind.choices,
+        default=ChannelKind.BUILTIN,
+        verbose_name=_("channel"),
     )
-    send_after = models.DateTimeField(null=True, blank=True)
-    send_lease_until = models.DateTimeField(null=True, blank=True)
-    send_attempts = models.PositiveSmallIntegerField(default=0)
-    channel_message_id = models.CharField(max_length=200, blank=True)
-    channel_answer = models.CharField(max_length=100, blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
+    send_after = models.DateTimeField(null=True, blank=True, verbose_name=_("send after"))
+    send_lease_until = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("send lease until")
+    )
+    send_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("send attempts"))
+    channel_message_id = models.CharField(
+        max_length=200, blank=True, verbose_name=_("channel message ID")
+    )
+    channel_answer = models.CharField(max_length=100, blank=True, verbose_name=_("channel answer"))
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
     # Who reported the arrival and the click first: the app (``sdk``) or the vendor's receipt
     # (``vendor``); they count the same, and the figures say which.
     arrival_source = models.CharField(
-        max_length=6, choices=EventSource.choices, blank=True, default="", db_default=""
+        max_length=6,
+        choices=EventSource.choices,
+        blank=True,
+        default="",
+        db_default="",
+        verbose_name=_("arrival source"),
     )
     click_source = models.CharField(
-        max_length=6, choices=EventSource.choices, blank=True, default="", db_default=""
+        max_length=6,
+        choices=EventSource.choices,
+        blank=True,
+        default="",
+        db_default="",
+        verbose_name=_("click source"),
     )
     # Its place in the device's inbox when it entered the built-in channel after it was
     # written (a vendor's spent quota, Huawei's receipt 256): drawn like a new id, under the
     # app's inbox lock (``push.inbox``), so a device whose cursor is past its id still gets it.
     # Null for the rest, whose place is their id.
-    inbox_seq = models.BigIntegerField(null=True, blank=True)
+    inbox_seq = models.BigIntegerField(null=True, blank=True, verbose_name=_("inbox seq"))
 
     objects = DeliveryQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         constraints = [
             models.UniqueConstraint(fields=["push", "device"], name="push_one_delivery_per_device")
         ]
@@ -1305,9 +1457,13 @@ class Delivery(models.Model):
 class SweepRun(models.Model):
     """When each recurring sweep last finished, and what it did (for /healthz and operators)."""
 
-    name = models.CharField(max_length=50, unique=True)
-    finished_at = models.DateTimeField(default=timezone.now)
-    result = models.JSONField(default=dict, blank=True)
+    name = models.CharField(max_length=50, unique=True, verbose_name=_("name"))
+    finished_at = models.DateTimeField(default=timezone.now, verbose_name=_("finished at"))
+    result = models.JSONField(default=dict, blank=True, verbose_name=_("result"))
+
+    class Meta:
+        verbose_name = _("sweep run")
+        verbose_name_plural = _("sweep runs")
 
     def __str__(self):
         return f"{self.name} at {self.finished_at:%Y-%m-%d %H:%M:%S}"
@@ -1353,13 +1509,95 @@ class DailyStats(models.Model):
         return f"{self.account} {self.day}"
 
 
+class DailyChannelStats(models.Model):
+    """An account's figures for one calendar day per application and channel, kept by the
+    minute rollup beside DailyStats (the same run, the same deliveries and SMS): the
+    dashboard's breakdown of earlier days. The rows of a day add up to its DailyStats row.
+
+    The SMS API's messages belong to no application and no channel: one row per day with
+    ``application`` null and ``channel`` "". The application is not a database foreign key
+    (``db_constraint=False``, DO_NOTHING): a deleted application's purge removes its row, and
+    its past figures stay here so that the days still add up (shown as a deleted application).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    application = models.ForeignKey(
+        Application,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    channel = models.CharField(max_length=10, blank=True, choices=ChannelKind.choices)
+    targets = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    arrived = models.PositiveIntegerField(default=0)
+    clicked = models.PositiveIntegerField(default=0)
+    sms_sent = models.PositiveIntegerField(default=0)
+    sms_fee = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "daily channel stats"
+        constraints = [
+            # Also the dashboard's index: an account's rows of a period (account, day range).
+            models.UniqueConstraint(
+                fields=["account", "day", "application", "channel"],
+                name="push_daily_channel_stats_key",
+            ),
+            # NULLs are distinct in the key above: the SMS API's row has its own.
+            models.UniqueConstraint(
+                fields=["account", "day"],
+                condition=Q(application__isnull=True),
+                name="push_daily_channel_stats_sms_api",
+            ),
+            models.CheckConstraint(
+                condition=Q(application__isnull=True, channel="")
+                | Q(application__isnull=False) & ~Q(channel=""),
+                name="push_daily_channel_stats_channel",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.day} {self.application_id or '-'} {self.channel or '-'}"
+
+
+class PushStatsQuerySet(models.QuerySet):
+    # A writer marks a push at most once in this long: the next writers of the same push find
+    # it marked and write nothing (no row lock, no dead tuple per event batch).
+    MARK_EVERY = timedelta(seconds=5)
+
+    def mark_changed(self, push_ids, now) -> int:
+        """Note that deliveries of these pushes changed at ``now`` (the writers of
+        ``push.events``, ``push.receipts``, ``push.sender``, ``push.fallback``, ``push.fanout``
+        and ``push.control``, in the transaction of their write): one UPDATE, which touches
+        only the stored rows (large pushes) not marked in the last ``MARK_EVERY``."""
+        ids = sorted(set(push_ids))
+        if not ids:
+            return 0
+        return self.filter(push_id__in=ids, changed_at__lt=now - self.MARK_EVERY).update(
+            changed_at=now
+        )
+
+
 class PushStats(models.Model):
     """A push's figures as the minute rollup last counted them (see ``push.stats``): a push page
-    with a million deliveries reads this row instead of counting them."""
+    with a million deliveries reads this row instead of counting them.
+
+    ``updated_at``: when they were counted; ``changed_at``: when a writer last changed one of
+    the push's deliveries (``mark_changed``); ``checked_at``: the last rollup run that counted
+    them or found them unchanged (what a page calls "as of")."""
 
     push = models.OneToOneField(Push, on_delete=models.CASCADE, primary_key=True)
     figures = models.JSONField(default=dict)
     updated_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    objects = PushStatsQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "push stats"

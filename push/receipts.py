@@ -41,7 +41,7 @@ from lib.values import values_table
 from . import events, inbox
 from .channels import RECEIPT_KEY_ID_LENGTH, is_vendor
 from .channels.base import Receipt, ReceiptKind
-from .models import ChannelCredentials, ChannelKind, Delivery, Device
+from .models import ChannelCredentials, ChannelKind, Delivery, Device, PushStats
 from .stats import OVER_QUOTA_PREFIX
 
 # Longer than any receipt key we issue (12 + 32 characters).
@@ -149,7 +149,7 @@ def _overflow(application_id: int, channel: str, capped: dict[tuple, str], now) 
             AND {table}.device_id = dev.id AND {table}.push_id = v.push_id
             AND {table}.channel = %s AND {table}.arrived_at IS NULL
             AND {table}.state IN ({open_states})
-        RETURNING {table}.id
+        RETURNING {table}.id, {table}.push_id
     """
     moment = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
@@ -166,7 +166,9 @@ def _overflow(application_id: int, channel: str, capped: dict[tuple, str], now) 
                 channel,
             ],
         )
-        moved = [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    moved = [row[0] for row in rows]
+    PushStats.objects.mark_changed({row[1] for row in rows}, now)
     inbox.reveal(moved)  # a new place in the inbox, so that no cursor is already past it
     return len(moved)
 

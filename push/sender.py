@@ -45,7 +45,7 @@ from django.utils import timezone
 from . import channels, inbox
 from .channels import Answer, Result
 from .channels.vendor import BEIJING, next_vendor_day
-from .models import ChannelCredentials, ChannelKind, Delivery, Device, Push
+from .models import ChannelCredentials, ChannelKind, Delivery, Device, Push, PushStats
 from .stats import OVER_QUOTA_PREFIX
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ class Batch:
         self.counts: dict[str, int] = defaultdict(int)
         # Credentials whose vendor said the daily quota is spent: pk → (until, reason).
         self.quota_spent: dict[int, tuple] = {}
+        self.pushes: set[int] = set()  # whose deliveries the answers change
 
     def builtin(self, item: Claimed) -> None:
         """Over the built-in inbox instead (the device moved there, or its service has no
@@ -247,6 +248,7 @@ class Batch:
         send_after=None,
         sms_now=False,
     ) -> None:
+        self.pushes.add(item.push_id)
         self.rows.append(
             (
                 item.id,
@@ -265,6 +267,8 @@ class Batch:
         with transaction.atomic():  # in the inbox at its new place, or not at all
             Delivery.objects.record_answers(self.rows)
             inbox.reveal([row[0] for row in self.rows if row[2] == ChannelKind.BUILTIN])
+            # Marked as of the write, not the claim: the answers may come long after it.
+            PushStats.objects.mark_changed(self.pushes, max(self.now, timezone.now()))
         if self.pruned:
             self.counts["pruned"] += Device.objects.prune_tokens(self.pruned)
         for pk, (until, reason) in self.quota_spent.items():

@@ -6,6 +6,13 @@ PushStats for recent pushes, so that a push page with a million deliveries reads
 ``summary(push)`` (``summaries(pushes)`` for a list page) uses the stored figures when they are
 fresh and the push is large, and counts live otherwise.
 
+Kept current in bounded work (``refresh``): every writer of deliveries marks their push
+(``PushStats.objects.mark_changed``, in its transaction), and a run counts again only the
+pushes marked since their count, oldest count first, within a budget of deliveries; it confirms
+the others as unchanged (``checked_at``: "as of" on the page) in one UPDATE. Figures that can
+still change without a mark (an SMS receipt) are counted again every ``RECOUNT_EVERY``;
+``settled`` ones never, unless a late event marks them.
+
 Per channel (``channels``: built-in, APNs, FCM, each that carried deliveries of the push), every
 delivery is in exactly one of: **accepted** (the channel took it: ``sent_at`` is set, which the
 built-in inbox does on insert and the sender does on a channel's acceptance, or the device
@@ -257,7 +264,9 @@ def compute(pushes) -> dict[int, dict]:
 
 def summaries(pushes, now=None) -> dict[int, dict]:
     """push id → figures, as ``summary`` gives them, for many pushes at once: the stored ones
-    (≤ FRESH old) of the large pushes in one query, the others counted by ``compute``."""
+    of the large pushes in one query, when the rollup confirmed them in the last FRESH
+    (``checked_at``: it counted them, or found them unchanged), the others counted by
+    ``compute``."""
     now = now or timezone.now()
     pushes = list(pushes)
     large = [p.pk for p in pushes if p.targets > LIVE_LIMIT]
@@ -265,14 +274,14 @@ def summaries(pushes, now=None) -> dict[int, dict]:
     stored = (
         {
             s.push_id: s
-            for s in PushStats.objects.filter(push_id__in=large, updated_at__gte=now - FRESH)
+            for s in PushStats.objects.filter(push_id__in=large, checked_at__gte=now - FRESH)
             if "channels" in s.figures
         }
         if large
         else {}
     )
     out = {
-        p.pk: {**stored[p.pk].figures, "status": p.status, "as_of": stored[p.pk].updated_at}
+        p.pk: {**stored[p.pk].figures, "status": p.status, "as_of": stored[p.pk].checked_at}
         for p in pushes
         if p.pk in stored
     }
@@ -281,21 +290,111 @@ def summaries(pushes, now=None) -> dict[int, dict]:
 
 
 def summary(push: Push, now=None) -> dict:
-    """A push's figures: stored ones for a large push (≤ FRESH old), else counted now."""
+    """A push's figures: stored ones for a large push (confirmed ≤ FRESH ago), else counted
+    now."""
     return summaries([push], now=now)[push.pk]
 
 
 def store(pushes, now=None) -> int:
-    """Compute and keep the figures of these pushes (the minute rollup)."""
+    """Compute and keep the figures of these pushes (the minute rollup). A new row counts as
+    changed at ``now``: a writer that committed during the count could not mark it yet."""
     now = now or timezone.now()
     figures = compute(pushes)
     PushStats.objects.bulk_create(
-        [PushStats(push_id=i, figures=f, updated_at=now) for i, f in figures.items()],
+        [
+            PushStats(push_id=i, figures=f, updated_at=now, checked_at=now, changed_at=now)
+            for i, f in figures.items()
+        ],
         update_conflicts=True,
         unique_fields=["push"],
-        update_fields=["figures", "updated_at"],
+        update_fields=["figures", "updated_at", "checked_at"],
     )
     return len(figures)
+
+
+# A writer marks its change with its own ``now``, which may be this long before it commits
+# (its transaction, another machine's clock): a push marked less than LAG before its figures
+# were counted is counted once more, as the count may have missed that change.
+LAG = timedelta(seconds=30)
+# Figures that can still change are counted again this long after their count even when no
+# writer marked them: a supplementary SMS's receipt (``sms`` writes it and knows no push).
+RECOUNT_EVERY = timedelta(minutes=10)
+# The deliveries a refresh counts at most, in total (at least one push): about 0.8 s here.
+BUDGET = 300_000
+
+
+def changed(row: PushStats) -> bool:
+    """Whether a writer marked the push since (or just before) its figures were counted."""
+    return row.changed_at > row.updated_at - LAG
+
+
+def settled(push: Push, row: PushStats) -> bool:
+    """Whether the stored figures of ``push`` can change only by a late event (which marks
+    it): counted after its expiry swept its deliveries, none of them waiting for or lost by a
+    channel, no SMS waiting to be decided, being decided, unknown or without its receipt."""
+    if push.deliveries_expired_at is None or row.updated_at < push.deliveries_expired_at + LAG:
+        return False
+    figures = row.figures
+    if any(c["waiting"] or c["unknown"] for c in figures.get("channels", ())):
+        return False
+    sms = figures.get("sms", {})
+    if sms.get("enabled"):
+        open_sms = sms["waiting"] + sms["claimed"] + sms["sms_unknown"]
+        return not open_sms and sms["sms_sent"] == sms["sms_delivered"]
+    return True
+
+
+def refresh(pushes, now=None, budget: int | None = None) -> dict:
+    """Keep the stored figures of these (large) pushes current, in bounded work: count again
+    those never stored or marked changed, oldest count first, then those due for their
+    ``RECOUNT_EVERY``, as long as their deliveries fit in ``budget`` (the first always does);
+    confirm the unchanged ones (``checked_at``, one UPDATE). A push whose figures are
+    ``settled`` is never counted again unless a writer marks it. Returns ``{counted,
+    confirmed, deferred}``.
+
+    Two queries besides ``store``'s: the stored rows of ``pushes``, and the confirmation.
+    Pushes left over (``deferred``) wait for the next run; their pages count live once their
+    figures are more than ``FRESH`` old."""
+    now = now or timezone.now()
+    budget = BUDGET if budget is None else budget
+    pushes = list(pushes)
+    ids = [p.pk for p in pushes]
+    rows = {r.push_id: r for r in PushStats.objects.filter(push_id__in=ids)} if ids else {}
+    first, second, unchanged = [], [], []
+    for push in pushes:
+        row = rows.get(push.pk)
+        if row is None or changed(row):
+            first.append((row.updated_at if row else None, push))
+        elif row.updated_at <= now - RECOUNT_EVERY and not settled(push, row):
+            second.append((row.updated_at, push))
+            unchanged.append(push.pk)
+        else:
+            unchanged.append(push.pk)
+    chosen, spent = [], 0
+    for _, push in sorted(first, key=_oldest) + sorted(second, key=_oldest):
+        if chosen and spent + push.targets > budget:
+            break
+        chosen.append(push)
+        spent += push.targets
+    counted = {p.pk for p in chosen}
+    confirm = [pk for pk in unchanged if pk not in counted]
+    if confirm:
+        # Unless a writer marked one since it was read: then the next run counts it.
+        PushStats.objects.filter(push_id__in=confirm, changed_at__lte=F("updated_at") - LAG).update(
+            checked_at=now
+        )
+    store(chosen, now=now)
+    return {
+        "counted": len(chosen),
+        "confirmed": len(confirm),
+        "deferred": len(first) + len(second) - len(chosen),
+    }
+
+
+def _oldest(pair) -> tuple:
+    """Never stored first, then by the time of the count, oldest first."""
+    at, push = pair
+    return (at is not None, at.timestamp() if at else 0.0, push.pk)
 
 
 def account_hours(account, since, until) -> dict[str, list[dict]]:

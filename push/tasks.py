@@ -98,7 +98,9 @@ def purge_call_counts() -> int:
 
 
 def rollup_daily_stats() -> int:
-    """Every minute: the dashboard's figures for today and yesterday, and recent pushes'."""
+    """Every minute: the dashboard's figures of today (and of yesterday while it may change:
+    ``push.rollup.days_to_count``), in total and per application and channel, and recent
+    large pushes'."""
     return rollup.refresh() + rollup.refresh_pushes()
 
 

@@ -27,12 +27,12 @@ from accounts.models import Role
 from lib.dates import local_day_start as _local_day_start
 from lib.exports import csv_response, export_url
 from lib.masking import LONG_TOKEN, SHOWN_LAST_DIGITS, TOKEN_SHOWN, TOKEN_SHOWN_SHORT, Masking
-from lib.paging import CappedPaginator, page_of
+from lib.paging import CappedPaginator, merged_rows, page_of
 from sms.models import Signature, SmsApplication, Template
 from sms.numbers import InvalidNumber, normalize
 from sms.sending import default_signature
 
-from . import channel_health, channel_views, channels, control, stats
+from . import channel_health, channel_views, channels, control, outcomes, stats
 from .applications import rotate as rotate_secret
 from .forms import (
     DEVICE_SORTING,
@@ -227,19 +227,23 @@ class _AnyOf(Func):
     output_field = BooleanField()
 
 
+def _device_apps(request, filters: dict) -> dict[int, str]:
+    """{id: name} of the applications the devices list's ``filters`` keep to."""
+    apps = Application.objects.filter(account=request.account)
+    if application := filters.get("application"):
+        apps = apps.filter(pk=application.pk)
+    return dict(apps.values_list("pk", "name"))
+
+
 def matching_devices(request, filters: dict):
     """(the account's devices the devices list's ``filters`` match, a message for a person when
     the search is refused or wrong, else ""): the list shows them, and its tag action
     (``push.tag_views``) applies to all of them when asked to."""
-    account = request.account
     reveal = request.membership.masking.reveal
     # The account's application ids, not a join on the account: the devices, bindings and tags
     # are then read on their (application, …) indexes (a device search on (application,
-    # token), the list newest first on (application, id)).
-    if application := filters.get("application"):
-        apps = [application.pk]
-    else:
-        apps = list(Application.objects.filter(account=account).values_list("pk", flat=True))
+    # token), the list's orders on (application, <column>, id)).
+    apps = list(_device_apps(request, filters))
     qs = Device.objects.filter(application_id__in=apps)
     error = "" if reveal else _masked_search_error(filters)
     if error:
@@ -281,15 +285,21 @@ def devices(request):
     filters = form.cleaned_data if form.is_valid() else {}
     qs, error = matching_devices(request, filters)
     token = filters.get("token", "").strip()
-    # Newest first by default, on an index (last_seen_at has none: the SDK's calls rewrite it
-    # all day long, and an index would make every one of those writes touch it); a token
-    # search in token order, which its prefix index gives without sorting the matches. The
-    # other orders sort the matches (a million devices: see README's devices list notes).
+    # Newest first by default; a token search in token order. Every order is read on an index
+    # of (application, <column>, id) (``push_device_*_sort_idx``), application by application,
+    # and the first rows of each merged (``merged_rows``): one walk of one index across the
+    # account's applications would have to sort every device (1-4 s on a million).
     sort = request.GET.get("sort", "")
     key, descending = DEVICE_SORTING.parse(sort or ("token" if token else ""))
-    qs = qs.select_related("application").annotate(phone=_phone_of("pk"))
-    qs = qs.order_by(*DEVICE_SORTING.order_by(key, descending))
-    paginator = CappedPaginator(qs, PAGE_SIZE, cap=DEVICES_COUNTED)
+    order = DEVICE_SORTING.order_by(key, descending)
+    page_qs = qs.select_related("application").annotate(phone=_phone_of("pk"))
+    parts = {pk: {"application__name": name} for pk, name in _device_apps(request, filters).items()}
+    paginator = CappedPaginator(
+        qs.order_by(*order),  # (counted unordered)
+        PAGE_SIZE,
+        cap=DEVICES_COUNTED,
+        rows=lambda bottom, top: merged_rows(page_qs, "application_id", parts, order, bottom, top),
+    )
     page, page_error = page_of(paginator, request.GET.get("page"))
     return render(
         request,
@@ -506,7 +516,7 @@ def delivery_detail(request, pk, delivery_id):
         "push/delivery.html",
         {
             "delivery": delivery,
-            "events": timeline(delivery),
+            "events": timeline(delivery, words=True),
             "reveal": request.membership.masking.reveal,
         },
     )
@@ -529,6 +539,9 @@ CSV_COLUMNS = [
     ("outcome", "outcome"),
     ("outcome_detail", "outcome_detail"),
     ("decided_at", "decided_at"),
+    # The outcome in the reader's words, beside its codes (``push.outcomes``).
+    ("outcome_text", "outcome", outcomes.outcome_label),
+    ("outcome_detail_text", "outcome_detail", outcomes.detail_label),
 ]
 
 
@@ -660,10 +673,12 @@ def _confirmation_page(request, form, body: dict, unsent: Push, *, action_url: s
 
 def _tpns_error(form, exc: TpnsError, field=None) -> None:
     """A refusal on the field it names; unknown tokens of a token push are said in words,
-    with the offer to skip them (``ComposeForm.offer_to_ignore``)."""
+    with the offer to skip them (``ComposeForm.offer_to_ignore``). Said in the reader's
+    language (``TpnsError.for_people``, which keeps the field path the form maps by); the
+    API answers the same refusal in English."""
     if field is None and form.offer_to_ignore(exc):
         return
-    form.show_tpns_error(exc, field=field)
+    form.show_tpns_error(TpnsError(exc.code, exc.for_people()), field=field)
 
 
 @account_view(Role.OPERATOR)

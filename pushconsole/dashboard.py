@@ -1,5 +1,6 @@
 """The dashboard's figures: the daily rollup's earlier days plus today counted live (cached for
-at most a minute per account), per hour of today, per application and channel, and the balance.
+at most a minute per account), per hour of today, per application and channel (the rollup's
+DailyChannelStats for the earlier days, the same live count for today), and the balance.
 """
 
 from collections import defaultdict
@@ -9,12 +10,12 @@ from typing import NamedTuple
 from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from push import stats
-from push.models import Application, ChannelKind, DailyStats, Device
-from push.rollup import PUSH_FIELDS, SMS_FIELDS
+from push import rollup, stats
+from push.models import Application, ChannelKind, DailyChannelStats, DailyStats, Device
+from push.rollup import CHANNEL_FIELDS, PUSH_FIELDS, SMS_FIELDS
 from push.stats import CHANNELS
 from sms import quota
 from sms.models import Region
@@ -43,8 +44,8 @@ CACHE_SECONDS = 60
 FRESH = timedelta(seconds=CACHE_SECONDS)
 # The per-hour series of today.
 HOUR_FIELDS = ("targets", "arrived", "clicked", "sms_sent")
-# The breakdown's columns (per application and per channel).
-BREAKDOWN_FIELDS = ("targets", "sent", "arrived", "clicked", "sms_sent", "sms_fee")
+# The breakdown's columns (per application and per channel): the rollup's per-channel figures.
+BREAKDOWN_FIELDS = CHANNEL_FIELDS
 
 
 def normalize_period(period: str | None) -> str:
@@ -85,12 +86,13 @@ def figures(account, period: str, now=None, live=None) -> dict:
     ]
     totals["as_of"] = live["as_of"]
     totals["devices"] = live["devices"]
-    # Yesterday's pushes still gather arrivals and clicks: the rollup keeps that day current
-    # (every minute); if it has fallen behind, the page says since when.
+    # Yesterday's pushes still gather arrivals and clicks: the rollup counts that day again
+    # until its grace is over, and once more when it settles (``push.rollup``); if it has
+    # fallen behind that, the page says since when.
     totals["rollup_as_of"] = None
     if len(days) > 1:
         latest = earlier.filter(day=days[-2]).values_list("updated_at", flat=True).first()
-        if latest and now - latest > FRESH:
+        if latest and rollup.last_count_due(days[-2], account.tz, now) - latest > FRESH:
             totals["rollup_as_of"] = latest
     totals["has_data"] = any(totals[f] for f in FIELDS)
     return totals
@@ -114,6 +116,72 @@ def series(account, period: str, now=None, live=None) -> dict:
         "hours": live["hours"],
         "as_of": live["as_of"].isoformat(),
     }
+
+
+def breakdown(account, period: str, now=None, live=None) -> dict:
+    """Per application and per channel over the period: the rollup's earlier days
+    (DailyChannelStats) plus today counted live, as ``count_today`` lists them. The SMS API's
+    messages are the row without application (``id`` None) and without channel (``channel``
+    None); the rows of each list add up to the period's totals."""
+    now = now or timezone.now()
+    days = period_days(account, period, now)
+    live = live or today(account, now)
+    apps: dict = defaultdict(lambda: dict.fromkeys(BREAKDOWN_FIELDS, 0))
+    channels: dict = defaultdict(lambda: dict.fromkeys(BREAKDOWN_FIELDS, 0))
+    for r in (
+        DailyChannelStats.objects.filter(account=account, day__gte=days[0], day__lt=days[-1])
+        .values("application_id", "channel")
+        .annotate(**{f: Sum(f) for f in BREAKDOWN_FIELDS})
+        .order_by()
+    ):
+        for f in BREAKDOWN_FIELDS:
+            apps[r["application_id"]][f] += r[f]
+            channels[r["channel"] or None][f] += r[f]
+    for r in live["apps"]:
+        for f in BREAKDOWN_FIELDS:
+            apps[r["id"]][f] += r[f]
+    for r in live["channels"]:
+        for f in BREAKDOWN_FIELDS:
+            channels[r["channel"]][f] += r[f]
+    return {"apps": _app_rows(apps), "channels": _channel_rows(channels)}
+
+
+def _app_rows(apps: dict) -> list[dict]:
+    """The per-application rows, by name, the SMS API's last. A deleted application (its row
+    purged, its figures kept by the rollup) is named so, without a link."""
+    known = {
+        pk: (name, deleted_at)
+        for pk, name, deleted_at in Application.all_objects.filter(
+            pk__in=[a for a in apps if a]
+        ).values_list("pk", "name", "deleted_at")
+    }
+    gone = (pgettext("dashboard breakdown", "Deleted application"), True)
+    names = {a: known.get(a, gone)[0] for a in apps if a}
+    return [
+        {
+            "id": a,
+            "name": names.get(a, ""),
+            "deleted": bool(a) and known.get(a, gone)[1] is not None,
+            **figures,
+        }
+        for a, figures in sorted(
+            apps.items(), key=lambda kv: (kv[0] is None, names.get(kv[0], ""), kv[0] or 0)
+        )
+    ]
+
+
+def _channel_rows(channels: dict) -> list[dict]:
+    """The per-channel rows in ``CHANNELS`` order, the SMS API's (None) last, each named in
+    the reader's language."""
+    return [
+        {
+            "channel": c,
+            "label": ChannelKind(c).label if c else "",
+            **channels[c],
+        }
+        for c in [*CHANNELS, None]
+        if c in channels
+    ]
 
 
 def today(account, now=None) -> dict:
@@ -163,9 +231,6 @@ def count_today(account, now) -> dict:
             channels[r["push_channel"]][f] += r[f]
     # Not of the period: the devices registered now (read off push_device_app_idx).
     devices = Device.objects.filter(application__account=account).count()
-    names = dict(
-        Application.objects.filter(pk__in=[a for a in apps if a]).values_list("pk", "name")
-    )
     return {
         "day": day,
         "as_of": now,
@@ -173,13 +238,8 @@ def count_today(account, now) -> dict:
         "devices": devices,
         "hours": hours,
         # The SMS API's messages belong to no application and no channel (key None).
-        "apps": [
-            {"id": a, "name": names.get(a, ""), **figures}
-            for a, figures in sorted(
-                apps.items(), key=lambda kv: (kv[0] is None, names.get(kv[0], ""), kv[0] or 0)
-            )
-        ],
-        "channels": [{"channel": c, **channels[c]} for c in [*CHANNELS, None] if c in channels],
+        "apps": _app_rows(apps),
+        "channels": _channel_rows(channels),
     }
 
 

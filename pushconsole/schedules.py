@@ -25,6 +25,11 @@ SCHEDULES = {
         "I",
         5,
     ),
+    "sms: warn of packages whose unused parts expire within 7 days": (
+        "sms.tasks.warn_expiring_packages",
+        "H",
+        None,
+    ),
     "sms: sync signature and template status with Tencent": (
         "sms.tasks.sync_provider_statuses",
         "I",

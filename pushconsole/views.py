@@ -43,6 +43,7 @@ def overview(request):
             "until": days[-1].isoformat(),
             "figures": dashboard.figures(account, period, now, live),
             "today": live,
+            "breakdown": dashboard.breakdown(account, period, now, live),
             "series": dashboard.series(account, period, now, live),
             "chart_labels": {**dashboard.chart_labels(), "period": dashboard.PERIODS[period].label},
             "members": account.memberships.select_related("user").order_by("user__username"),

@@ -2,6 +2,8 @@
 
 from lib.exports import csv_response as _csv_response
 
+from .rules import reason_label
+
 COLUMNS = [
     ("id", "id"),
     ("created_at", "created_at"),
@@ -21,6 +23,14 @@ COLUMNS = [
     ("sent_at", "sent_at"),
     ("delivered_at", "delivered_at"),
     ("receipt_code", "receipt_code"),
+]
+
+# The console's download (read by people, in their language): the reason in words beside its
+# code. The API's export keeps ``COLUMNS``.
+CONSOLE_COLUMNS = [
+    *COLUMNS[: COLUMNS.index(("reason", "reason")) + 1],
+    ("reason_text", "reason", reason_label),
+    *COLUMNS[COLUMNS.index(("reason", "reason")) + 1 :],
 ]
 
 

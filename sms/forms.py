@@ -136,7 +136,7 @@ class PolicyForm(forms.ModelForm):
             try:
                 numbers.append(normalize(line))
             except InvalidNumber as exc:
-                raise forms.ValidationError(str(exc)) from None
+                raise forms.ValidationError(exc.for_people()) from None
         numbers = sorted(set(numbers))
         if len(numbers) > RateLimitPolicy.MAX_EXEMPT_NUMBERS:
             raise forms.ValidationError(
@@ -301,7 +301,7 @@ class OneOffSmsForm(forms.Form):
     def refuse(self, rejected: "sending.SmsRejected") -> None:
         """Show a refusal of ``sending`` on the field it names."""
         name, _, index = rejected.field.partition("[")
-        message = rejected.message
+        message = rejected.for_people()
         if name == "params" and index:
             field = f"param_{int(index.rstrip(']')) + 1}"
         elif name == "numbers" and index:

@@ -4,12 +4,21 @@ A number without a country code is taken as Chinese (+86), as the TPNS Android S
 """
 
 import phonenumbers
+from django.utils.translation import gettext_lazy as _
 
 from lib.masking import mask_number
+from lib.words import Words
 
 
 class InvalidNumber(ValueError):
-    pass
+    """``str()`` is the APIs' English; ``for_people()`` the reader's language."""
+
+    def __init__(self, words: Words):
+        super().__init__(words.english())
+        self.words = words
+
+    def for_people(self) -> str:
+        return self.words.say()
 
 
 def normalize(raw: str, default_region: str = "CN") -> str:
@@ -19,9 +28,9 @@ def normalize(raw: str, default_region: str = "CN") -> str:
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
-        raise InvalidNumber(f"{raw!r} is not a phone number") from None
+        raise InvalidNumber(Words(_("%(raw)s is not a phone number"), raw=repr(raw))) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidNumber(f"{raw!r} is not a valid phone number")
+        raise InvalidNumber(Words(_("%(raw)s is not a valid phone number"), raw=repr(raw)))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -22,7 +22,7 @@ from accounts.audit import record as audit
 from accounts.models import Role
 from accounts.preferences import Preference
 
-from .models import Package, PackageCharge, QuotaAlert, Region, SmsMessage
+from .models import Package, PackageCharge, PackageExpiryNotice, QuotaAlert, Region, SmsMessage
 
 log = logging.getLogger(__name__)
 
@@ -187,31 +187,22 @@ def alert_recipients(account) -> list[tuple[str, str]]:
         .order_by("user_id")
         .values_list("user_id", "user__email")
     )
-    chosen = dict(
-        Preference.objects.filter(user_id__in=[user for user, _ in members])
-        .exclude(language="")
-        .values_list("user_id", "language")
-    )
-    return [(email, chosen.get(user, settings.LANGUAGE_CODE)) for user, email in members]
+    languages = Preference.languages_of(user for user, _ in members)
+    return [(email, languages[user]) for user, email in members]
 
 
-def send_alert_emails(account, region: str, level: str, totals: dict) -> int:
-    """One e-mail per recipient, each in the recipient's language; how many went out. A
-    failure is logged: the alert is recorded, and the banner shows it anyway."""
-    link = settings.CONSOLE_URL + reverse("sms_packages", kwargs={"account_id": account.pk})
+def send_to_alert_recipients(account, template: str, context) -> int:
+    """E-mail the members warned of the account's packages (``alert_recipients``), each in
+    the member's language and in the account's time zone: ``template`` names the pair
+    ``<template>_subject.txt`` / ``<template>.txt``; ``context()`` gives what they read,
+    built afresh in each language. How many went out; a failure is logged, not raised (what
+    was sent is recorded by the caller, and the banner shows it anyway)."""
     messages = []
     for email, language in alert_recipients(account):
         with translation.override(language), timezone.override(account.tz):
-            context = {
-                "account": account.name,
-                "region": str(Region(region).label),
-                "exhausted": level == QuotaAlert.Level.EXHAUSTED,
-                "percent": round(100 * totals["ratio"]) if totals["ratio"] is not None else 100,
-                "link": link,
-                **totals,
-            }
-            subject = render_to_string("sms/email/quota_alert_subject.txt", context)
-            body = render_to_string("sms/email/quota_alert.txt", context)
+            values = context()
+            subject = render_to_string(f"{template}_subject.txt", values)
+            body = render_to_string(f"{template}.txt", values)
         messages.append(
             EmailMessage(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, [email])
         )
@@ -220,8 +211,68 @@ def send_alert_emails(account, region: str, level: str, totals: dict) -> int:
     try:
         return get_connection().send_messages(messages) or 0
     except Exception:
-        log.exception("quota alert e-mails of account %s could not be sent", account.pk)
+        log.exception("%s e-mails of account %s could not be sent", template, account.pk)
         return 0
+
+
+def packages_link(account) -> str:
+    return settings.CONSOLE_URL + reverse("sms_packages", kwargs={"account_id": account.pk})
+
+
+def send_alert_emails(account, region: str, level: str, totals: dict) -> int:
+    """The balance warning (``check_alerts``) to each recipient; how many went out."""
+    return send_to_alert_recipients(
+        account,
+        "sms/email/quota_alert",
+        lambda: {
+            "account": account.name,
+            "region": str(Region(region).label),
+            "exhausted": level == QuotaAlert.Level.EXHAUSTED,
+            "percent": round(100 * totals["ratio"]) if totals["ratio"] is not None else 100,
+            "link": packages_link(account),
+            **totals,
+        },
+    )
+
+
+def warn_expiring_packages(now=None) -> int:
+    """E-mail the owners and admins of every package with parts left that ends within
+    ``EXPIRY_WARNING`` (its parts are lost then), once per package; how many packages were
+    warned of. The warning is recorded before the e-mails go (``PackageExpiryNotice.claim``),
+    so two workers running this at once warn of a package once."""
+    now = now or timezone.now()
+    due = (
+        Package.objects.expiring_with_balance(now)
+        .filter(expiry_notice__isnull=True)
+        .select_related("account")
+        .order_by("valid_until", "id")
+    )
+    warned = 0
+    for package in due:
+        notice = PackageExpiryNotice.claim(package, now=now)
+        if notice is None:  # another worker warns of it
+            continue
+        notice.emails = send_expiry_emails(package)
+        notice.save(update_fields=["emails"])
+        warned += 1
+    return warned
+
+
+def send_expiry_emails(package) -> int:
+    """The expiry warning of one package to each recipient; how many went out."""
+    account = package.account
+    return send_to_alert_recipients(
+        account,
+        "sms/email/package_expiry",
+        lambda: {
+            "account": account.name,
+            "region": str(package.get_region_display()),
+            "left": package.left,
+            "quantity": package.quantity,
+            "valid_until": package.valid_until,
+            "link": packages_link(account),
+        },
+    )
 
 
 def _period(quantity: int, valid_from, valid_until, account) -> str:

@@ -82,14 +82,11 @@ def reviewer_emails() -> list[str]:
 def reviewer_emails_by_language() -> dict[str, list[str]]:
     """``reviewer_emails`` grouped by the language each reviewer chose in the console (their
     ``accounts.preferences.Preference``), else the site's default."""
-    chosen = dict(
-        Preference.objects.filter(user__in=_reviewers())
-        .exclude(language="")
-        .values_list("user_id", "language")
-    )
+    reviewers = list(_reviewers().values_list("pk", "email"))
+    languages = Preference.languages_of(pk for pk, _email in reviewers)
     grouped: dict[str, set[str]] = {}
-    for user_id, email in _reviewers().values_list("pk", "email"):
-        grouped.setdefault(chosen.get(user_id, settings.LANGUAGE_CODE), set()).add(email)
+    for user_id, email in reviewers:
+        grouped.setdefault(languages[user_id], set()).add(email)
     return {language: sorted(emails) for language, emails in sorted(grouped.items())}
 
 
@@ -217,12 +214,8 @@ def applicant_recipients(item) -> list[tuple[str, str]]:
             memberships__role__in=DECISION_FALLBACK_ROLES,
         )
     people = list(applicant.order_by("pk").distinct().values_list("pk", "email"))
-    chosen = dict(
-        Preference.objects.filter(user_id__in=[pk for pk, _email in people])
-        .exclude(language="")
-        .values_list("user_id", "language")
-    )
-    return [(email, chosen.get(pk, settings.LANGUAGE_CODE)) for pk, email in people]
+    languages = Preference.languages_of(pk for pk, _email in people)
+    return [(email, languages[pk]) for pk, email in people]
 
 
 def _title(item) -> str:

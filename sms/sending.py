@@ -23,8 +23,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TencentCloudAuthorization
+from lib.words import Words
 
 from . import quota, sources
 from .bulk import insert_rows, update_rows
@@ -63,11 +65,18 @@ _REJECTED_RULES = {
 
 
 class SmsRejected(Exception):
-    """A send that cannot go ahead at all; ``field`` names the offending input."""
+    """A send that cannot go ahead at all; ``field`` names the offending input.
 
-    def __init__(self, field: str, message: str, code: str = "invalid"):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.code = field, message, code
+    ``message`` is what the APIs answer (English, whatever the client asks); ``for_people()``
+    says the same in the reader's language (the console's forms and result pages)."""
+
+    def __init__(self, field: str, message: "str | Words", code: str = "invalid"):
+        self.words = message if isinstance(message, Words) else Words(message)
+        self.field, self.message, self.code = field, self.words.english(), code
+        super().__init__(f"{field}: {self.message}")
+
+    def for_people(self) -> str:
+        return self.words.say()
 
     @property
     def rule(self) -> str:
@@ -112,6 +121,9 @@ class SmsOrder:
         return self.template.region
 
 
+MAINLAND_NEEDS_SIGNATURE = _("SMS to the Chinese mainland need an approved signature")
+
+
 def find_signature(account, region, sign_name: str) -> Signature | None:
     """The signature to use: the named one, or the account's newest sendable one of the region."""
     signatures = Signature.objects.sendable().filter(account=account, region=region)
@@ -119,12 +131,17 @@ def find_signature(account, region, sign_name: str) -> Signature | None:
         found = signatures.filter(text=sign_name).first()
         if found is None:
             raise SmsRejected(
-                "sign_name", f"{sign_name!r} is not an approved {region} signature of this account"
+                "sign_name",
+                Words(
+                    _("%(sign_name)s is not an approved %(region)s signature of this account"),
+                    sign_name=repr(sign_name),
+                    region=region,
+                ),
             )
         return found
     found = default_signature(account, region)
     if found is None and region == Region.MAINLAND:
-        raise SmsRejected("sign_name", "SMS to the Chinese mainland need an approved signature")
+        raise SmsRejected("sign_name", Words(MAINLAND_NEEDS_SIGNATURE))
     return found
 
 
@@ -140,27 +157,38 @@ def check_template(template: Template, params: Sequence[str]) -> None:
     if not template.is_approved:
         raise SmsRejected(
             "template_id",
-            f"template {template.code} is {template.get_status_display().lower()}, not approved",
+            Words(
+                _("template %(code)s is %(status)s, not approved"),
+                code=template.code,
+                status=lambda: template.get_status_display().lower(),
+            ),
         )
     if not template.is_sendable:
         raise SmsRejected(
             "template_id",
-            f"template {template.code} is not approved at Tencent Cloud "
-            f"({template.get_provider_status_display()})",
+            Words(
+                _("template %(code)s is not approved at Tencent Cloud (%(status)s)"),
+                code=template.code,
+                status=template.get_provider_status_display,
+            ),
         )
     if len(params) != template.param_count:
         raise SmsRejected(
             "params",
-            f"template {template.code} takes {template.param_count} parameter(s); "
-            f"got {len(params)}",
+            Words(
+                _("template %(code)s takes %(count)s parameter(s); got %(got)s"),
+                code=template.code,
+                count=template.param_count,
+                got=len(params),
+            ),
         )
     for i, value in enumerate(params):
         if not isinstance(value, str):
-            raise SmsRejected(f"params[{i}]", "must be a string")
+            raise SmsRejected(f"params[{i}]", Words(_("must be a string")))
         if template.kind == Template.Kind.VERIFICATION and not (
             value.isdigit() and len(value) <= 6
         ):
-            raise SmsRejected(f"params[{i}]", "a verification code is 1 to 6 digits")
+            raise SmsRejected(f"params[{i}]", Words(_("a verification code is 1 to 6 digits")))
 
 
 def normalize_numbers(numbers: Sequence[str], region: str) -> list[str]:
@@ -173,17 +201,27 @@ def normalize_numbers(numbers: Sequence[str], region: str) -> list[str]:
         try:
             number = normalize(raw)
         except InvalidNumber as exc:
-            raise SmsRejected(f"numbers[{i}]", str(exc)) from None
+            raise SmsRejected(f"numbers[{i}]", exc.words) from None
         if region_of(number) != region:
             raise SmsRejected(
                 f"numbers[{i}]",
-                f"{number} is not a {Region(region).label} number, and the template is for "
-                f"{Region(region).label}: one request never mixes regions",
+                Words(
+                    _(
+                        "%(number)s is not a %(region)s number, and the template is for "
+                        "%(region)s: one request never mixes regions"
+                    ),
+                    number=number,
+                    region=Region(region).label,
+                ),
             )
         if number in first:
             raise SmsRejected(
                 f"numbers[{i}]",
-                f"{number} is numbers[{first[number]}] again: one call sends one SMS per number",
+                Words(
+                    _("%(number)s is numbers[%(first)s] again: one call sends one SMS per number"),
+                    number=number,
+                    first=first[number],
+                ),
             )
         first[number] = i
         normalized.append(number)
@@ -200,7 +238,7 @@ def check_transport(account) -> TencentCloudAuthorization | None:
     if auth is None or not auth.is_confirmed:
         raise SmsRejected(
             "authorization",
-            "this account has no confirmed Tencent Cloud authorization to send SMS with",
+            Words(_("this account has no confirmed Tencent Cloud authorization to send SMS with")),
         )
     return auth
 
@@ -214,7 +252,10 @@ def resolve(
     application = _application(account, sdk_app_id)
     template = Template.objects.filter(account=account, code=template_id).first()
     if template is None:
-        raise SmsRejected("template_id", f"{template_id!r} is not a template of this account")
+        raise SmsRejected(
+            "template_id",
+            Words(_("%(id)s is not a template of this account"), id=repr(template_id)),
+        )
     check_template(template, list(params))
     signature = find_signature(account, template.region, sign_name)
     _check_length(template, signature)
@@ -242,11 +283,16 @@ def resolve_pinned(
         if not signature.is_sendable:
             raise SmsRejected(
                 "sign_name",
-                f"signature {signature.text!r}, pinned when the push was accepted, is no "
-                "longer approved; its SMS are not sent under another signature",
+                Words(
+                    _(
+                        "signature %(text)s, pinned when the push was accepted, is no longer "
+                        "approved; its SMS are not sent under another signature"
+                    ),
+                    text=repr(signature.text),
+                ),
             )
     elif template.region == Region.MAINLAND:
-        raise SmsRejected("sign_name", "SMS to the Chinese mainland need an approved signature")
+        raise SmsRejected("sign_name", Words(MAINLAND_NEEDS_SIGNATURE))
     _check_length(template, signature)
     return application, template, signature
 
@@ -254,7 +300,10 @@ def resolve_pinned(
 def _application(account, sdk_app_id: str) -> SmsApplication:
     application = SmsApplication.objects.filter(account=account, sdk_app_id=sdk_app_id).first()
     if application is None:
-        raise SmsRejected("sdk_app_id", f"{sdk_app_id!r} is not an SMS application of this account")
+        raise SmsRejected(
+            "sdk_app_id",
+            Words(_("%(id)s is not an SMS application of this account"), id=repr(sdk_app_id)),
+        )
     return application
 
 
@@ -292,7 +341,14 @@ def prepare(
         account, sdk_app_id=sdk_app_id, template_id=template_id, sign_name=sign_name, params=params
     )
     if max_numbers is not None and len(numbers) > max_numbers:
-        raise SmsRejected("numbers", f"at most {max_numbers} numbers per call; got {len(numbers)}")
+        raise SmsRejected(
+            "numbers",
+            Words(
+                _("at most %(most)s numbers per call; got %(got)s"),
+                most=max_numbers,
+                got=len(numbers),
+            ),
+        )
     if normalized:
         numbers = list(numbers)
     else:
@@ -330,7 +386,10 @@ def recheck(order: SmsOrder) -> None:
     if order.signature is not None:
         signature = Signature.objects.get(pk=order.signature.pk)
         if not signature.is_sendable:
-            raise SmsRejected("sign_name", f"signature {signature.text!r} is no longer approved")
+            raise SmsRejected(
+                "sign_name",
+                Words(_("signature %(text)s is no longer approved"), text=repr(signature.text)),
+            )
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 from django.apps import apps
 
-from . import provider, receipts
+from . import provider, quota, receipts
 
 
 def submit_to_provider(model_label: str, pk: int) -> bool:
@@ -22,3 +22,8 @@ def receipts_sweep() -> dict:
         "simulated_delivered": receipts.deliver_simulated(),
         "unknown": receipts.reconcile_stale(),
     }
+
+
+def warn_expiring_packages() -> int:
+    """Every hour: e-mail the owners of packages whose unused parts are lost within 7 days."""
+    return quota.warn_expiring_packages()

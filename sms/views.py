@@ -16,7 +16,7 @@ from accounts.models import Role, TencentCloudAuthorization
 from lib.exports import export_url
 
 from . import authorization, review, sending
-from .exports import csv_response
+from .exports import CONSOLE_COLUMNS, csv_response
 from .forms import (
     IdentityApplicationForm,
     MessageFilterForm,
@@ -335,7 +335,7 @@ def records(request):
         try:
             number = normalize(number)
         except InvalidNumber as exc:
-            error, number = str(exc), ""
+            error, number = exc.for_people(), ""
     qs = SmsMessage.objects.records(
         account,
         since=filters.get("since"),
@@ -349,6 +349,7 @@ def records(request):
         return csv_response(
             qs,
             f"sms-records-{account.pk}.csv",
+            columns=CONSOLE_COLUMNS,
             masking=request.membership.masking,
             tz=account.tz,
             bom=True,

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from push import fallback, rollup
-from push.models import Application, DailyStats, Delivery, Push
+from push.models import Application, DailyChannelStats, DailyStats, Delivery, Push
 from push.sms_source import PUSH_DELIVERY
 from pushconsole import dashboard
 from sms.models import SmsMessage
@@ -190,8 +190,8 @@ def test_the_breakdown_has_a_row_per_application_and_per_channel(app, personas):
     by_app = {r["name"] or None: r for r in live["apps"]}
     assert list(by_app) == ["Acme Android", "Acme iOS", None]
     assert by_app["Acme Android"] | {"id": 0} == {
-        "id": 0, "name": "Acme Android", "targets": 5, "sent": 5, "arrived": 3, "clicked": 0,
-        "sms_sent": 1, "sms_fee": 2,
+        "id": 0, "name": "Acme Android", "deleted": False, "targets": 5, "sent": 5, "arrived": 3,
+        "clicked": 0, "sms_sent": 1, "sms_fee": 2,
     }  # fmt: skip
     assert (by_app["Acme iOS"]["targets"], by_app["Acme iOS"]["clicked"]) == (4, 2)
     assert (by_app[None]["targets"], by_app[None]["sms_sent"], by_app[None]["sms_fee"]) == (0, 1, 1)
@@ -249,12 +249,25 @@ def test_todays_figures_are_cached_for_at_most_a_minute(app, personas):
 
 
 def test_a_stale_rollup_says_as_of_when_its_earlier_days_are(app, personas):
+    # NOW is 08:10 in Shanghai: yesterday settled at 02:00 (push.rollup.SETTLE), its last count.
     yesterday = NOW.astimezone(personas.org.tz).date() - timedelta(days=1)
-    old = NOW - timedelta(minutes=20)
-    DailyStats.objects.create(account=personas.org, day=yesterday, pushes=1, updated_at=old)
-
-    assert dashboard.figures(personas.org, "7", NOW)["rollup_as_of"] == old
+    midnight = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    row = DailyStats.objects.create(account=personas.org, day=yesterday, pushes=1)
+    for updated_at, stale in (
+        (midnight - timedelta(minutes=20), True),  # counted last before midnight
+        (midnight + rollup.SETTLE - timedelta(minutes=2), True),  # not counted when it settled
+        (midnight + rollup.SETTLE, False),  # settled: not counted again, and not stale
+    ):
+        DailyStats.objects.filter(pk=row.pk).update(updated_at=updated_at)
+        expected = updated_at if stale else None
+        assert dashboard.figures(personas.org, "7", NOW)["rollup_as_of"] == expected
     assert dashboard.figures(personas.org, "today", NOW)["rollup_as_of"] is None
+    # Within yesterday's grace (00:05) its rows must be at most a minute old.
+    early = midnight + timedelta(minutes=5)
+    DailyStats.objects.filter(pk=row.pk).update(updated_at=early - timedelta(minutes=2))
+    assert dashboard.figures(personas.org, "7", early)["rollup_as_of"] is not None
+    DailyStats.objects.filter(pk=row.pk).update(updated_at=early - timedelta(seconds=50))
+    assert dashboard.figures(personas.org, "7", early)["rollup_as_of"] is None
 
 
 def test_an_empty_account_shows_axes_and_no_data_rather_than_nan(personas, login):
@@ -315,3 +328,74 @@ def test_cards_open_the_lists_behind_them_with_the_same_filters(app, sms, person
     assert 'title="1 arrived of 3 targeted"' not in html  # nothing arrived here
     assert 'title="0 arrived of 3 targeted"' in html and "Arrived of targeted" in html
     assert "Clicked of arrived" in html and "Armed for SMS" in html and "SMS due" not in html
+
+
+def test_the_periods_breakdown_is_the_rollups_days_plus_today_counted_live(app, personas, login):
+    ios, _secret = Application.objects.create_for(personas.org, name="Acme iOS", platform="ios")
+    day = timedelta(days=1)
+    # Yesterday (10:00 in Shanghai) and 8 days ago, each counted by the rollup on its day.
+    for ago, n in ((day, 3), (8 * day, 10)):
+        at = NOW - ago + timedelta(hours=2)
+        push_at(app, at, devices(app, n, f"y{ago.days}"), arrived=2, clicked=1)
+        push_at(ios, at, devices(ios, 2, f"i{ago.days}"), arrived=1, channel="apns")
+        sms_at(personas.org, at, charged=1)  # the SMS API's
+        rollup.refresh(now=NOW - ago + timedelta(hours=14))
+    # Today, counted live; a row of today in the rollup is not read.
+    today = push_at(app, NOW - timedelta(hours=1), devices(app, 2, "t"), arrived=1, channel="fcm")
+    sms_at(personas.org, NOW, delivery=today.deliveries.first(), charged=2)
+    DailyChannelStats.objects.create(
+        account=personas.org, day=NOW.astimezone(personas.org.tz).date(), application=app,
+        channel="huawei", targets=100,
+    )  # fmt: skip
+
+    week = dashboard.breakdown(personas.org, "7", NOW)
+
+    by_app = {r["name"]: r for r in week["apps"]}
+    assert list(by_app) == ["Acme Android", "Acme iOS", ""]
+    assert [by_app["Acme Android"][f] for f in ("targets", "sent", "arrived", "clicked")] == [
+        5,
+        5,
+        3,
+        1,
+    ]
+    assert (by_app["Acme Android"]["sms_sent"], by_app["Acme Android"]["sms_fee"]) == (1, 2)
+    assert (by_app["Acme iOS"]["targets"], by_app["Acme iOS"]["arrived"]) == (2, 1)
+    assert (by_app[""]["id"], by_app[""]["sms_sent"], by_app[""]["sms_fee"]) == (None, 1, 1)
+    by_channel = {r["channel"]: r for r in week["channels"]}
+    assert {c: r["targets"] for c, r in by_channel.items()} == {
+        "builtin": 3, "apns": 2, "fcm": 2, None: 0
+    }  # fmt: skip
+    assert by_channel["fcm"]["sms_fee"] == 2 and by_channel[None]["sms_fee"] == 1
+    month = dashboard.breakdown(personas.org, "30", NOW)
+    assert {r["channel"]: r["targets"] for r in month["channels"]} == {
+        "builtin": 13, "apns": 4, "fcm": 2, None: 0
+    }  # fmt: skip
+    # Each list adds up to the period's totals, whatever the period.
+    for period in dashboard.PERIODS:
+        rows, totals = (
+            dashboard.breakdown(personas.org, period, NOW),
+            dashboard.figures(personas.org, period, NOW),
+        )
+        for field in dashboard.BREAKDOWN_FIELDS:
+            for kind in ("apps", "channels"):
+                assert sum(r[field] for r in rows[kind]) == totals[field], (period, kind, field)
+
+
+def test_a_deleted_applications_past_figures_stay_in_the_breakdown(app, personas, login):
+    gone, _secret = Application.objects.create_for(personas.org, name="Old app", platform="ios")
+    yesterday = timezone.now() - timedelta(days=1)
+    push_at(gone, yesterday, devices(gone, 3), channel="apns")
+    push_at(app, yesterday, devices(app, 1))
+    rollup.refresh(now=yesterday + timedelta(minutes=1))
+    Application.all_objects.filter(pk=gone.pk).delete()  # the end of its purge
+
+    client = login(personas.member)
+    page = client.get(f"/a/{personas.org.pk}/", {"period": "7"})
+
+    rows = {r["name"]: r for r in page.context["breakdown"]["apps"]}
+    assert rows["Deleted application"]["targets"] == 3 and rows["Deleted application"]["deleted"]
+    assert sum(r["targets"] for r in rows.values()) == page.context["figures"]["targets"]
+    html = page.content.decode()
+    assert "7 days by application" in html and "7 days by channel" in html
+    assert f"/push/applications/{gone.pk}/" not in html
+    assert f"/push/applications/{app.pk}/" in html

@@ -80,7 +80,7 @@ class Headers:
     cost in the event loop, paid ten thousand times when a broadcast's phones poll again. The
     web application's own request (``Poll.request``) is built only for a poll it answers."""
 
-    __slots__ = ("META", "GET", "query_string")
+    __slots__ = ("META", "GET", "query_string", "nul")
 
     def __init__(self, scope):
         meta = {"REMOTE_ADDR": (scope.get("client") or ("",))[0]}
@@ -93,9 +93,17 @@ class Headers:
             meta[key] = f"{meta[key]},{value}" if key in meta else value
         self.META = meta
         self.query_string = scope.get("query_string", b"").decode()
+        # A NUL anywhere in the query is refused by the web application's middleware
+        # (lib.errors.QueryTextMiddleware), whichever parameter holds it: such a poll is
+        # answered by the web application.
         if "%" in self.query_string or "+" in self.query_string:
             self.GET = QueryDict(self.query_string)
+            self.nul = any(
+                "\x00" in name or any("\x00" in v for v in values)
+                for name, values in self.GET.lists()
+            )
         else:  # nothing to unquote: what QueryDict.get would give, split at once
+            self.nul = "\x00" in self.query_string
             self.GET = {
                 name: value
                 for name, _, value in (p.partition("=") for p in self.query_string.split("&") if p)
@@ -482,7 +490,9 @@ class Hub:
                 unusual.append(poll)
                 continue
             access_id = bigint_id((meta.get("HTTP_X_ACCESS_ID") or "").strip())
-            if (data := MessagesQuery.everyday(query)) is None:
+            if poll.headers.nul:
+                data = None
+            elif (data := MessagesQuery.everyday(query)) is None:
                 serializer = MessagesQuery(data=poll.headers.query())
                 data = serializer.validated_data if serializer.is_valid() else None
             if access_id is None or not meta.get("HTTP_X_ACCESS_KEY") or data is None:

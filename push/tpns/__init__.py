@@ -11,6 +11,10 @@ into unsaved models or a ``TpnsError``, ``views`` are thin handlers.
 
 from enum import IntEnum
 
+from django.utils.translation import gettext_lazy
+
+from lib.words import Words
+
 
 class RetCode(IntEnum):
     """TPNS server error codes (reference §1.5) that this API answers with."""
@@ -33,6 +37,9 @@ class RetCode(IntEnum):
     NOT_FOUND = 10110008  # token / account does not exist (account query)
 
 
+REQUIRED = gettext_lazy("required")
+
+
 class TpnsError(Exception):
     """A request refused with a TPNS ``ret_code``; ``message`` names the field when there is one.
 
@@ -49,10 +56,22 @@ class TpnsError(Exception):
     """
 
     def __init__(
-        self, code: RetCode, message: str, *, status: int = 200, headers: dict | None = None
+        self,
+        code: RetCode,
+        message: "str | Words",
+        *,
+        field: str = "",
+        status: int = 200,
+        headers: dict | None = None,
     ):
+        # ``message`` is what the API answers (English, whatever the client asks, as TPNS);
+        # ``words`` says the same in the reader's language (``for_people``, the console).
+        # ``field`` is the path the message starts with ("sms_info.max_sms: ...").
+        self.words = message if isinstance(message, Words) else Words(message)
+        said = message if isinstance(message, str) else self.words.english()
+        message = f"{field}: {said}" if field else said
         super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+        self.code, self.message, self.status, self.field = code, message, status, field
         self.headers = headers or {}
         self.seq = 0  # the request's seq, echoed by the push API's error answers
         # A token push refused for invalid tokens: those tokens, and how many valid ones are
@@ -60,10 +79,20 @@ class TpnsError(Exception):
         self.invalid_targets: list[str] = []
         self.valid_targets = 0
 
+    def for_people(self) -> str:
+        """The message in the active language, starting with the same field path."""
+        said = self.words.say()
+        return f"{self.field}: {said}" if self.field else said
 
-def invalid(field: str, message: str) -> TpnsError:
-    return TpnsError(RetCode.INVALID, f"{field}: {message}")
+
+def words(message: "str | Words", **values) -> Words:
+    """A refusal's words: ``message`` (a lazy translatable text) with its values."""
+    return message if isinstance(message, Words) else Words(message, **values)
 
 
-def missing(field: str, message: str = "required") -> TpnsError:
-    return TpnsError(RetCode.MISSING, f"{field}: {message}")
+def invalid(field: str, message: "str | Words", /, **values) -> TpnsError:
+    return TpnsError(RetCode.INVALID, words(message, **values), field=field)
+
+
+def missing(field: str, message: "str | Words" = REQUIRED, /, **values) -> TpnsError:
+    return TpnsError(RetCode.MISSING, words(message, **values), field=field)

@@ -9,6 +9,7 @@ import copy
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from push import fanout
 from push.models import Application, Push, PushLoop
@@ -55,7 +56,7 @@ def _earlier_push(app: Application, key: str, request_hash: str, now: datetime) 
     earlier = Push.objects.filter(application=app, idempotency_key=key).first()
     if earlier is not None and earlier.request_hash != request_hash:
         raise invalid(
-            "Idempotency-Key", "already used with another request body in the last 24 hours"
+            "Idempotency-Key", _("already used with another request body in the last 24 hours")
         )
     return earlier
 
@@ -128,5 +129,6 @@ def _check_broadcast_rate(app: Application, now: datetime) -> None:
     if recent.exists():
         raise TpnsError(
             RetCode.TOO_FAST,
-            "audience_type: all, tag and package pushes are limited to 1 per second per app",
+            _("all, tag and package pushes are limited to 1 per second per app"),
+            field="audience_type",
         )

@@ -13,7 +13,7 @@ from .checkpoints import Checkpoint
 from .limits import INDIVIDUAL_POLICY, ExemptNumber, RateLimitPolicy
 from .messages import UNKNOWN_AFTER, SmsMessage, SmsMessageQuerySet
 from .oneoff import OneOffSend
-from .packages import Package, PackageCharge, PackageQuerySet, QuotaAlert
+from .packages import Package, PackageCharge, PackageExpiryNotice, PackageQuerySet, QuotaAlert
 from .regions import Region, region_of
 from .review import (
     IdentityApplication,
@@ -46,6 +46,7 @@ __all__ = [
     "OneOffSend",
     "Package",
     "PackageCharge",
+    "PackageExpiryNotice",
     "PackageQuerySet",
     "ProviderStatus",
     "ProviderSynced",

@@ -29,7 +29,7 @@ class OneOffSend(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     # Why the send stopped after its token was taken (the template was revoked a moment
-    # before): nothing was sent, and the result page says so.
+    # before): nothing was sent, and the result page says so, in the words the sender read.
     error = models.TextField(blank=True)
 
     class Meta:
@@ -66,7 +66,7 @@ class OneOffSend(models.Model):
         try:
             sending.send(order, now=now)
         except sending.SmsRejected as rejected:  # revoked since the form was checked
-            done.error = rejected.message
+            done.error = rejected.for_people()
             done.save(update_fields=["error"])
         return done, True
 

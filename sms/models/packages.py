@@ -4,7 +4,7 @@ sent as they run out (consumed by ``sms.quota``)."""
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -116,6 +116,40 @@ class QuotaAlert(models.Model):
 
     def __str__(self):
         return f"{self.account}: {self.region} {self.get_level_display()}"
+
+
+class PackageExpiryNotice(models.Model):
+    """The warning that a package with parts left ends within ``EXPIRY_WARNING``, e-mailed to
+    the account's owners and admins once per package (``quota.warn_expiring_packages``).
+
+    The row is written before the e-mails go, and its package is unique: of two workers that
+    find the same package at once, one inserts and sends, the other's insert fails and it
+    sends nothing."""
+
+    package = models.OneToOneField(
+        Package, on_delete=models.CASCADE, related_name="expiry_notice", verbose_name=_("package")
+    )
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    emails = models.PositiveSmallIntegerField(
+        _("e-mails"), default=0, help_text=_("E-mails that went out.")
+    )
+
+    class Meta:
+        verbose_name = _("package expiry notice")
+        verbose_name_plural = _("package expiry notices")
+
+    def __str__(self):
+        return f"Expiry notice of package {self.package_id}"
+
+    @classmethod
+    def claim(cls, package, *, now=None) -> "PackageExpiryNotice | None":
+        """The package's new notice, or None if it has one already (committed at once, so a
+        worker racing for it waits for this insert and then fails)."""
+        try:
+            with transaction.atomic():
+                return cls.objects.create(package=package, created_at=now or timezone.now())
+        except IntegrityError:
+            return None
 
 
 class PackageCharge(models.Model):

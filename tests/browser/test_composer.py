@@ -120,3 +120,67 @@ def test_a_push_with_options_and_an_unknown_token_in_chinese(page, personas, dev
     push = accept_the_offer(d, "zh-hans", "-zh")
 
     assert f"推送 {push.pk} 已受理" in page.text()
+
+
+# The phone makers' options, the notification style and quiet hours -------------------------
+
+
+def compose_channel_options(page, personas, lang, suffix):
+    d = page.go(f"/a/{personas.org.pk}/push/pushes/new/")
+    if lang != "en":
+        choose_language(d, lang)
+    for section in ("options-vendors", "options-style", "options-quiet"):
+        assert d.find_element(By.ID, section).get_attribute("open") is None, section
+    Select(d.find_element(By.ID, "id_audience_type")).select_by_value("all")
+    type_into(d, "id_title", "今日特价")
+    type_into(d, "id_content", "只限今天")
+
+    open_section(d, "options-vendors")
+    Select(d.find_element(By.ID, "id_hw_importance")).select_by_value("2")
+    Select(d.find_element(By.ID, "id_oppo_category")).select_by_value("ORDER")
+    Select(d.find_element(By.ID, "id_oppo_notify_level")).select_by_value("16")
+    Select(d.find_element(By.ID, "id_vivo_category")).select_by_value("IM")
+    open_section(d, "options-style")
+    Select(d.find_element(By.ID, "id_clearable")).select_by_value("0")
+    type_into(d, "id_small_icon", "ic_stat")
+    type_into(d, "id_builder_id", "2")
+    open_section(d, "options-quiet")
+    type_into(d, "id_accept_time", "08:00-22:00")
+    screenshots(d, f"composer-channel-options{suffix}")
+    d.find_element(By.ID, "send-push").click()
+
+    wait_for(d, "push-confirm")
+    wait_lang(d, lang)
+    confirmation = d.find_element(By.ID, "push-confirm").text
+    assert said("Show only between", lang) in confirmation and "08:00-22:00" in confirmation
+    assert said("service and communication (NORMAL)", lang) in confirmation
+    screenshots(d, f"composer-channel-confirm{suffix}")
+    d.find_element(By.ID, "confirm-push").click()
+    wait_for(d, "push-actions")
+    push = Push.objects.get()
+    assert push.message["accept_time"] == [
+        {"start": {"hour": "08", "min": "00"}, "end": {"hour": "22", "min": "00"}}
+    ]
+    android = push.message["android"]
+    assert (android["hw_importance"], android["oppo_category"], android["oppo_notify_level"]) == (
+        2,
+        "ORDER",
+        16,
+    )
+    assert (android["vivo_category"], android["clearable"], android["small_icon"]) == (
+        "IM",
+        0,
+        "ic_stat",
+    )
+    assert said("OPPO notify level", lang) in d.find_element(By.ID, "message-options").text
+    screenshots(d, f"composer-channel-accepted{suffix}")
+
+
+def test_vendor_style_and_quiet_hour_options(page, personas, devices):
+    page.login("max", PASSWORD)
+    compose_channel_options(page, personas, "en", "")
+
+
+def test_vendor_style_and_quiet_hour_options_in_chinese(page, personas, devices):
+    page.login("max", PASSWORD)
+    compose_channel_options(page, personas, "zh-hans", "-zh")

@@ -325,7 +325,7 @@ def test_the_device_page_shows_the_fallback_outcome(login, personas, app, sms):
     response = login(personas.member).get(url(personas.org, f"devices/{device.pk}/"))
 
     assert push.deliveries.get().outcome == "sent"
-    assert 'class="badge outcome-sent">sent<' in text(response)
+    assert 'class="badge outcome-sent" title="sent">SMS sent<' in text(response)
 
 
 def count_queries(client, path):
@@ -451,7 +451,7 @@ def test_the_push_page_shows_the_sms_figures(login, personas, app, sms):
     assert funnel_row(page, "decided") == 2
     assert funnel_row(page, "outcome_sent") == 1
     assert funnel_row(page, "sms_sent") == 1
-    assert re.search(r'outcome-row-no_phone"><td>no_phone</td><td>1<', page)
+    assert re.search(r'outcome-row-no_phone"><td title="no_phone">No phone number</td><td>1<', page)
     assert "449739" in page
 
 

@@ -286,6 +286,18 @@ def test_headers_are_read_as_django_reads_them(server, app, client):
     assert server.hub.waiting == {}
 
 
+def test_a_nul_anywhere_in_the_query_is_refused_as_by_the_web_application(server, app, client):
+    """The web application refuses a NUL in any query parameter (QueryTextMiddleware), even
+    in a repeated one that a serializer would not read: so does the poll server."""
+    add_device(app, "tok-a")
+    push_to(app, ["tok-a"])
+    params = [("token", "\x00"), ("token", "tok-a"), ("wait", "30")]
+    ours = httpx.get(f"{server.url}/sdk/v1/messages", params=params, headers=headers(app))
+    web = client.get("/sdk/v1/messages?token=%00&token=tok-a", headers=headers(app))
+    assert ours.status_code == web.status_code == 400
+    assert ours.json() == web.json()
+
+
 def test_the_address_counted_is_the_connections_as_under_gunicorn(server, app, settings):
     """With no proxy of ours in front (TRUSTED_PROXY_COUNT 0), a poll that claims another
     address in X-Forwarded-For is counted by its connection's, as the web application under

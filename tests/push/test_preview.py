@@ -149,8 +149,8 @@ def test_the_push_page_shows_the_preview_and_delivery_timelines(scenario, login,
     other = login(personas.outsider).get(f"{base}deliveries/{delivery.pk}/")
 
     assert "<strong>3</strong> of 11 undecided deliveries would get an SMS" in page
-    assert "blocked:budget_exhausted" in page
-    assert "decided" in story and "sms_sent" in story
+    assert "Blocked: Budget exhausted" in page  # the rule in words (its code in a title)
+    assert "SMS decided" in story and "SMS: Sent" in story
     assert other.status_code == 404
 
 

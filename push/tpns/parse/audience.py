@@ -1,6 +1,10 @@
 """The audience of a push: tokens (checked against the app's devices), accounts, tag rules, or
 an uploaded package (``upload_id``: a package of the same app)."""
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from lib.words import Words
 from push import audience, channels
 from push.models import PHONE_ACCOUNT_TYPE, TOKEN_MAX_LENGTH, Push, PushPackage
 
@@ -29,7 +33,7 @@ def parse_audience(f: Fields, push: Push) -> None:
             accounts = accounts[:1]  # TPNS: only the first account is used
         for i, account in enumerate(accounts):
             if not account.strip() or len(account) > 128:
-                raise invalid(f"account_list[{i}]", "must be 1 to 128 characters")
+                raise invalid(f"account_list[{i}]", _("must be 1 to 128 characters"))
         if push.account_type == PHONE_ACCOUNT_TYPE:
             accounts = [normalize_or_keep(a) for a in accounts]
         push.audience = {"account_list": unique(accounts)}
@@ -46,7 +50,7 @@ def _package(f: Fields, push: Push) -> PushPackage:
     upload_id = f.integer("upload_id", required=True, minimum=1, maximum=INT64[1])
     package = PushPackage.objects.filter(application=push.application, pk=upload_id).first()
     if package is None:
-        raise invalid("upload_id", f"package {upload_id} does not exist")
+        raise invalid("upload_id", _("package %(id)s does not exist"), id=upload_id)
     return package
 
 
@@ -62,15 +66,26 @@ def _tokens(f: Fields, push: Push) -> None:
     if invalid_tokens and push.options.get("ignore_invalid_token", 0) == 0:
         why = []
         if unknown:
-            why.append(f"not a device of this app: {listed([t for t in tokens if t in unknown])}")
+            shown = listed([t for t in tokens if t in unknown])
+            why.append(Words(_("not a device of this app: %(tokens)s"), tokens=shown.say))
         if pruned:
             why.append(
-                f"its push service refused the device's token (until the app registers "
-                f"again): {listed(pruned)}"
+                Words(
+                    _(
+                        "its push service refused the device's token (until the app registers "
+                        "again): %(tokens)s"
+                    ),
+                    tokens=listed(pruned).say,
+                )
             )
+        if len(why) == 2:
+            why = [Words(_("%(first)s; %(second)s"), first=why[0].say, second=why[1].say)]
         error = TpnsError(
             RetCode.TOKEN_NOT_VALID,
-            f"token_list: {'; '.join(why)} (send ignore_invalid_token: 1 to skip invalid tokens)",
+            Words(
+                _("%(why)s (send ignore_invalid_token: 1 to skip invalid tokens)"), why=why[0].say
+            ),
+            field="token_list",
         )
         error.invalid_targets, error.valid_targets = (
             invalid_tokens,
@@ -82,7 +97,11 @@ def _tokens(f: Fields, push: Push) -> None:
     if not valid:
         raise TpnsError(
             RetCode.TOKEN_NOT_VALID,
-            f"token_list: none of the tokens is a device of this app: {listed(invalid_tokens)}",
+            Words(
+                _("none of the tokens is a device of this app: %(tokens)s"),
+                tokens=listed(invalid_tokens).say,
+            ),
+            field="token_list",
         )
     push.audience = {"token_list": valid}
     push.invalid_targets = invalid_tokens
@@ -108,11 +127,13 @@ def _tags(f: Fields) -> dict:
         return {"tag_rules": rules}
     tag_list = f.obj("tag_list")
     if tag_list is None:
-        raise missing("tag_rules", "required for audience_type tag (or the legacy tag_list)")
+        raise missing("tag_rules", _("required for audience_type tag (or the legacy tag_list)"))
     tags = tag_list.strings("tags", required=True)
     tag_list.operator("op")
     if len(",".join(tags)) > MAX_TAG_LIST_CHARS:
-        raise invalid("tag_list.tags", f"at most {MAX_TAG_LIST_CHARS} characters in all")
+        raise invalid(
+            "tag_list.tags", _("at most %(limit)s characters in all"), limit=MAX_TAG_LIST_CHARS
+        )
     rules = audience.legacy_tag_list_rules(tag_list.data)
     _check_rules(rules, "tag_list")
     return {"tag_rules": rules, "tag_list": tag_list.data}
@@ -123,4 +144,9 @@ def _check_rules(rules: list, name: str) -> None:
     try:
         audience.tag_rules_q(rules, name)
     except audience.AudienceError as exc:
-        raise invalid(exc.field, exc.message) from None
+        # push.audience's English (it names the rule's part) in the reader's frame.
+        raise invalid(
+            exc.field,
+            pgettext_lazy("a tag rule's refusal, in its English", "%(problem)s"),
+            problem=exc.message,
+        ) from None

@@ -4,7 +4,11 @@ body itself (``load``), ``seq``, the Idempotency-Key header, Beijing time."""
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
 from lib import jsonbody
+from lib.words import Words
 
 from .. import RetCode, TpnsError, invalid, missing
 
@@ -27,7 +31,7 @@ class Fields:
     @classmethod
     def of(cls, value, path: str) -> "Fields":
         if not isinstance(value, dict):
-            raise invalid(path, "must be an object")
+            raise invalid(path, _("must be an object"))
         return cls(value, path)
 
     def name(self, key: str) -> str:
@@ -51,11 +55,16 @@ class Fields:
         if value is None:
             return default
         if not isinstance(value, str):
-            raise invalid(self.name(key), "must be a string")
+            raise invalid(self.name(key), _("must be a string"))
         if max_length is not None and len(value) > max_length:
-            raise invalid(self.name(key), f"at most {max_length} characters")
+            raise invalid(self.name(key), _("at most %(limit)s characters"), limit=max_length)
         if choices is not None and value not in choices:
-            raise invalid(self.name(key), f"must be one of {', '.join(choices)}; got {value!r}")
+            raise invalid(
+                self.name(key),
+                _("must be one of %(choices)s; got %(value)s"),
+                choices=", ".join(choices),
+                value=repr(value),
+            )
         return value
 
     def integer(
@@ -80,7 +89,7 @@ class Fields:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise invalid(self.name(key), "must be true or false")
+            raise invalid(self.name(key), _("must be true or false"))
         return value
 
     def obj(self, key: str, *, required: bool = False) -> "Fields | None":
@@ -98,34 +107,44 @@ class Fields:
                 raise missing(self.name(key))
             return []
         if not isinstance(value, list):
-            raise invalid(self.name(key), "must be an array")
+            raise invalid(self.name(key), _("must be an array"))
         if max_items is not None and len(value) > max_items:
-            raise invalid(self.name(key), f"at most {max_items} items; got {len(value)}")
+            raise invalid(
+                self.name(key),
+                _("at most %(limit)s items; got %(count)s"),
+                limit=max_items,
+                count=len(value),
+            )
         return value
 
     def strings(self, key: str, *, required: bool = False, max_items: int | None = None):
         values = self.array(key, required=required, max_items=max_items)
         for i, value in enumerate(values):
             if not isinstance(value, str):
-                raise invalid(f"{self.name(key)}[{i}]", "must be a string")
+                raise invalid(f"{self.name(key)}[{i}]", _("must be a string"))
         return values
 
     def operator(self, key: str) -> str:
         value = self.string(key, default="OR")
         if value.upper() not in OPERATORS:
-            raise invalid(self.name(key), f"must be AND or OR; got {value!r}")
+            raise invalid(self.name(key), _("must be AND or OR; got %(value)s"), value=repr(value))
         return value.upper()
 
 
 def check_int(value, name: str, *, minimum=None, maximum=None, choices=None) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise invalid(name, "must be an integer")
+        raise invalid(name, _("must be an integer"))
     if choices is not None and value not in choices:
-        raise invalid(name, f"must be one of {', '.join(map(str, choices))}; got {value}")
+        raise invalid(
+            name,
+            _("must be one of %(choices)s; got %(value)s"),
+            choices=", ".join(map(str, choices)),
+            value=value,
+        )
     if minimum is not None and value < minimum:
-        raise invalid(name, f"must be at least {minimum}")
+        raise invalid(name, _("must be at least %(limit)s"), limit=minimum)
     if maximum is not None and value > maximum:
-        raise invalid(name, f"must be at most {maximum}")
+        raise invalid(name, _("must be at most %(limit)s"), limit=maximum)
     return value
 
 
@@ -137,14 +156,18 @@ def load(body: bytes) -> dict:
         data = jsonbody.loads(body)
     except jsonbody.Refused as exc:
         if exc.path is not None:
-            raise invalid(exc.path, exc.message) from None
+            raise invalid(exc.path, _json_problem(exc.message)) from None
         if exc.message.startswith("not valid JSON"):
-            raise TpnsError(RetCode.PARSE_ERROR, "the request body is not valid JSON") from None
+            raise TpnsError(RetCode.PARSE_ERROR, _("the request body is not valid JSON")) from None
         raise TpnsError(
-            RetCode.PARSE_ERROR, f"the request body is refused: {exc.message}"
+            RetCode.PARSE_ERROR,
+            Words(
+                _("the request body is refused: %(problem)s"),
+                problem=_json_problem(exc.message).say,
+            ),
         ) from None
     if not isinstance(data, dict):
-        raise TpnsError(RetCode.PARSE_ERROR, "the request body must be a JSON object")
+        raise TpnsError(RetCode.PARSE_ERROR, _("the request body must be a JSON object"))
     return data
 
 
@@ -159,9 +182,11 @@ def seq_of(data: dict) -> int:
 def idempotency_key(request) -> str:
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise invalid("Idempotency-Key", f"at most {IDEMPOTENCY_KEY_MAX} characters")
+        raise invalid(
+            "Idempotency-Key", _("at most %(limit)s characters"), limit=IDEMPOTENCY_KEY_MAX
+        )
     if key and not key.isprintable():
-        raise invalid("Idempotency-Key", "must be printable characters")
+        raise invalid("Idempotency-Key", _("must be printable characters"))
     return key
 
 
@@ -173,6 +198,35 @@ def unique(values: list) -> list:
     return list(dict.fromkeys(values))
 
 
-def listed(values: list, limit: int = 10) -> str:
+def listed(values: list, limit: int = 10) -> Words:
+    """The first ``limit`` values, and how many more (``str()`` of it is the English)."""
     shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+    if len(values) <= limit:
+        return Words(shown)
+    return Words(_("%(shown)s and %(more)s more"), shown=shown, more=len(values) - limit)
+
+
+# ``lib.jsonbody``'s refusals (its own English, which names the JSON rule), as people read them.
+# Keyed by that English: tests/push/test_composer_errors.py checks that each is jsonbody's own.
+_JSON_PROBLEMS = {
+    "must not contain NUL characters": _("must not contain NUL characters"),
+    "must be valid Unicode text (it holds a lone surrogate)": _(
+        "must be valid Unicode text (it holds a lone surrogate)"
+    ),
+    "keys must not contain NUL characters": _("keys must not contain NUL characters"),
+    "keys must be valid Unicode text (it holds a lone surrogate)": _(
+        "keys must be valid Unicode text (it holds a lone surrogate)"
+    ),
+}
+_TOO_DEEP = f"nested deeper than {jsonbody.MAX_DEPTH} levels"
+
+
+def _json_problem(problem: str) -> Words:
+    if problem in _JSON_PROBLEMS:
+        return Words(_JSON_PROBLEMS[problem])
+    if problem == _TOO_DEEP:
+        return Words(_("nested deeper than %(limit)s levels"), limit=jsonbody.MAX_DEPTH)
+    # A number out of range: jsonbody's English (it quotes the number) in the reader's frame.
+    return Words(
+        pgettext_lazy("a JSON reader's refusal, in its English", "%(problem)s"), problem=problem
+    )

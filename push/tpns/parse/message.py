@@ -3,6 +3,8 @@ parts (type-checked and kept as given in ``Push.message``)."""
 
 import json
 
+from django.utils.translation import gettext_lazy as _
+
 from lib import jsonbody
 from push.models import Application, Platform, Push
 
@@ -20,7 +22,12 @@ def parse_message(push: Push, f: Fields, app: Application) -> None:
     push.content = m.string("content", required=not silent_ios)
     size = len(json.dumps(m.data, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_MESSAGE_BYTES:
-        raise invalid("message", f"at most {MAX_MESSAGE_BYTES} bytes as JSON; got {size}")
+        raise invalid(
+            "message",
+            _("at most %(limit)s bytes as JSON; got %(size)s"),
+            limit=MAX_MESSAGE_BYTES,
+            size=size,
+        )
     for key in (
         "thread_id",
         "thread_sumtext",
@@ -62,10 +69,13 @@ def _custom_content(parent: Fields) -> None:
     except jsonbody.Refused as exc:
         raise invalid(
             parent.name("custom_content"),
-            f"must be a JSON object serialised to a string ({exc})",
+            _("must be a JSON object serialised to a string (%(problem)s)"),
+            problem=str(exc),
         ) from None
     if not isinstance(value, dict):
-        raise invalid(parent.name("custom_content"), "must be a JSON object serialised to a string")
+        raise invalid(
+            parent.name("custom_content"), _("must be a JSON object serialised to a string")
+        )
 
 
 ANDROID_STRINGS = (
@@ -161,31 +171,34 @@ def _android(a: Fields) -> None:
     if browser is not None:
         url = browser.string("url", required=action_type == 2)
         if url and not url.lower().startswith(("http://", "https://")):
-            raise invalid(browser.name("url"), "must be an http or https URL")
+            raise invalid(browser.name("url"), _("must be an http or https URL"))
         browser.integer("confirm", choices=(0, 1))
     action.string("intent", required=action_type == 3)
 
 
 def _ios(ios: Fields, message_type: str) -> None:
     if "xg" in ios.data:
-        raise invalid(ios.name("xg"), "is reserved by TPNS")
+        raise invalid(ios.name("xg"), _("is reserved by TPNS"))
     _custom_content(ios)
     aps = ios.obj("aps")
     if aps is None:
         return
     alert = aps.data.get("alert")
     if alert is not None and not isinstance(alert, str | dict):
-        raise invalid(aps.name("alert"), "must be an object or a string")
+        raise invalid(aps.name("alert"), _("must be an object or a string"))
     aps.integer("badge_type", minimum=-2)
     aps.string("category")
     aps.integer("mutable-content", choices=(0, 1))
     sound = aps.data.get("sound")
     if sound is not None and not isinstance(sound, str | dict):
-        raise invalid(aps.name("sound"), "must be a string or an object")
+        raise invalid(aps.name("sound"), _("must be a string or an object"))
     aps.string("interruption-level", choices=INTERRUPTION_LEVELS)
     silent = aps.integer("content-available", choices=(0, 1))
     if silent == 1 and message_type == Push.MessageType.NOTIFY:
         raise invalid(
             aps.name("content-available"),
-            'content-available: 1 is for silent messages; it cannot go with message_type "notify"',
+            _(
+                "content-available: 1 is for silent messages; it cannot go with message_type "
+                '"notify"'
+            ),
         )

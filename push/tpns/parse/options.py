@@ -3,6 +3,8 @@
 import re
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 from push import loops
 from push.models import Push
 
@@ -12,6 +14,8 @@ from .fields import BEIJING, DATE_FORMAT, INT64, TIME_FORMAT, Fields, check_int
 SEND_AHEAD_MAX = timedelta(days=90)
 CHANNELS = ("xg", "hw", "xm", "mz", "vivo", "oppo", "apns", "honor", "fcm")
 DAY_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+AHEAD_MAX = _("at most 90 days ahead")
+ONLY_BROADCASTS_LOOP = _("only all, tag and package pushes can loop")
 
 
 def parse_send_time(f: Fields, push: Push, now: datetime) -> datetime | None:
@@ -19,15 +23,17 @@ def parse_send_time(f: Fields, push: Push, now: datetime) -> datetime | None:
     if not text:
         return None
     if push.audience_type not in Push.Audience.BROADCASTS:
-        raise invalid("send_time", "only all, tag and package pushes can be scheduled")
+        raise invalid("send_time", _("only all, tag and package pushes can be scheduled"))
     try:
         moment = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=BEIJING)
     except ValueError:
         raise invalid(
-            "send_time", f"must be yyyy-MM-DD HH:MM:SS (Beijing time); got {text!r}"
+            "send_time",
+            _("must be yyyy-MM-DD HH:MM:SS (Beijing time); got %(value)s"),
+            value=repr(text),
         ) from None
     if moment > now + SEND_AHEAD_MAX:
-        raise invalid("send_time", "at most 90 days ahead")
+        raise invalid("send_time", AHEAD_MAX)
     return moment if moment > now else None  # a past time means "now"
 
 
@@ -62,14 +68,14 @@ def parse_options(f: Fields, push: Push) -> dict:
         options["channel_rules"] = rules
     if (loop := f.obj("loop_param")) is not None:
         if not broadcast:
-            raise invalid("loop_param", "only all, tag and package pushes can loop")
+            raise invalid("loop_param", ONLY_BROADCASTS_LOOP)
         _loop_param(loop)
         options["loop_param"] = loop.data
     elif f.has("loop_times") and f.data["loop_times"] != 0:
         # The legacy XG form: loop_times pushes, loop_interval days apart. TPNS's Java server
         # SDK sends loop_times 0 and loop_interval 0 with every push: no loop.
         if not broadcast:
-            raise invalid("loop_times", "only all, tag and package pushes can loop")
+            raise invalid("loop_times", ONLY_BROADCASTS_LOOP)
         options["loop_times"] = f.integer(
             "loop_times", required=True, minimum=1, maximum=loops.LOOP_TIMES_MAX
         )
@@ -88,22 +94,25 @@ def loop_occurrences(push: Push, now: datetime) -> list[datetime]:
         today = now.astimezone(tz).date()
         for key in ("startDate", "endDate"):
             if datetime.strptime(param[key], DATE_FORMAT).date() > today + SEND_AHEAD_MAX:
-                raise invalid(f"loop_param.{key}", "at most 90 days ahead")
+                raise invalid(f"loop_param.{key}", AHEAD_MAX)
         moments = loops.occurrences(param, tz, now=now)
         where = "loop_param"
     elif "loop_times" in options:
         first = push.send_at or now
         moments = loops.repeated(first, options["loop_times"], options["loop_interval"])
         if moments[-1] > now + SEND_AHEAD_MAX:
-            raise invalid("loop_times", "the last push would be more than 90 days ahead")
+            raise invalid("loop_times", _("the last push would be more than 90 days ahead"))
         return moments
     else:
         return []
     if not moments:
-        raise invalid(where, "names no moment after now: nothing would be sent")
+        raise invalid(where, _("names no moment after now: nothing would be sent"))
     if len(moments) > loops.MAX_OCCURRENCES:
         raise invalid(
-            where, f"names {len(moments)} pushes; a loop is at most {loops.MAX_OCCURRENCES}"
+            where,
+            _("names %(count)s pushes; a loop is at most %(limit)s"),
+            count=len(moments),
+            limit=loops.MAX_OCCURRENCES,
         )
     return moments
 
@@ -115,13 +124,19 @@ def _loop_param(loop: Fields) -> None:
         try:
             days.append(datetime.strptime(text, DATE_FORMAT).date())
         except ValueError:
-            raise invalid(loop.name(key), f"must be YYYY-MM-DD; got {text!r}") from None
+            raise invalid(
+                loop.name(key), _("must be YYYY-MM-DD; got %(value)s"), value=repr(text)
+            ) from None
     if days[1] < days[0]:
-        raise invalid(loop.name("endDate"), "is before startDate")
+        raise invalid(loop.name("endDate"), _("is before startDate"))
     loop_type = loop.integer("loopType", required=True, choices=(1, 2, 3))
     top = {1: 0, 2: 6, 3: 31}[loop_type]
     for i, day in enumerate(loop.array("loopDayIndexs", required=True)):
         check_int(day, f"{loop.name('loopDayIndexs')}[{i}]", minimum=0, maximum=top)
     for i, text in enumerate(loop.strings("dayTimes", required=True)):
         if not DAY_TIME.match(text):
-            raise invalid(f"{loop.name('dayTimes')}[{i}]", f"must be HH:MM:SS; got {text!r}")
+            raise invalid(
+                f"{loop.name('dayTimes')}[{i}]",
+                _("must be HH:MM:SS; got %(value)s"),
+                value=repr(text),
+            )

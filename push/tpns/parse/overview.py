@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
+from lib.words import Words
 from push.models import TOKEN_MAX_LENGTH
 
 from .. import RetCode, TpnsError, invalid, missing
@@ -54,10 +57,16 @@ def compact_day(f: Fields, key: str, *, today: date, back_days: int) -> date:
         except ValueError:
             pass
     if day is None:
-        raise TpnsError(RetCode.BAD_DATE, f"{f.name(key)}: must be YYYYMMDD; got {text!r}")
+        raise TpnsError(
+            RetCode.BAD_DATE,
+            Words(_("must be YYYYMMDD; got %(value)s"), value=repr(text)),
+            field=f.name(key),
+        )
     if day < today - timedelta(days=back_days):
         raise TpnsError(
-            RetCode.BAD_DATE, f"{f.name(key)}: only the last {back_days} days can be queried"
+            RetCode.BAD_DATE,
+            Words(_("only the last %(limit)s days can be queried"), limit=back_days),
+            field=f.name(key),
         )
     return day
 
@@ -68,7 +77,7 @@ def day_range(data: dict, *, today: date, back_days: int) -> tuple[date, date]:
     start = compact_day(f, "startDate", today=today, back_days=back_days)
     end = compact_day(f, "endDate", today=today, back_days=back_days)
     if end < start:
-        raise TpnsError(RetCode.BAD_DATE, "endDate: is before startDate")
+        raise TpnsError(RetCode.BAD_DATE, _("is before startDate"), field="endDate")
     return start, end
 
 
@@ -92,7 +101,7 @@ def parse_group_query(data: dict, *, today: date) -> GroupQuery:
         key = "groupId" if f.has("groupId") or not f.has("groupid") else "groupid"
         group_id = f.string(key, max_length=100).strip()
         if not group_id:
-            raise missing("planId", "give planId (or the legacy groupId)")
+            raise missing("planId", _("give planId (or the legacy groupId)"))
     start, end = day_range(data, today=today, back_days=GROUP_DAYS)
     return GroupQuery(plan_id=plan_id, group_id=group_id, start=start, end=end)
 
@@ -139,7 +148,7 @@ def parse_attribute_command(data: dict) -> AttributeCommand:
     if not entries.data:
         raise missing(entries.path)
     if len(entries.data) > MAX_ATTRIBUTES:
-        raise invalid(entries.path, f"at most {MAX_ATTRIBUTES} attributes")
+        raise invalid(entries.path, _("at most %(limit)s attributes"), limit=MAX_ATTRIBUTES)
     for name, value in entries.data.items():
         if cmd != DELETE and isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)  # "age": 100 means what "age": "100" does

@@ -2,6 +2,9 @@
 
 from datetime import datetime
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
 from push import channels
 from push.models import Application, Platform, Push
 
@@ -26,7 +29,12 @@ def parse_push(app: Application, data: dict, *, now: datetime) -> Push:
 
     kind = f.string("audience_type", required=True)
     if kind not in AUDIENCES:
-        raise invalid("audience_type", f"must be one of {', '.join(AUDIENCES)}; got {kind!r}")
+        raise invalid(
+            "audience_type",
+            _("must be one of %(choices)s; got %(value)s"),
+            choices=", ".join(AUDIENCES),
+            value=repr(kind),
+        )
     push.audience_type = AUDIENCES[kind]
     push.message_type = f.string("message_type", required=True, choices=Push.MessageType.values)
     parse_message(push, f, app)
@@ -49,5 +57,12 @@ def parse_push(app: Application, data: dict, *, now: datetime) -> Push:
     # What the app's push services cannot carry (a payload over 4 KB), refused now rather
     # than by the channel after fan-out.
     if (problem := channels.problems(push)) is not None:
-        raise invalid(*problem)
+        field, problem = problem
+        # The channel module's English (it names the service and its limit) in the reader's
+        # frame; the API answers the English alone.
+        raise invalid(
+            field,
+            pgettext_lazy("a push service's limit, in its English", "%(problem)s"),
+            problem=problem,
+        )
     return push

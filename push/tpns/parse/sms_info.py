@@ -1,6 +1,8 @@
 """``resend_by_sms`` and ``sms_info``: the supplementary SMS of a push, pinned and gated before
 any number is known."""
 
+from django.utils.translation import gettext_lazy as _
+
 from push.models import Application, Push
 from sms import sending
 
@@ -24,12 +26,13 @@ def parse_sms_info(f: Fields, push: Push, app: Application) -> None:
         return  # sms_info without resend_by_sms is ignored, as TPNS does not read it
     info = f.obj("sms_info")
     if info is None:
-        raise missing("sms_info", "required when resend_by_sms is true")
+        raise missing("sms_info", _("required when resend_by_sms is true"))
     push.sms_delay = info.integer("delay_trigger_time", required=True, minimum=SMS_DELAY_MIN)
     if push.sms_delay > push.expire_time:
         raise invalid(
             info.name("delay_trigger_time"),
-            f"must be at most the message's expire_time ({push.expire_time})",
+            _("must be at most the message's expire_time (%(limit)s)"),
+            limit=push.expire_time,
         )
     push.sms_trigger = info.integer("trigger_condition", required=True, choices=Push.Trigger.values)
     push.sms_template_id = info.string("sms_template_id", required=True, max_length=40)
@@ -45,4 +48,4 @@ def parse_sms_info(f: Fields, push: Push, app: Application) -> None:
         push.pin_sms()
         sending.check_transport(app.account)
     except sending.SmsRejected as exc:
-        raise invalid(_sms_field(exc.field), exc.message) from None
+        raise invalid(_sms_field(exc.field), exc.words) from None

@@ -3,8 +3,11 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 from lib import dates
 from lib.ids import bigint_id
+from lib.words import Words
 from push.models import Push
 
 from .. import RetCode, TpnsError, invalid, missing
@@ -20,7 +23,11 @@ def push_id(data: dict) -> int:
         raise missing("pushId")
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or (pk := bigint_id(text)) is None:
-        raise TpnsError(RetCode.NO_SUCH_PUSH, f"pushId: push {value!r} does not exist")
+        raise TpnsError(
+            RetCode.NO_SUCH_PUSH,
+            Words(_("push %(id)s does not exist"), id=repr(value)),
+            field="pushId",
+        )
     return pk
 
 
@@ -52,9 +59,21 @@ def _day(f: Fields, key: str) -> date:
     try:
         day = datetime.strptime(text, DATE_FORMAT).date()
     except ValueError:
-        raise TpnsError(RetCode.BAD_DATE, f"{key}: must be YYYY-MM-DD; got {text!r}") from None
+        raise TpnsError(
+            RetCode.BAD_DATE,
+            Words(_("must be YYYY-MM-DD; got %(value)s"), value=repr(text)),
+            field=key,
+        ) from None
     if not dates.in_range(day):
-        raise TpnsError(RetCode.BAD_DATE, f"{key}: must be a date {dates.RANGE_TEXT}")
+        raise TpnsError(
+            RetCode.BAD_DATE,
+            Words(
+                _("must be a date between %(earliest)s and %(latest)s"),
+                earliest=dates.EARLIEST.isoformat(),
+                latest=dates.LATEST.isoformat(),
+            ),
+            field=key,
+        )
     return day
 
 
@@ -64,10 +83,12 @@ def parse_record_query(data: dict) -> RecordQuery:
     f = Fields(data)
     start, end = _day(f, "startDate"), _day(f, "endDate")
     if end < start:
-        raise TpnsError(RetCode.BAD_DATE, "endDate: is before startDate")
+        raise TpnsError(RetCode.BAD_DATE, _("is before startDate"), field="endDate")
     push_type = f.string("pushType")
     if push_type and push_type not in PUSH_TYPE_FILTER:
-        raise invalid("pushType", f"must be one of {', '.join(PUSH_TYPE_FILTER)}")
+        raise invalid(
+            "pushType", _("must be one of %(choices)s"), choices=", ".join(PUSH_TYPE_FILTER)
+        )
     return RecordQuery(
         start=datetime.combine(start, datetime.min.time(), BEIJING),
         end=datetime.combine(end + timedelta(days=1), datetime.min.time(), BEIJING),

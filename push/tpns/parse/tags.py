@@ -21,6 +21,8 @@ Decided where TPNS is silent or contradicts itself:
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 from push import tags
 
 from .. import invalid, missing
@@ -36,6 +38,7 @@ CLEAR, OVERWRITE = 5, 6
 ONE_TOKEN = (1, 2, 3, 4, 5, 6)  # only the first token of token_list is used
 ONE_TAG = (1, 2, 7, 8)  # only the first tag of tag_list is used
 PAIRS = (9, 10)
+MUST_BE_STRING = _("must be a string")
 
 
 @dataclass
@@ -57,12 +60,12 @@ class TagOperation:
 
 def check_tag(value, name: str) -> str:
     if not isinstance(value, str):
-        raise invalid(name, "must be a string")
+        raise invalid(name, MUST_BE_STRING)
     fault = tags.name_fault(value)
     if fault == tags.BLANK:
-        raise invalid(name, "must not be empty")
+        raise invalid(name, _("must not be empty"))
     if fault == tags.TOO_LONG:
-        raise invalid(name, f"at most {TAG_MAX_LENGTH} characters")
+        raise invalid(name, _("at most %(limit)s characters"), limit=TAG_MAX_LENGTH)
     return value
 
 
@@ -76,10 +79,10 @@ def _tags(f: Fields, key: str, *, first_only: bool = False) -> list[str]:
 def _pair(value, name: str) -> tuple[str, str]:
     if isinstance(value, list):
         if len(value) != 2:
-            raise invalid(name, 'must be {"tag": …, "token": …} or [tag, token]')
+            raise invalid(name, _('must be {"tag": …, "token": …} or [tag, token]'))
         tag, token = value
         if not isinstance(token, str):
-            raise invalid(f"{name}[1]", "must be a string")
+            raise invalid(f"{name}[1]", MUST_BE_STRING)
         return check_tag(tag, f"{name}[0]"), token
     p = Fields.of(value, name)
     for key in ("tag", "token"):
