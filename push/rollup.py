@@ -166,7 +166,6 @@ def delivery_groups(zone: str, since: datetime, until: datetime):
     first = window(zone, since, until).aggregate(first=Min("id"))["first"]
     if first is None:
         return None
-    funnel = stats.delivery_figures()
     # The literal bound (see the module): only a bound, the join still decides which count.
     return (
         Delivery.objects.filter(
@@ -177,13 +176,7 @@ def delivery_groups(zone: str, since: datetime, until: datetime):
         )
         .annotate(day=TruncDate("push__created_at", tzinfo=ZoneInfo(zone)))
         .values("push__application__account_id", "day", "push__application_id", "channel")
-        .annotate(
-            targets=funnel["targets"],
-            sent=funnel["sent"],
-            arrived=funnel["arrived"],
-            clicked=funnel["clicked"],
-            sms_due=funnel["due"],
-        )
+        .annotate(**stats.dashboard_figures())
         .order_by()
     )
 

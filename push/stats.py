@@ -65,6 +65,15 @@ LIVE_LIMIT = 20_000
 FRESH = timedelta(minutes=3)
 
 
+def dashboard_figures() -> dict:
+    """The dashboard's delivery figures (targeted, sent, arrived, clicked, armed for an SMS),
+    under the rollup's column names: its day rows and today's live hours count the same."""
+    funnel = delivery_figures()
+    return {name: funnel[name] for name in ("targets", "sent", "arrived", "clicked")} | {
+        "sms_due": funnel["due"]
+    }
+
+
 def delivery_figures() -> dict:
     """The aggregates of a set of deliveries (``annotate``/``aggregate`` keyword arguments):
     the funnel, and the supplementary-SMS progress. Shared with the dashboard rollup."""
@@ -414,7 +423,6 @@ def account_hours(account, since, until) -> dict[str, list[dict]]:
     """
     tz = account.tz
     apps = list(Application.objects.filter(account=account).values_list("pk", flat=True))
-    funnel = delivery_figures()
     window = Push.objects.filter(
         application_id__in=apps, created_at__gte=since, created_at__lt=until
     )
@@ -435,11 +443,7 @@ def account_hours(account, since, until) -> dict[str, list[dict]]:
         .annotate(hour=ExtractHour("push__created_at", tzinfo=tz))
         .values("hour", "push__application_id", "channel")
         .annotate(
-            targets=funnel["targets"],
-            sent=funnel["sent"],
-            arrived=funnel["arrived"],
-            clicked=funnel["clicked"],
-            sms_due=funnel["due"],
+            **dashboard_figures(),
             sms_waiting=Count(
                 "id", filter=Q(fallback__in=[Delivery.Fallback.WAITING, Delivery.Fallback.CLAIMED])
             ),
