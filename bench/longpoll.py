@@ -48,7 +48,7 @@ def run(size: int) -> list[dict]:
             push_api(session, base, auth, [tokens[0]] * 5)  # warm-up
             idle_api = push_api(session, base, auth, tokens[-pushes:])
             idle_health = healthz(session, base, 20)
-            with phones(poll_base, app, work, size) as generator:
+            with phones(poll_base, (str(app.access_id), app.access_key), work, size) as generator:
                 wait_for(session, poll_base, size)
                 connections = poll_connections()
                 busy_api, busy_health, sent = [], [], {}
@@ -220,15 +220,14 @@ class phones:
     """The load generator (``bench.pollclient``); yields a function that returns its answers
     once it has stopped."""
 
-    def __init__(self, poll_base, app, work: Path, size: int):
+    def __init__(self, poll_base, credentials: tuple[str, str], work: Path, size: int):
         self.args = [
             sys.executable,
             "-m",
             "bench.pollclient",
             "127.0.0.1",
             poll_base.rsplit(":", 1)[1],
-            str(app.access_id),
-            app.access_key,
+            *credentials,  # access id, access key
             str(work / "tokens"),
             str(WAIT),
             str(work / "answers.json"),
@@ -289,11 +288,8 @@ def bare_all(work: Path, size: int) -> list[float]:
     for the real server)."""
     import requests
 
-    class anyone:  # the bare server asks for no keys
-        access_id, access_key = "0", "-"
-
     with requests.Session() as session, bare_server() as base:
-        with phones(base, anyone, work, size) as generator:
+        with phones(base, ("0", "-"), work, size) as generator:  # it asks for no keys
             wait_for(session, base, size)
             session.post(f"{base}/release", timeout=30)
             generator.wait_for_answers(size)

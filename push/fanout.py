@@ -238,7 +238,7 @@ def release_due(
     now = now or timezone.now()
     with transaction.atomic():
         ids = list(
-            Push.objects.select_for_update(of=("self",))
+            Push.objects.select_for_update()
             .filter(status=Push.Status.WAIT, send_at__lte=now)
             .order_by("send_at")
             .values_list("pk", flat=True)[:limit]
